@@ -52,15 +52,19 @@ META_UNITS: dict[str, str] = {
 }
 
 
-class MetaDataMissingError(KeyError):
-    """A valid metadata key has no value in this image."""
+class MetaKeyError(KeyError):
+    """A KeyError whose message reads as a sentence (KeyError would quote it)."""
 
-    def __str__(self) -> str:  # KeyError would quote the message
+    def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
 
 
+class MetaDataMissingError(MetaKeyError):
+    """A valid metadata key has no value in this image."""
+
+
 def unknown_key_error(key: Any) -> KeyError:
-    return KeyError(f"Unknown metadata key {key!r}; valid keys are: {', '.join(META_KEYS)}")
+    return MetaKeyError(f"Unknown metadata key {key!r}; valid keys are: {', '.join(META_KEYS)}")
 
 
 def check_key(key: Any) -> str:

@@ -1,0 +1,14 @@
+"""The model layer: FLImage / FLSeries files and the processing on them (no Qt here).
+
+The public API is flimage's user API::
+
+    from flimage_app.model import FLImage, FLSeries
+"""
+
+from .errors import Cancelled, FileFormatError, FitError, FLImageAppError
+from .image import FLImage
+from .meta import META_KEYS, MetaDataMissingError
+from .series import FLSeries
+
+__all__ = ["Cancelled", "FileFormatError", "FitError", "FLImage", "FLImageAppError",
+           "FLSeries", "META_KEYS", "MetaDataMissingError"]

@@ -1,0 +1,169 @@
+"""Open any file the app reads as an FLSeries, and summarise files.
+
+* FLSeries files open read-only and lazily.
+* FLImage files open as a one-frame in-memory series (the file is not touched).
+* TIFF stacks and ``.npy`` files are imported on the fly
+  (:func:`flimage_app.model.tiffio.import_stack`).
+
+Every failure is a :class:`~flimage_app.model.errors.FileFormatError` whose
+message names the file and says what is wrong in one line.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from .errors import FileFormatError
+from .image import FLImage
+from .series import APP_GROUP, FRAME_PREFIX, FLSeries
+
+#: suffixes imported through tiffio
+STACK_SUFFIXES: tuple[str, ...] = (".tif", ".tiff", ".npy")
+#: suffixes of HDF5 files
+HDF5_SUFFIXES: tuple[str, ...] = (".h5", ".hdf5", ".hdf")
+
+
+def check_readable(path: str | os.PathLike) -> Path:
+    """Return `path` as a Path if it names a readable regular file, else raise FileFormatError."""
+    path = Path(path)
+    if not path.exists():
+        raise FileFormatError(f"{path}: no such file")
+    if path.is_dir():
+        raise FileFormatError(f"{path}: is a folder, not a file")
+    if not os.access(path, os.R_OK):
+        raise FileFormatError(f"{path}: permission denied (the file is not readable)")
+    if path.stat().st_size == 0:
+        raise FileFormatError(f"{path}: the file is empty")
+    return path
+
+
+def file_kind(path: str | os.PathLike) -> str:
+    """"FLSeries", "FLImage" or "stack" (TIFF / NumPy); FileFormatError for anything else."""
+    path = check_readable(path)
+    if path.suffix.lower() in STACK_SUFFIXES:
+        return "stack"
+    if not h5py.is_hdf5(path):
+        raise FileFormatError(f"{path}: not an HDF5, TIFF or NumPy file")
+    with _open_hdf5(path) as h5:
+        return _hdf5_kind(path, h5)
+
+
+def _open_hdf5(path: Path) -> h5py.File:
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else "unreadable"
+        raise FileFormatError(f"{path}: damaged or truncated HDF5 file ({reason})") from None
+
+
+def _hdf5_kind(path: Path, h5: h5py.File) -> str:
+    if "fluorescence" in h5:
+        return "FLImage"
+    if any(key.startswith(FRAME_PREFIX) for key in h5):
+        return "FLSeries"
+    if any(key.startswith("qpi_") for key in h5) or "phase" in h5:
+        raise FileFormatError(f"{path}: a qpimage (quantitative phase) file, not fluorescence")
+    members = ", ".join(sorted(h5)[:5]) or "nothing"
+    raise FileFormatError(f"{path}: HDF5 file without FLImage or FLSeries data "
+                          f"(top level holds {members})")
+
+
+def open_series(path: str | os.PathLike, **import_options: Any) -> FLSeries:
+    """Open `path` read-only as an FLSeries.
+
+    Parameters
+    ----------
+    path : path
+        FLSeries or FLImage HDF5 file, TIFF stack or ``.npy`` array.
+    **import_options
+        Passed to :func:`flimage_app.model.tiffio.import_stack` for stacks
+        (e.g. ``pixel_size``, ``interval``).
+
+    Raises
+    ------
+    FileFormatError
+        The file is missing, damaged, or of another kind.
+    """
+    kind = file_kind(path)
+    if kind == "stack":
+        from .tiffio import import_stack
+
+        return import_stack(path, **import_options)
+    if kind == "FLImage":
+        with FLImage(h5file=path, h5mode="r") as fli:
+            _check_frame(path, fli)
+            series = FLSeries()
+            series.add_flimage(fli)
+        return series
+    series = FLSeries(h5file=path, h5mode="r")
+    if len(series):
+        _check_frame(path, series.get_flimage(0))
+    return series
+
+
+def _check_frame(path, fli: FLImage) -> None:
+    raw = fli.h5["fluorescence"].get("raw")
+    if not isinstance(raw, h5py.Dataset) or raw.ndim != 2:
+        shape = getattr(raw, "shape", None)
+        raise FileFormatError(f"{path}: fluorescence/raw is not a 2-D image (shape {shape})")
+    if raw.dtype.kind not in "fiub":
+        raise FileFormatError(f"{path}: fluorescence/raw has unsupported type {raw.dtype}")
+
+
+def describe(path: str | os.PathLike) -> dict[str, Any]:
+    """Summary of a file for ``flimage-app info`` (reads metadata only, no pixels of HDF5 files).
+
+    Keys: path, kind, frames, shape, dtype, time_range (s, s) or None,
+    pixel_size (m) or None, identifier, frame_identifiers (first ones),
+    backgrounds (sorted names present in any frame checked), provenance (dict or None).
+    """
+    kind = file_kind(path)
+    series = open_series(path)
+    try:
+        info: dict[str, Any] = {"path": str(path), "kind": kind if kind != "stack" else "TIFF",
+                                "frames": len(series)}
+        if Path(path).suffix.lower() == ".npy":
+            info["kind"] = "NumPy"
+        if len(series) == 0:
+            info.update(shape=None, dtype=None, time_range=None, pixel_size=None,
+                        identifier=series.identifier, frame_identifiers=[], backgrounds=[],
+                        provenance=None)
+            return info
+        first = series.get_flimage(0)
+        times = series.times()
+        valid = times[np.isfinite(times)]
+        backgrounds: set[str] = set()
+        for index in sorted({0, len(series) // 2, len(series) - 1}):
+            backgrounds.update(series.get_flimage(index).bg_keys)
+        identifiers = series.identifiers()
+        info.update(
+            shape=first.shape,
+            dtype=str(first.dtype),
+            time_range=(float(valid.min()), float(valid.max())) if valid.size else None,
+            frames_with_time=int(valid.size),
+            pixel_size=first.meta.get("pixel size"),
+            identifier=series.identifier,
+            frame_identifiers=[i for i in identifiers[:5] if i is not None],
+            backgrounds=sorted(backgrounds),
+            provenance=_read_provenance(series),
+        )
+        return info
+    finally:
+        series.close()
+
+
+def _read_provenance(series: FLSeries) -> dict | None:
+    group = series.h5.get(APP_GROUP)
+    if group is None or "provenance" not in group.attrs:
+        return None
+    import json
+
+    try:
+        return json.loads(group.attrs["provenance"])
+    except (TypeError, ValueError):
+        return {"unreadable": True}

@@ -1,0 +1,616 @@
+"""Regions of interest (ROIs) that say where an image's background is.
+
+An ROI is a small immutable dataclass: a rectangle, an ellipse given by its
+bounding box, a polygon, a free-hand outline (a polygon with many points) or
+the border of the image, N pixels wide.  Each ROI has a ``role`` —
+``"include"`` (this is background) or ``"exclude"`` (never background, e.g. a
+cell drawn inside a larger rectangle) — and a ``name`` shown in lists.
+
+Coordinates
+-----------
+Pixel coordinates in image pixels, ``x`` = column and ``y`` = row, with the
+origin at the top-left *corner* of the image: pixel ``(row r, column c)``
+covers the square ``c <= x < c + 1``, ``r <= y < r + 1``.  This is how a
+pyqtgraph ``ImageItem`` with ``imageAxisOrder="row-major"`` places an array
+(``data[r, c]`` is drawn on that square, so the ``pos``/``size`` of a
+pyqtgraph ROI are directly these coordinates) and how ImageJ places pixels.
+
+Pixel-centre rule
+-----------------
+Pixel ``(r, c)`` belongs to a shape when its centre ``(x, y) = (c + 0.5,
+r + 0.5)`` lies inside the shape.  Edges are half-open for rectangles and
+polygons (the left and top edges belong to the shape, the right and bottom
+edges do not), so ``RectangleROI(x=X, y=Y, width=W, height=H)`` with
+integers covers exactly the ``W × H`` pixels ``data[Y:Y+H, X:X+W]``, and two
+polygons that share an edge never share a pixel.  An ellipse contains the
+pixels whose centres lie inside or on its outline.  Shapes may extend beyond
+the image; they are clipped to it.
+
+Combining
+---------
+The background mask of a set of ROIs is the union of all include ROIs minus
+the union of all exclude ROIs (:func:`combined_mask`).  A set with only
+exclude ROIs means "the whole image except these".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+import h5py
+import numpy as np
+
+from .errors import FileFormatError
+from .h5io import atomic_output
+
+#: The two roles an ROI can have.
+ROLES: tuple[str, ...] = ("include", "exclude")
+#: Identifies ROI-set JSON documents written by the app.
+SCHEMA_NAME = "flimage_app.rois"
+#: Version of the JSON schema written by :func:`roiset_to_dict`; readers accept older ones.
+SCHEMA_VERSION = 1
+#: Name of the dataset (inside the app's ``flimage_app`` HDF5 group) that holds the ROI set.
+H5_DATASET = "rois"
+#: Name of the app's own HDF5 group (see docs/ARCHITECTURE.md).
+APP_GROUP = "flimage_app"
+#: Short description of the coordinate convention, repeated in every JSON document.
+COORDINATES_NOTE = ("image pixels; x = column, y = row, origin at the top-left corner; "
+                    "pixel (r, c) covers c <= x < c+1, r <= y < r+1 and belongs to a shape "
+                    "when its centre (c+0.5, r+0.5) lies inside")
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise ValueError(f"ROI role must be one of {ROLES}, got {role!r}")
+
+
+def _finite(*values: float) -> bool:
+    return all(math.isfinite(v) for v in values)
+
+
+@dataclass(frozen=True)
+class RectangleROI:
+    """Rectangle with top-left corner ``(x, y)``, optionally rotated by `angle` degrees.
+
+    The rotation turns the rectangle about its corner ``(x, y)`` (as a
+    rotated pyqtgraph ``RectROI`` does), counter-clockwise in ``(x, y)``
+    coordinates, which is clockwise on screen because ``y`` points down.
+    """
+
+    x: float
+    y: float
+    width: float
+    height: float
+    angle: float = 0.0
+    role: str = "include"
+    name: str = ""
+    kind: ClassVar[str] = "rectangle"
+
+    def __post_init__(self) -> None:
+        _check_role(self.role)
+        if not _finite(self.x, self.y, self.width, self.height, self.angle):
+            raise ValueError("Rectangle coordinates must be finite numbers")
+        if self.width <= 0 or self.height <= 0:
+            raise ValueError(f"Rectangle needs a positive width and height, "
+                             f"got {self.width} x {self.height}")
+
+    def corners(self) -> np.ndarray:
+        """The four corners as an ``(4, 2)`` array of ``(x, y)``, in drawing order."""
+        local = np.array([[0.0, 0.0], [self.width, 0.0],
+                          [self.width, self.height], [0.0, self.height]])
+        return _rotate(local, self.angle) + [self.x, self.y]
+
+    def mask(self, shape: tuple[int, int]) -> np.ndarray:
+        """Boolean image of `shape`, True on the pixels whose centres lie in the rectangle."""
+        if self.angle % 360 == 0:
+            rows = _half_open_range(self.y, self.y + self.height, shape[0])
+            cols = _half_open_range(self.x, self.x + self.width, shape[1])
+            mask = np.zeros(shape, dtype=bool)
+            mask[rows, cols] = True
+            return mask
+        return polygon_mask(self.corners(), shape)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description (see :func:`roi_from_dict`)."""
+        return {"kind": self.kind, "name": self.name, "role": self.role,
+                "x": self.x, "y": self.y, "width": self.width, "height": self.height,
+                "angle": self.angle}
+
+
+@dataclass(frozen=True)
+class EllipseROI:
+    """Ellipse inscribed in the rectangle ``x, y, width, height`` (its bounding box).
+
+    `angle` rotates the bounding box about its corner ``(x, y)``, as for
+    :class:`RectangleROI` and pyqtgraph's ``EllipseROI``.
+    """
+
+    x: float
+    y: float
+    width: float
+    height: float
+    angle: float = 0.0
+    role: str = "include"
+    name: str = ""
+    kind: ClassVar[str] = "ellipse"
+
+    def __post_init__(self) -> None:
+        _check_role(self.role)
+        if not _finite(self.x, self.y, self.width, self.height, self.angle):
+            raise ValueError("Ellipse coordinates must be finite numbers")
+        if self.width <= 0 or self.height <= 0:
+            raise ValueError(f"Ellipse needs a positive width and height, "
+                             f"got {self.width} x {self.height}")
+
+    def mask(self, shape: tuple[int, int]) -> np.ndarray:
+        """Boolean image of `shape`, True on the pixels whose centres lie in the ellipse."""
+        mask = np.zeros(shape, dtype=bool)
+        corners = RectangleROI(self.x, self.y, self.width, self.height, self.angle).corners()
+        # only pixels in the bounding box of the (rotated) box need testing
+        rows = _half_open_range(corners[:, 1].min(), corners[:, 1].max() + 1, shape[0])
+        cols = _half_open_range(corners[:, 0].min(), corners[:, 0].max() + 1, shape[1])
+        if rows.start >= rows.stop or cols.start >= cols.stop:
+            return mask
+        yc = np.arange(rows.start, rows.stop, dtype=float)[:, None] + 0.5
+        xc = np.arange(cols.start, cols.stop, dtype=float)[None, :] + 0.5
+        # pixel centres in the ellipse's own (unrotated) frame
+        dx, dy = xc - self.x, yc - self.y
+        theta = math.radians(self.angle)
+        u = dx * math.cos(theta) + dy * math.sin(theta)
+        v = -dx * math.sin(theta) + dy * math.cos(theta)
+        semi_u, semi_v = self.width / 2, self.height / 2
+        inside = ((u - semi_u) / semi_u) ** 2 + ((v - semi_v) / semi_v) ** 2 <= 1.0
+        mask[rows, cols] = inside
+        return mask
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description (see :func:`roi_from_dict`)."""
+        return {"kind": self.kind, "name": self.name, "role": self.role,
+                "x": self.x, "y": self.y, "width": self.width, "height": self.height,
+                "angle": self.angle}
+
+
+@dataclass(frozen=True)
+class PolygonROI:
+    """Closed polygon through `points`, a sequence of ``(x, y)`` vertices (at least 3).
+
+    The last vertex is joined to the first.  Self-intersecting outlines are
+    filled with the even-odd rule.
+    """
+
+    points: tuple[tuple[float, float], ...]
+    role: str = "include"
+    name: str = ""
+    kind: ClassVar[str] = "polygon"
+
+    def __post_init__(self) -> None:
+        _check_role(self.role)
+        points = tuple((float(x), float(y)) for x, y in self.points)
+        object.__setattr__(self, "points", points)
+        if len(points) < 3:
+            raise ValueError(f"A {self.kind} needs at least 3 points, got {len(points)}")
+        if not _finite(*(v for point in points for v in point)):
+            raise ValueError(f"{self.kind.capitalize()} coordinates must be finite numbers")
+
+    def mask(self, shape: tuple[int, int]) -> np.ndarray:
+        """Boolean image of `shape`, True on the pixels whose centres lie in the polygon."""
+        return polygon_mask(np.asarray(self.points), shape)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description (see :func:`roi_from_dict`)."""
+        return {"kind": self.kind, "name": self.name, "role": self.role,
+                "points": [list(point) for point in self.points]}
+
+
+@dataclass(frozen=True)
+class FreehandROI(PolygonROI):
+    """An outline drawn by hand: a polygon with many points, kept apart for display."""
+
+    kind: ClassVar[str] = "freehand"
+
+
+@dataclass(frozen=True)
+class BorderROI:
+    """A frame `width_px` pixels wide along all four edges of the image."""
+
+    width_px: int
+    role: str = "include"
+    name: str = ""
+    kind: ClassVar[str] = "border"
+
+    def __post_init__(self) -> None:
+        _check_role(self.role)
+        if int(self.width_px) != self.width_px or self.width_px < 1:
+            raise ValueError(f"Border width must be a whole number of pixels >= 1, "
+                             f"got {self.width_px}")
+        object.__setattr__(self, "width_px", int(self.width_px))
+
+    def mask(self, shape: tuple[int, int]) -> np.ndarray:
+        """Boolean image of `shape`, True in the outer `width_px` rows and columns."""
+        mask = np.zeros(shape, dtype=bool)
+        n = self.width_px
+        mask[:n, :] = True
+        mask[-n:, :] = True
+        mask[:, :n] = True
+        mask[:, -n:] = True
+        return mask
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description (see :func:`roi_from_dict`)."""
+        return {"kind": self.kind, "name": self.name, "role": self.role,
+                "width_px": self.width_px}
+
+
+#: Any ROI shape.
+ROI = RectangleROI | EllipseROI | PolygonROI | FreehandROI | BorderROI
+#: ROI classes by their ``kind``.
+ROI_KINDS: dict[str, type] = {cls.kind: cls for cls in
+                              (RectangleROI, EllipseROI, PolygonROI, FreehandROI, BorderROI)}
+
+
+# --------------------------------------------------------------------------- rasterisation
+
+def _half_open_range(start: float, stop: float, size: int) -> slice:
+    """Indices i in [0, size) whose centres i + 0.5 lie in [start, stop)."""
+    first = max(0, math.ceil(start - 0.5))
+    last = min(size, math.ceil(stop - 0.5))
+    return slice(first, max(first, last))
+
+
+def _rotate(points: np.ndarray, angle_deg: float) -> np.ndarray:
+    theta = math.radians(angle_deg)
+    rotation = np.array([[math.cos(theta), -math.sin(theta)],
+                         [math.sin(theta), math.cos(theta)]])
+    return points @ rotation.T
+
+
+def polygon_mask(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Rasterise a closed polygon of ``(x, y)`` vertices with the pixel-centre rule.
+
+    Even-odd filling with half-open edges: a pixel is inside when a ray from
+    its centre towards ``-x`` crosses the outline an odd number of times,
+    counting crossings at ``x <= centre`` and edges whose ``y`` range is
+    ``[min, max)``.  Runs in ``O(rows × edges)`` without a Python loop per
+    pixel, so hand-drawn outlines with thousands of points are fast.
+    """
+    points = np.asarray(points, dtype=float)
+    mask = np.zeros(shape, dtype=bool)
+    if len(points) < 3:
+        return mask
+    rows = _half_open_range(points[:, 1].min(), points[:, 1].max() + 1, shape[0])
+    if rows.start >= rows.stop:
+        return mask
+    x0, y0 = points[:, 0], points[:, 1]
+    x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
+    yc = np.arange(rows.start, rows.stop, dtype=float)[:, None] + 0.5
+    crosses = (y0 > yc) != (y1 > yc)  # (rows, edges); horizontal edges never cross
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x_cross = x0 + (yc - y0) * (x1 - x0) / (y1 - y0)
+    row_index, edge_index = np.nonzero(crosses)
+    # a crossing at x toggles inside/outside for every pixel c with c + 0.5 >= x
+    first_col = np.ceil(x_cross[row_index, edge_index] - 0.5)
+    first_col = np.clip(first_col, 0, shape[1]).astype(np.intp)
+    toggles = np.zeros((rows.stop - rows.start, shape[1] + 1), dtype=np.int32)
+    np.add.at(toggles, (row_index, first_col), 1)
+    mask[rows] = (np.cumsum(toggles[:, :-1], axis=1) % 2) == 1
+    return mask
+
+
+def roi_mask(roi: ROI, shape: tuple[int, int]) -> np.ndarray:
+    """Boolean mask of one ROI on an image of `shape` (its role is ignored here)."""
+    return roi.mask(tuple(int(n) for n in shape))
+
+
+def combined_mask(rois: Iterable[ROI], shape: tuple[int, int]) -> np.ndarray | None:
+    """Union of the include ROIs minus the union of the exclude ROIs.
+
+    Returns None when `rois` is empty (no region defined).  With exclude ROIs
+    only, the include region is the whole image.
+    """
+    rois = list(rois)
+    if not rois:
+        return None
+    shape = tuple(int(n) for n in shape)
+    includes = [roi for roi in rois if roi.role == "include"]
+    excludes = [roi for roi in rois if roi.role == "exclude"]
+    if includes:
+        mask = np.zeros(shape, dtype=bool)
+        for roi in includes:
+            mask |= roi.mask(shape)
+    else:
+        mask = np.ones(shape, dtype=bool)
+    for roi in excludes:
+        mask &= ~roi.mask(shape)
+    return mask
+
+
+# --------------------------------------------------------------------------- ROI sets
+
+@dataclass(frozen=True)
+class ROISet:
+    """The background ROIs of a series, with the fit settings chosen with them.
+
+    Parameters
+    ----------
+    rois
+        ROIs used on every frame (the common case: regions follow the frame).
+    overrides
+        Frame index → ROIs used on that frame instead of `rois`.
+    fit_profile, fit_offset
+        Background model chosen with these regions (see
+        :func:`flimage_app.model.background.estimate`).
+    """
+
+    rois: tuple[ROI, ...] = ()
+    overrides: Mapping[int, tuple[ROI, ...]] = field(default_factory=dict)
+    fit_profile: str = "tilt"
+    fit_offset: str = "mean"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rois", tuple(self.rois))
+        object.__setattr__(self, "overrides",
+                           {int(k): tuple(v) for k, v in dict(self.overrides).items()})
+
+    def rois_for_frame(self, index: int | None = None) -> tuple[ROI, ...]:
+        """The ROIs that apply to frame `index` (the shared ones without an override)."""
+        if index is not None and index in self.overrides:
+            return self.overrides[index]
+        return self.rois
+
+    def mask(self, shape: tuple[int, int], index: int | None = None) -> np.ndarray | None:
+        """Background mask of frame `index` (see :func:`combined_mask`); None without ROIs."""
+        return combined_mask(self.rois_for_frame(index), shape)
+
+    def is_empty(self) -> bool:
+        """True when neither shared nor per-frame ROIs are defined."""
+        return not self.rois and not any(self.overrides.values())
+
+    def with_rois(self, rois: Iterable[ROI], index: int | None = None) -> ROISet:
+        """A copy with the shared ROIs (``index=None``) or frame `index`'s override replaced."""
+        if index is None:
+            return replace(self, rois=tuple(rois))
+        overrides = dict(self.overrides)
+        overrides[int(index)] = tuple(rois)
+        return replace(self, overrides=overrides)
+
+    def without_override(self, index: int) -> ROISet:
+        """A copy in which frame `index` uses the shared ROIs again."""
+        overrides = {k: v for k, v in self.overrides.items() if k != index}
+        return replace(self, overrides=overrides)
+
+
+def unique_name(base: str, taken: Iterable[str]) -> str:
+    """``"base N"`` with the smallest N >= 1 not in `taken`."""
+    taken = set(taken)
+    number = 1
+    while f"{base} {number}" in taken:
+        number += 1
+    return f"{base} {number}"
+
+
+# --------------------------------------------------------------------------- JSON
+
+def roi_from_dict(data: Mapping[str, Any]) -> ROI:
+    """Build an ROI from its :meth:`to_dict` form.
+
+    Raises
+    ------
+    FileFormatError
+        Unknown kind, missing or invalid fields.
+    """
+    try:
+        kind = data["kind"]
+        cls = ROI_KINDS[kind]
+    except (KeyError, TypeError):
+        raise FileFormatError(f"Unknown ROI kind {data.get('kind')!r}; expected one of "
+                              f"{', '.join(ROI_KINDS)}") from None
+    common = {"role": data.get("role", "include"), "name": str(data.get("name", ""))}
+    try:
+        if cls in (RectangleROI, EllipseROI):
+            return cls(x=float(data["x"]), y=float(data["y"]), width=float(data["width"]),
+                       height=float(data["height"]), angle=float(data.get("angle", 0.0)),
+                       **common)
+        if cls is BorderROI:
+            return cls(width_px=data["width_px"], **common)
+        return cls(points=tuple(tuple(p) for p in data["points"]), **common)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FileFormatError(f"Invalid {kind} ROI {common['name']!r}: {exc}") from None
+
+
+def roiset_to_dict(roiset: ROISet) -> dict[str, Any]:
+    """JSON-ready form of an ROI set (schema :data:`SCHEMA_NAME`, :data:`SCHEMA_VERSION`)."""
+    return {
+        "schema": SCHEMA_NAME,
+        "version": SCHEMA_VERSION,
+        "coordinates": COORDINATES_NOTE,
+        "fit_profile": roiset.fit_profile,
+        "fit_offset": roiset.fit_offset,
+        "rois": [roi.to_dict() for roi in roiset.rois],
+        "frame_overrides": {str(k): [roi.to_dict() for roi in v]
+                            for k, v in sorted(roiset.overrides.items())},
+    }
+
+
+def roiset_from_dict(data: Mapping[str, Any]) -> ROISet:
+    """Inverse of :func:`roiset_to_dict`.
+
+    Raises
+    ------
+    FileFormatError
+        Not an ROI-set document, written by a newer app version, or invalid ROIs.
+    """
+    if not isinstance(data, Mapping) or data.get("schema") != SCHEMA_NAME:
+        raise FileFormatError("Not an ROI set written by flimage-app "
+                              f"(missing \"schema\": \"{SCHEMA_NAME}\")")
+    version = data.get("version")
+    if not isinstance(version, int) or version < 1:
+        raise FileFormatError(f"ROI set has an invalid schema version {version!r}")
+    if version > SCHEMA_VERSION:
+        raise FileFormatError(f"ROI set uses schema version {version}; this flimage-app reads "
+                              f"up to {SCHEMA_VERSION} — please update")
+    try:
+        overrides = {int(k): tuple(roi_from_dict(r) for r in v)
+                     for k, v in dict(data.get("frame_overrides", {})).items()}
+        rois = tuple(roi_from_dict(r) for r in data.get("rois", []))
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, FileFormatError):
+            raise
+        raise FileFormatError(f"Invalid ROI set: {exc}") from None
+    return ROISet(rois=rois, overrides=overrides,
+                  fit_profile=str(data.get("fit_profile", "tilt")),
+                  fit_offset=str(data.get("fit_offset", "mean")))
+
+
+def roiset_to_json(roiset: ROISet) -> str:
+    """The ROI set as indented JSON text."""
+    return json.dumps(roiset_to_dict(roiset), indent=1)
+
+
+def roiset_from_json(text: str) -> ROISet:
+    """Parse JSON text written by :func:`roiset_to_json`."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FileFormatError(f"ROI file is not valid JSON: {exc}") from None
+    return roiset_from_dict(data)
+
+
+def save_roiset_json(roiset: ROISet, path: str | os.PathLike, overwrite: bool = False) -> None:
+    """Write the ROI set to a JSON file (atomically; an existing file needs `overwrite`)."""
+    with atomic_output(path, overwrite=overwrite) as temporary:
+        Path(temporary).write_text(roiset_to_json(roiset), encoding="utf-8")
+
+
+def load_roiset_json(path: str | os.PathLike) -> ROISet:
+    """Read an ROI set from a JSON file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FileFormatError(f"Cannot read ROI file {path}: {exc}") from None
+    return roiset_from_json(text)
+
+
+# --------------------------------------------------------------------------- HDF5
+
+def write_roiset(group: h5py.Group, roiset: ROISet) -> None:
+    """Store the ROI set as JSON text in ``group/flimage_app/rois``.
+
+    `group` is the series root (or an FLImage root for single images).  The
+    app's own group keeps the ROIs away from flimage, which validates root
+    attributes and sums everything in ``bg_data``.  Text in a dataset, not an
+    attribute, because hand-drawn outlines exceed HDF5's 64 kB attribute limit.
+    """
+    app = group.require_group(APP_GROUP)
+    if H5_DATASET in app:
+        del app[H5_DATASET]
+    app.create_dataset(H5_DATASET, data=roiset_to_json(roiset),
+                       dtype=h5py.string_dtype("utf-8"))
+
+
+def read_roiset(group: h5py.Group) -> ROISet | None:
+    """The ROI set stored by :func:`write_roiset` in `group`, or None if there is none."""
+    app = group.get(APP_GROUP)
+    if not isinstance(app, h5py.Group) or H5_DATASET not in app:
+        return None
+    text = app[H5_DATASET][()]
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    return roiset_from_json(text)
+
+
+def save_roiset_h5(path: str | os.PathLike, roiset: ROISet) -> None:
+    """Store the ROI set in an existing HDF5 file (the user asked to save into it)."""
+    try:
+        with h5py.File(path, "a") as h5:
+            write_roiset(h5, roiset)
+    except OSError as exc:
+        raise FileFormatError(f"Cannot write ROIs into {path}: {exc}") from None
+
+
+def load_roiset_h5(path: str | os.PathLike) -> ROISet | None:
+    """The ROI set stored in an HDF5 file, or None; the file is opened read-only."""
+    try:
+        with h5py.File(path, "r") as h5:
+            return read_roiset(h5)
+    except OSError as exc:
+        raise FileFormatError(f"Cannot read {path} as HDF5: {exc}") from None
+
+
+# --------------------------------------------------------------------------- ImageJ
+
+def import_imagej(path: str | os.PathLike) -> list[ROI]:
+    """Read ImageJ/Fiji ROIs from a ``.roi`` file or a RoiSet ``.zip`` as include ROIs.
+
+    Rectangles and ovals keep their shape (sub-pixel bounds when ImageJ
+    stored them); polygons, traced and rotated shapes become polygons;
+    free-hand outlines become :class:`FreehandROI`; composite ROIs become one
+    polygon per closed path.  Lines and points enclose no area and are
+    skipped.  ImageJ uses the same pixel grid as this module, so the regions
+    cover the same pixels as in Fiji up to the rounding of oval outlines.
+
+    Raises
+    ------
+    FileFormatError
+        The file cannot be read or holds no area ROI.
+    """
+    import roifile
+
+    path = Path(path)
+    if path.suffix.lower() not in (".roi", ".zip"):
+        raise FileFormatError(f"{path.name}: ImageJ ROIs come as .roi or RoiSet .zip files")
+    try:
+        loaded = roifile.ImagejRoi.fromfile(path)
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise FileFormatError(f"Cannot read ImageJ ROIs from {path.name}: {exc}") from None
+    imagej_rois = loaded if isinstance(loaded, list) else [loaded]
+    rois: list[ROI] = []
+    for number, item in enumerate(imagej_rois, start=1):
+        rois.extend(_from_imagej(item, item.name or f"{path.stem} {number}"))
+    if not rois:
+        raise FileFormatError(f"{path.name} holds no ROI that encloses an area")
+    return rois
+
+
+def _from_imagej(item: Any, name: str) -> list[ROI]:
+    from roifile import ROI_SUBTYPE, ROI_TYPE
+
+    if item.composite:
+        paths = [p for p in item.coordinates(multi=True) if len(p) >= 3]
+        return [PolygonROI(points=_points(p), name=name if len(paths) == 1 else f"{name} {i}")
+                for i, p in enumerate(paths, start=1)]
+    rotated = item.subtype in (ROI_SUBTYPE.ELLIPSE, ROI_SUBTYPE.ROTATED_RECT)
+    if item.roitype in (ROI_TYPE.RECT, ROI_TYPE.OVAL) and not rotated:
+        x, y, width, height = _imagej_bounds(item)
+        if width <= 0 or height <= 0:
+            return []
+        cls = RectangleROI if item.roitype == ROI_TYPE.RECT else EllipseROI
+        return [cls(x=x, y=y, width=width, height=height, name=name)]
+    if item.roitype in (ROI_TYPE.FREEHAND, ROI_TYPE.POLYGON, ROI_TYPE.TRACED):
+        points = item.coordinates()
+        if len(points) < 3:
+            return []
+        if item.roitype == ROI_TYPE.FREEHAND and not rotated:
+            return [FreehandROI(points=_points(points), name=name)]
+        return [PolygonROI(points=_points(points), name=name)]
+    return []  # lines, angles, points, text: no area
+
+
+def _imagej_bounds(item: Any) -> tuple[float, float, float, float]:
+    if item.subpixelrect and item.widthd > 0 and item.heightd > 0:
+        return float(item.xd), float(item.yd), float(item.widthd), float(item.heightd)
+    return (float(item.left), float(item.top), float(item.right - item.left),
+            float(item.bottom - item.top))
+
+
+def _points(coordinates: Sequence[Sequence[float]]) -> tuple[tuple[float, float], ...]:
+    points = [(float(x), float(y)) for x, y in coordinates]
+    if len(points) > 3 and points[0] == points[-1]:
+        points.pop()  # closed paths repeat their first point
+    return tuple(points)

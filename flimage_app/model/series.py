@@ -1,0 +1,237 @@
+"""FLSeries: a time series of FLImages in one HDF5 file, read lazily.
+
+Frames are the groups ``fli_0 … fli_{N-1}`` of the series root, each a
+complete FLImage (see :mod:`flimage_app.model.image`).  Opening a series
+reads no pixels; identifiers are looked up in an index built once from the
+frames' attributes, not by opening every frame.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import h5py
+import numpy as np
+
+from .errors import FileFormatError
+from .h5io import copy_group
+from .image import FLImage, is_writable, open_h5, python_value
+from .meta import MetaDict, check_value
+
+FRAME_PREFIX = "fli_"
+#: the group of the app's own data (provenance, ROIs); flimage ignores it
+APP_GROUP = "flimage_app"
+
+
+def frame_name(index: int) -> str:
+    return f"{FRAME_PREFIX}{index}"
+
+
+class FLSeries:
+    """Series of fluorescence images.
+
+    Parameters
+    ----------
+    flimage_list : list of FLImage
+        Images appended to the series in this order.
+    meta_data : mapping
+        Metadata that overrides the metadata of every frame.
+    h5file : path, h5py.Group or None
+        Where the series lives (None: in memory).
+    h5mode : {"a", "r", "r+", "w", "w-", "x"}
+        h5py file mode, used when `h5file` is a path.
+    identifier : str or None
+        Identifier of the whole series.
+    """
+
+    # flimage's signature, defaults included; the defaults are never mutated
+    def __init__(self, flimage_list: list[FLImage] = [],  # noqa: B006
+                 meta_data: Mapping[str, Any] = {}, h5file=None, h5mode: str = "a",
+                 identifier: str | None = None) -> None:
+        if flimage_list and not isinstance(flimage_list, list):
+            message = "`flimage_list` must be a list of FLImage"
+            if isinstance(flimage_list, (str, os.PathLike)):
+                message += f"; did you mean `h5file={flimage_list!r}`?"
+            raise ValueError(message)
+        if meta_data and h5mode == "r":
+            raise ValueError("`h5mode` must not be 'r' if `meta_data` is given")
+        meta = MetaDict(meta_data)
+        self.h5, self._owns_h5 = open_h5(h5file, h5mode, "flseries")
+        try:
+            if "fluorescence" in self.h5:
+                raise ValueError(f"{self.h5.file.filename} is an FLImage file, not an FLSeries "
+                                 "file; open it with FLImage")
+            self._length: int | None = None
+            self._identifier_index: dict[str, int] | None = None
+            for fli in flimage_list:
+                self.add_flimage(fli)
+            if meta:
+                for index in range(len(self)):
+                    attrs = self._frame_group(index).attrs
+                    for key, value in meta.items():
+                        attrs[key] = check_value(key, value)
+            if identifier:
+                self.h5.attrs["identifier"] = identifier
+        except BaseException:
+            self.close()
+            raise
+
+    # ----------------------------------------------------------- protocol
+    def __enter__(self) -> FLSeries:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the file if this object opened it."""
+        if self._owns_h5 and self.h5.id.valid:
+            self.h5.file.close()
+
+    def __len__(self) -> int:
+        if self._length is None:
+            self._length = sum(1 for key in self.h5 if key.startswith(FRAME_PREFIX))
+        return self._length
+
+    def __iter__(self) -> Iterator[FLImage]:
+        for index in range(len(self)):
+            yield self.get_flimage(index)
+
+    def __getitem__(self, index: int | str) -> FLImage:
+        return self.get_flimage(index)
+
+    def __contains__(self, identifier: str) -> bool:
+        return identifier in self._identifiers()
+
+    def __repr__(self) -> str:
+        ident = self.identifier or hex(id(self))
+        return f"FLSeries <{ident}>, {len(self)} frames"
+
+    # ----------------------------------------------------------- properties
+    @property
+    def identifier(self) -> str | None:
+        """Identifier of the series, if set."""
+        value = self.h5.attrs.get("identifier")
+        return None if value is None else python_value(value)
+
+    @property
+    def filename(self) -> str | None:
+        """Path of the file on disk, or None for an in-memory series."""
+        if self.h5.file.driver == "core":
+            return None
+        return self.h5.file.filename
+
+    @property
+    def frame_shape(self) -> tuple[int, int]:
+        """Shape of the first frame's raw image."""
+        if len(self) == 0:
+            raise IndexError("The series has no frames")
+        return tuple(self._frame_group(0)["fluorescence/raw"].shape)
+
+    # ----------------------------------------------------------- frames
+    def _frame_group(self, index: int) -> h5py.Group:
+        name = frame_name(index)
+        group = self.h5.get(name)
+        if not isinstance(group, h5py.Group):
+            raise FileFormatError(f"Frame {name} is missing in {self.h5.file.filename} "
+                                  f"(the series has {len(self)} fli_ groups)")
+        return group
+
+    def _identifiers(self) -> dict[str, int]:
+        if self._identifier_index is None:
+            index: dict[str, int] = {}
+            for ii in range(len(self)):
+                ident = self._frame_group(ii).attrs.get("identifier")
+                if ident is not None:
+                    index.setdefault(python_value(ident), ii)
+            self._identifier_index = index
+        return self._identifier_index
+
+    def identifiers(self) -> list[str | None]:
+        """Identifier of every frame (None where a frame has none)."""
+        by_index = {ii: ident for ident, ii in self._identifiers().items()}
+        return [by_index.get(ii) for ii in range(len(self))]
+
+    def times(self) -> np.ndarray:
+        """Acquisition time [s] of every frame, NaN where a frame has none (no pixels read)."""
+        times = np.full(len(self), np.nan)
+        for ii in range(len(self)):
+            value = self._frame_group(ii).attrs.get("time")
+            try:
+                times[ii] = float(value) if value is not None else np.nan
+            except (TypeError, ValueError):
+                times[ii] = np.nan
+        return times
+
+    def get_flimage(self, index: int | str) -> FLImage:
+        """The frame with this index (negative counts from the end) or identifier."""
+        if isinstance(index, str):
+            position = self._identifiers().get(index)
+            if position is None:
+                raise KeyError(f"No frame with identifier {index!r} in this series")
+            return FLImage(h5file=self._frame_group(position))
+        if not isinstance(index, (int, np.integer)):
+            raise TypeError(f"Frame index must be an integer or an identifier, got {index!r}")
+        length = len(self)
+        position = int(index) + length if index < 0 else int(index)
+        if not 0 <= position < length:
+            raise IndexError(f"Frame index {index} out of range for a series of {length} frames")
+        return FLImage(h5file=self._frame_group(position))
+
+    def add_flimage(self, fli: FLImage, identifier: str | None = None) -> None:
+        """Append a copy of `fli` as the next frame.
+
+        Raises
+        ------
+        ValueError
+            `identifier` (or the image's own) is already used in the series.
+        """
+        source = getattr(fli, "h5", None)
+        if not isinstance(source, h5py.Group) or "fluorescence" not in source:
+            raise ValueError("`fli` must be an FLImage")
+        if identifier is None and "identifier" in source.attrs:
+            identifier = python_value(source.attrs["identifier"])
+        if identifier and identifier in self:
+            raise ValueError(f"The identifier {identifier!r} already exists in the series; "
+                             "give the image another identifier")
+        index = len(self)
+        group = self.h5.create_group(frame_name(index))
+        copy_group(source, group)
+        if identifier:
+            group.attrs["identifier"] = identifier
+        self._length = index + 1
+        if self._identifier_index is not None and identifier:
+            self._identifier_index.setdefault(identifier, index)
+
+    # ----------------------------------------------------------- app data
+    def app_group(self, create: bool = False) -> h5py.Group | None:
+        """The series' ``flimage_app`` group (provenance, ROIs), or None if absent."""
+        if APP_GROUP in self.h5:
+            return self.h5[APP_GROUP]
+        if create:
+            if not is_writable(self.h5):
+                raise ValueError("Cannot store app data: the file is open read-only")
+            return self.h5.create_group(APP_GROUP)
+        return None
+
+    # ----------------------------------------------------------- processing
+    def bleach_correction(self, h5out=None, border_px: int = 20, flscorr: FLSeries | None = None,
+                          count=None, max_count=None, callback=None):
+        """Correct photobleaching as flimage does (exponential with offset).
+
+        Returns ``(bg, flint, decay, times)``; see
+        :func:`flimage_app.model.bleach.flimage_bleach_correction`.
+        """
+        from .bleach import flimage_bleach_correction
+
+        return flimage_bleach_correction(self, h5out=h5out, border_px=border_px,
+                                         flscorr=flscorr, count=count, max_count=max_count,
+                                         callback=callback)
+
+    def denoise(self, h5file, count=None, max_count=None, weight: float = 2.0) -> None:
+        """Total-variation denoising of every frame into a new series at `h5file`."""
+        from .denoise import flimage_denoise
+
+        flimage_denoise(self, h5file, count=count, max_count=max_count, weight=weight)
