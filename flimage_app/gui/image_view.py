@@ -1,0 +1,361 @@
+"""The image display: a pyqtgraph image with histogram/LUT, colour maps, scale bar and cursor.
+
+Orientation follows numpy and Fiji: array row = y (downwards), column = x
+(rightwards), pixel (x, y) covers ``[x, x+1) × [y, y+1)`` in view coordinates.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6 import QtCore, QtGui, QtWidgets
+
+from flimage_app.gui.frame_cache import VIEW_MODES, Frame
+
+#: Colour maps offered to the user, in menu order; the first is the default.
+COLORMAP_NAMES = ("grey", "viridis", "green (GFP)", "fire", "inferno")
+
+VIEW_MODE_LABELS = {"raw": "Raw", "background": "Background", "corrected": "Corrected"}
+
+#: Percentiles of the frame's intensities mapped to black and white in auto-levels mode;
+#: robust against hot pixels and a few saturated spots.
+AUTO_LEVEL_PERCENTILES = (0.5, 99.8)
+#: Pixels sampled for auto levels (enough for stable percentiles, fast on 2k × 2k frames).
+AUTO_LEVEL_SAMPLES = 65_536
+
+
+def make_colormap(name: str) -> pg.ColorMap:
+    """The pyqtgraph colour map called `name` (one of :data:`COLORMAP_NAMES`)."""
+    if name == "grey":
+        return pg.ColorMap([0.0, 1.0], [(0, 0, 0), (255, 255, 255)], name=name)
+    if name == "green (GFP)":
+        # black → green → pale green: like a GFP channel in Fiji, with headroom to see saturation
+        return pg.ColorMap([0.0, 0.8, 1.0], [(0, 0, 0), (0, 230, 0), (200, 255, 200)], name=name)
+    if name == "fire":
+        return pg.colormap.get("CET-L3")  # black–red–yellow–white heat map
+    if name in ("viridis", "inferno"):
+        return pg.colormap.get(name)
+    raise ValueError(f"Unknown colour map {name!r}; choose one of {', '.join(COLORMAP_NAMES)}")
+
+
+def robust_levels(image: np.ndarray) -> tuple[float, float]:
+    """Display levels (black, white) from intensity percentiles of a subsample of `image`."""
+    step = max(1, int(math.sqrt(image.size / AUTO_LEVEL_SAMPLES)))
+    sample = np.asarray(image[::step, ::step], dtype=float).ravel()
+    sample = sample[np.isfinite(sample)]
+    if sample.size == 0:
+        return 0.0, 1.0
+    low, high = np.percentile(sample, AUTO_LEVEL_PERCENTILES)
+    if not high > low:
+        low, high = float(sample.min()), float(sample.max())
+    if not high > low:  # flat image: centre a unit range on its value
+        return float(low) - 0.5, float(low) + 0.5
+    return float(low), float(high)
+
+
+def nice_length(limit: float) -> float:
+    """The largest 1, 2 or 5 × 10ⁿ not larger than `limit` (for scale bars)."""
+    if not limit > 0 or not math.isfinite(limit):
+        raise ValueError(f"Scale bar limit must be a positive number, got {limit!r}")
+    exponent = math.floor(math.log10(limit))
+    for mantissa in (5.0, 2.0, 1.0):
+        value = mantissa * 10.0**exponent
+        if value <= limit * (1 + 1e-9):
+            return value
+    return 10.0 ** (exponent - 1) * 5.0
+
+
+def format_length(metres: float) -> str:
+    """A length for a label: nm below 1 µm, µm below 1 mm, mm above."""
+    for unit, scale in (("mm", 1e-3), ("µm", 1e-6), ("nm", 1e-9)):
+        if abs(metres) >= scale * 0.999:
+            return f"{metres / scale:g} {unit}"
+    return f"{metres / 1e-9:g} nm"
+
+
+@dataclass(frozen=True)
+class PixelReadout:
+    """What lies under the cursor: pixel indices, position in µm, and values."""
+
+    x: int
+    y: int
+    pixel_size: float | None
+    raw: float
+    corrected: float
+
+    def text(self) -> str:
+        where = f"x {self.x}, y {self.y} px"
+        if self.pixel_size:
+            um = self.pixel_size * 1e6
+            where += f" ({(self.x + 0.5) * um:.2f}, {(self.y + 0.5) * um:.2f} µm)"
+        return f"{where}   raw {self.raw:.6g}   corrected {self.corrected:.6g}"
+
+
+def pixel_readout(frame: Frame, x: float, y: float,
+                  pixel_size: float | None) -> PixelReadout | None:
+    """The readout at view position (`x`, `y`), or None outside the image.
+
+    The position in µm is that of the pixel centre.
+    """
+    column, row = math.floor(x), math.floor(y)
+    rows, columns = frame.raw.shape[:2]
+    if not (0 <= row < rows and 0 <= column < columns):
+        return None
+    return PixelReadout(x=column, y=row, pixel_size=pixel_size,
+                        raw=float(frame.raw[row, column]),
+                        corrected=float(frame.corrected[row, column]))
+
+
+class ScaleBar:
+    """A white bar with its length in µm, fixed to the bottom-right corner of a view box.
+
+    The length is a round number chosen to span about a fifth of the visible
+    width; it is recomputed when the user zooms.
+    """
+
+    MARGIN = 14
+    HEIGHT = 5
+    FRACTION = 0.2
+
+    def __init__(self, view_box: pg.ViewBox) -> None:
+        self.view_box = view_box
+        self.pixel_size: float | None = None
+        self.length_m: float | None = None
+        self.backdrop = QtWidgets.QGraphicsRectItem(view_box)
+        self.backdrop.setBrush(QtGui.QColor(0, 0, 0, 140))
+        self.backdrop.setPen(QtGui.QPen(QtCore.Qt.PenStyle.NoPen))
+        self.bar = QtWidgets.QGraphicsRectItem(view_box)
+        self.bar.setBrush(QtGui.QColor("white"))
+        self.bar.setPen(QtGui.QPen(QtCore.Qt.PenStyle.NoPen))
+        self.label = QtWidgets.QGraphicsSimpleTextItem(view_box)
+        self.label.setBrush(QtGui.QColor("white"))
+        font = self.label.font()
+        font.setPointSize(10)
+        font.setBold(True)
+        self.label.setFont(font)
+        for item in (self.backdrop, self.bar, self.label):
+            item.setZValue(1000)
+        view_box.sigRangeChanged.connect(self.update)
+        view_box.sigResized.connect(self.update)
+        self.set_pixel_size(None)
+
+    def set_pixel_size(self, pixel_size: float | None) -> None:
+        """Pixel size in metres; None hides the bar (no calibration known)."""
+        self.pixel_size = pixel_size if pixel_size and pixel_size > 0 else None
+        self.update()
+
+    def update(self, *_args) -> None:
+        visible = self.pixel_size is not None
+        for item in (self.backdrop, self.bar, self.label):
+            item.setVisible(visible)
+        if not visible:
+            self.length_m = None
+            return
+        (x0, x1), _ = self.view_box.viewRange()
+        box = self.view_box.boundingRect()
+        if x1 <= x0 or box.width() <= 0:
+            return
+        screen_per_pixel = box.width() / (x1 - x0)
+        self.length_m = nice_length(self.FRACTION * (x1 - x0) * self.pixel_size)
+        bar_width = self.length_m / self.pixel_size * screen_per_pixel
+        self.label.setText(format_length(self.length_m))
+        text = self.label.boundingRect()
+        right = box.right() - self.MARGIN
+        bottom = box.bottom() - self.MARGIN
+        self.bar.setRect(right - bar_width, bottom - self.HEIGHT, bar_width, self.HEIGHT)
+        self.label.setPos(right - bar_width / 2 - text.width() / 2,
+                          bottom - self.HEIGHT - 3 - text.height())
+        pad = 6
+        self.backdrop.setRect(QtCore.QRectF(
+            min(right - bar_width, right - bar_width / 2 - text.width() / 2) - pad,
+            bottom - self.HEIGHT - 3 - text.height() - pad,
+            max(bar_width, text.width()) + 2 * pad,
+            self.HEIGHT + 3 + text.height() + 2 * pad))
+
+
+class ImageView(QtWidgets.QWidget):
+    """Image display with a toolbar (view mode, colour map, levels) and a histogram.
+
+    Public attributes other panels use: ``view_box`` (a ``pg.ViewBox`` with
+    y pointing down — add ROIs there, in pixel coordinates x = column,
+    y = row) and ``image_item`` (the ``pg.ImageItem``).
+
+    Signals
+    -------
+    cursorMoved(object)
+        A :class:`PixelReadout`, or None when the cursor leaves the image.
+    modeChanged(str)
+        The view mode (raw / background / corrected) changed.
+    colormapChanged(str)
+        The user picked another colour map.
+    """
+
+    cursorMoved = QtCore.pyqtSignal(object)
+    modeChanged = QtCore.pyqtSignal(str)
+    colormapChanged = QtCore.pyqtSignal(str)
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.frame: Frame | None = None
+        self.pixel_size: float | None = None
+        self._mode = "corrected"
+        self._shape: tuple[int, ...] | None = None
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground(QtGui.QColor(24, 24, 28))
+        self.view_box: pg.ViewBox = self.graphics.addViewBox(row=0, col=0, lockAspect=True,
+                                                             invertY=True, enableMenu=True)
+        self.image_item = pg.ImageItem(axisOrder="row-major")
+        self.view_box.addItem(self.image_item)
+        self.histogram = pg.HistogramLUTItem(image=self.image_item)
+        self.graphics.addItem(self.histogram, row=0, col=1)
+        self.scale_bar = ScaleBar(self.view_box)
+        self.caption = QtWidgets.QGraphicsSimpleTextItem(self.view_box)
+        self.caption.setBrush(QtGui.QColor(235, 235, 235))
+        self.caption.setPos(10, 8)
+        self.caption.setZValue(1000)
+        self.placeholder = pg.TextItem(
+            "Open a series with File ▸ Open… or drop files here", color=(170, 170, 170),
+            anchor=(0.5, 0.5))
+        self.view_box.addItem(self.placeholder, ignoreBounds=True)
+
+        self.mode_combo = QtWidgets.QComboBox()
+        for mode in VIEW_MODES:
+            self.mode_combo.addItem(VIEW_MODE_LABELS[mode], mode)
+        self.mode_combo.setCurrentIndex(VIEW_MODES.index(self._mode))
+        self.mode_combo.setToolTip("Show the raw image, the stored background, or raw − background")
+        self.colormap_combo = QtWidgets.QComboBox()
+        self.colormap_combo.addItems(COLORMAP_NAMES)
+        self.colormap_combo.setToolTip("Colour map (look-up table) of the image")
+        self.hold_levels_check = QtWidgets.QCheckBox("Hold levels")
+        self.hold_levels_check.setToolTip(
+            "Keep the display range while stepping through frames (shows bleaching as fading);\n"
+            "unticked: each frame is scaled to its own 0.5–99.8 % intensity range")
+        self.auto_button = QtWidgets.QPushButton("Auto levels")
+        self.auto_button.setToolTip("Scale the display range to this frame once")
+        self.fit_button = QtWidgets.QPushButton("Fit view")
+        self.fit_button.setToolTip("Zoom to show the whole image (or double-click the image)")
+
+        toolbar = QtWidgets.QHBoxLayout()
+        toolbar.setContentsMargins(4, 2, 4, 2)
+        toolbar.addWidget(QtWidgets.QLabel("Show:"))
+        toolbar.addWidget(self.mode_combo)
+        toolbar.addSpacing(12)
+        toolbar.addWidget(QtWidgets.QLabel("Colour map:"))
+        toolbar.addWidget(self.colormap_combo)
+        toolbar.addSpacing(12)
+        toolbar.addWidget(self.hold_levels_check)
+        toolbar.addWidget(self.auto_button)
+        toolbar.addStretch(1)
+        toolbar.addWidget(self.fit_button)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addLayout(toolbar)
+        layout.addWidget(self.graphics, 1)
+
+        self.mode_combo.currentIndexChanged.connect(
+            lambda _: self.set_mode(self.mode_combo.currentData()))
+        self.colormap_combo.currentTextChanged.connect(self.set_colormap)
+        self.auto_button.clicked.connect(self.auto_levels)
+        self.fit_button.clicked.connect(self.fit_view)
+        self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.set_colormap(COLORMAP_NAMES[0])
+
+    # --- state ----------------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    def set_mode(self, mode: str) -> None:
+        """Show `mode` (one of :data:`VIEW_MODES`) of the current frame."""
+        if mode not in VIEW_MODES:
+            raise ValueError(f"Unknown view mode {mode!r}; choose one of {', '.join(VIEW_MODES)}")
+        changed = mode != self._mode
+        self._mode = mode
+        if self.mode_combo.currentData() != mode:
+            self.mode_combo.setCurrentIndex(VIEW_MODES.index(mode))
+        if self.frame is not None:
+            self._show(self.frame, auto=not self.hold_levels)
+        if changed:
+            self.modeChanged.emit(mode)
+
+    @property
+    def colormap(self) -> str:
+        return self.colormap_combo.currentText()
+
+    def set_colormap(self, name: str) -> None:
+        """Use colour map `name` (one of :data:`COLORMAP_NAMES`)."""
+        colormap = make_colormap(name)
+        if self.colormap_combo.currentText() != name:
+            self.colormap_combo.setCurrentText(name)
+            return  # the combo's signal calls back into this method
+        self.histogram.gradient.setColorMap(colormap)
+        self.colormapChanged.emit(name)
+
+    @property
+    def hold_levels(self) -> bool:
+        return self.hold_levels_check.isChecked()
+
+    def set_hold_levels(self, hold: bool) -> None:
+        self.hold_levels_check.setChecked(hold)
+
+    def levels(self) -> tuple[float, float]:
+        low, high = self.histogram.getLevels()
+        return float(low), float(high)
+
+    def set_levels(self, low: float, high: float) -> None:
+        self.histogram.setLevels(low, high)
+
+    # --- display --------------------------------------------------------------------------
+    def set_frame(self, frame: Frame | None, pixel_size: float | None = None,
+                  caption: str = "") -> None:
+        """Display `frame` (None clears the view) with scale bar and top-left caption."""
+        self.frame = frame
+        self.pixel_size = pixel_size
+        self.caption.setText(caption)
+        self.scale_bar.set_pixel_size(pixel_size if frame is not None else None)
+        if frame is None:
+            self.image_item.clear()
+            self._shape = None
+            self.placeholder.setVisible(True)
+            return
+        self.placeholder.setVisible(False)
+        new_shape = frame.raw.shape != self._shape
+        self._show(frame, auto=new_shape or not self.hold_levels)
+        if new_shape:
+            self._shape = frame.raw.shape
+            self.fit_view()
+
+    def _show(self, frame: Frame, auto: bool) -> None:
+        image = frame.image(self._mode)
+        levels = robust_levels(image) if auto else self.levels()
+        self.image_item.setImage(image, autoLevels=False, levels=levels)
+        self.histogram.setLevels(*levels)
+
+    def auto_levels(self) -> None:
+        """Scale the display range to the current frame."""
+        if self.frame is not None:
+            self.set_levels(*robust_levels(self.frame.image(self._mode)))
+
+    def fit_view(self) -> None:
+        """Zoom to the whole image."""
+        if self._shape is not None:
+            rows, columns = self._shape[:2]
+            self.view_box.setRange(QtCore.QRectF(0, 0, columns, rows), padding=0.02)
+
+    def readout_at(self, x: float, y: float) -> PixelReadout | None:
+        """The pixel readout at view coordinates (`x`, `y`)."""
+        if self.frame is None:
+            return None
+        return pixel_readout(self.frame, x, y, self.pixel_size)
+
+    def _on_mouse_moved(self, scene_position: QtCore.QPointF) -> None:
+        if self.frame is None or not self.view_box.sceneBoundingRect().contains(scene_position):
+            self.cursorMoved.emit(None)
+            return
+        point = self.view_box.mapSceneToView(scene_position)
+        self.cursorMoved.emit(self.readout_at(point.x(), point.y()))
