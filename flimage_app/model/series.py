@@ -157,12 +157,16 @@ class FLSeries:
     def times(self) -> np.ndarray:
         """Acquisition time [s] of every frame, NaN where a frame has none (no pixels read)."""
         times = np.full(len(self), np.nan)
+        value = np.empty((), dtype=float)
         for ii in range(len(self)):
-            value = self._frame_group(ii).attrs.get("time")
+            # the low-level calls are ~3x faster than .attrs, which matters for 5,000 frames
             try:
-                times[ii] = float(value) if value is not None else np.nan
-            except (TypeError, ValueError):
-                times[ii] = np.nan
+                frame = h5py.h5g.open(self.h5.id, frame_name(ii).encode())
+                if h5py.h5a.exists(frame, b"time"):
+                    h5py.h5a.open(frame, b"time").read(value)
+                    times[ii] = value
+            except (KeyError, TypeError, ValueError, OSError):
+                times[ii] = _float_or_nan(self._frame_group(ii).attrs.get("time"))
         return times
 
     def get_flimage(self, index: int | str) -> FLImage:
@@ -235,3 +239,10 @@ class FLSeries:
         from .denoise import flimage_denoise
 
         flimage_denoise(self, h5file, count=count, max_count=max_count, weight=weight)
+
+
+def _float_or_nan(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
