@@ -91,8 +91,9 @@ def main() -> None:
                ref_write / args.write_frames if ref_write else None)
         sizes = [os.path.getsize(folder / name) / args.write_frames / 1e6
                  for name in ("w_app.h5", "w_ref.h5") if (folder / name).exists()]
+        labels = ("app", "flimage")[: len(sizes)]
         print(f"{'file size per 512x512 frame':<42} " + "   ".join(
-            f"{label} {size:.2f} MB" for label, size in zip(("app", "flimage"), sizes)))
+            f"{label} {size:.2f} MB" for label, size in zip(labels, sizes, strict=True)))
         # the long series is written once, by the app; both read the same file
         write_series(app, folder / "long.h5", args.frames, args.shape)
         path = folder / "long.h5"
