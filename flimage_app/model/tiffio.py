@@ -1,0 +1,757 @@
+"""Import TIFF / NumPy stacks as FLSeries, and export series as TIFF / NumPy stacks.
+
+Import reads, frame by frame (never the whole stack at once):
+
+* ImageJ TIFF and hyperstacks: axes from the ImageJ description, frame
+  interval ``finterval`` (in ``tunit``), pixel size from the X resolution in
+  the calibration ``unit``; per-frame slice labels ``t=<value> <unit>`` (as
+  :func:`export_tiff` writes them) give irregular frame times.
+* OME-TIFF: ``PhysicalSizeX``/``PhysicalSizeY`` with their units, per-plane
+  ``DeltaT`` or else ``TimeIncrement``.
+* Plain multi-page TIFF and single 2-D TIFF: pixel size from the TIFF
+  resolution tags when the unit is centimetre, or inch with a value that is
+  not a document default (72, 96, 150, 300, 600, 1200 dpi are written by
+  image editors whether or not the image is calibrated).
+* NumPy ``.npy`` arrays of shape (Y, X) or (T, Y, X) (no metadata).
+
+Frame times are stored in seconds and the pixel size in metres; the
+`interval` / `pixel_size` options override the file or supply what it lacks.
+What the file lacks and no option supplies is left unset (flimage's "no
+value"), and a :class:`MissingCalibrationWarning` says so.
+
+Pixel values are stored as float32, which holds every integer up to
+2**24 = 16,777,216 exactly: 8- and 16-bit data always, 32- and 64-bit
+integer data after a scan of the stack shows that all values fit.  Integer
+stacks with larger values are stored as float64 (exact up to 2**53); beyond
+2**53 float64 rounds to the nearest representable value and a warning says
+so.  Float64 stacks are stored as float32, flimage's storage type.
+
+Export writes float32 stacks with axes TYX: an ImageJ TIFF (Fiji reads the
+frame interval, the pixel size in µm and a ``t=… s`` label per frame) or a
+``.npy`` array, streamed through :func:`flimage_app.model.h5io.atomic_output`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import warnings
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import tifffile
+
+from .errors import Cancelled, FileFormatError
+from .h5io import atomic_output
+from .image import FLImage
+from .series import FLSeries
+
+Progress = Callable[[int, int], None] | None
+Cancel = Callable[[], bool] | None
+
+TIFF_SUFFIXES: tuple[str, ...] = (".tif", ".tiff")
+NPY_SUFFIXES: tuple[str, ...] = (".npy",)
+
+#: largest integer magnitude float32 / float64 represent exactly
+FLOAT32_EXACT_INT = 2**24
+FLOAT64_EXACT_INT = 2**53
+
+#: resolutions (dots per inch) that image editors write by default, not calibrations
+DOCUMENT_DPI: frozenset[float] = frozenset({72.0, 96.0, 150.0, 300.0, 600.0, 1200.0})
+
+#: length units found in ImageJ and OME metadata → metres
+LENGTH_UNITS: dict[str, float] = {
+    "m": 1.0, "meter": 1.0, "metre": 1.0, "meters": 1.0, "metres": 1.0,
+    "cm": 1e-2, "centimeter": 1e-2, "centimetre": 1e-2,
+    "mm": 1e-3, "millimeter": 1e-3, "millimetre": 1e-3,
+    "um": 1e-6, "\u00b5m": 1e-6, "\u03bcm": 1e-6, "\\u00b5m": 1e-6, "micron": 1e-6,
+    "microns": 1e-6, "micrometer": 1e-6, "micrometre": 1e-6,
+    "nm": 1e-9, "nanometer": 1e-9, "nanometre": 1e-9,
+    "pm": 1e-12, "\u00e5": 1e-10, "\u212b": 1e-10, "angstrom": 1e-10,
+    "in": 0.0254, "inch": 0.0254, "inches": 0.0254,
+}
+#: ImageJ writes these when a stack has no spatial calibration
+UNCALIBRATED_UNITS: frozenset[str] = frozenset({"", "pixel", "pixels", "px"})
+
+#: time units found in ImageJ and OME metadata → seconds
+TIME_UNITS: dict[str, float] = {
+    "s": 1.0, "sec": 1.0, "secs": 1.0, "second": 1.0, "seconds": 1.0,
+    "ms": 1e-3, "msec": 1e-3, "millisecond": 1e-3, "milliseconds": 1e-3,
+    "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "usec": 1e-6, "microsecond": 1e-6,
+    "microseconds": 1e-6, "ns": 1e-9, "nanosecond": 1e-9, "nanoseconds": 1e-9,
+    "min": 60.0, "mins": 60.0, "minute": 60.0, "minutes": 60.0,
+    "h": 3600.0, "hr": 3600.0, "hrs": 3600.0, "hour": 3600.0, "hours": 3600.0,
+    "d": 86400.0, "day": 86400.0, "days": 86400.0,
+}
+
+#: slice label with a time, e.g. "t=1.25 s" (written by export_tiff)
+TIME_LABEL = re.compile(r"^\s*t\s*=\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(\S*)\s*$")
+
+#: axes that index samples of one pixel (RGB) or channels
+CHANNEL_AXES = ("C", "S")
+
+
+class MissingCalibrationWarning(UserWarning):
+    """An imported stack lacks frame times or pixel size, or they are ambiguous."""
+
+
+@dataclass
+class StackInfo:
+    """What an importable stack holds and how its frames map to a time series.
+
+    Attributes
+    ----------
+    path : Path
+    kind : str
+        "ImageJ TIFF", "OME-TIFF", "TIFF" or "NumPy".
+    axes : str
+        Axes of the stack as stored (tifffile letters, e.g. "TZCYX"; "TYX" for NumPy).
+    shape : tuple of int
+        Shape along `axes`.
+    dtype : numpy.dtype
+        Data type of the pixels in the file.
+    frame_axis : str or None
+        The axis that becomes the series' frames (None: a single image).
+    index : dict
+        Fixed index of every other non-image axis (channel / plane chosen, else 0).
+    times : ndarray or None
+        Acquisition time [s] per frame, or None if unknown.
+    pixel_size : float or None
+        Pixel size [m], or None if unknown.
+    notes : list of str
+        Things the user should know (missing calibration, choices made).
+    """
+
+    path: Path
+    kind: str
+    axes: str
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    frame_axis: str | None
+    index: dict[str, int]
+    times: np.ndarray | None = None
+    pixel_size: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_frames(self) -> int:
+        """Number of frames of the resulting series."""
+        return self.shape[self.axes.index(self.frame_axis)] if self.frame_axis else 1
+
+    @property
+    def frame_shape(self) -> tuple[int, int]:
+        """(rows, columns) of every frame."""
+        return (self.shape[self.axes.index("Y")], self.shape[self.axes.index("X")])
+
+
+# ------------------------------------------------------------------ units
+def length_to_metres(value: float, unit: str | None) -> float | None:
+    """`value` in `unit` as metres; None for uncalibrated units ("pixel")."""
+    key = _unit_key(unit)
+    if key in UNCALIBRATED_UNITS:
+        return None
+    if key not in LENGTH_UNITS:
+        raise ValueError(f"unknown length unit {unit!r}")
+    return float(value) * LENGTH_UNITS[key]
+
+
+def time_to_seconds(value: float, unit: str | None) -> float:
+    """`value` in `unit` (default seconds) as seconds."""
+    key = _unit_key(unit) or "s"
+    if key not in TIME_UNITS:
+        raise ValueError(f"unknown time unit {unit!r}")
+    return float(value) * TIME_UNITS[key]
+
+
+def _unit_key(unit: str | None) -> str:
+    return "" if unit is None else str(unit).strip().lower()
+
+
+# ------------------------------------------------------------------ axes
+def _select_axes(path: Path, axes: str, shape: tuple[int, ...], channel: int | None,
+                 plane: int | None) -> tuple[str | None, dict[str, int], list[str]]:
+    """Choose the frame axis and the fixed index of the other non-image axes.
+
+    Returns (frame_axis, index, notes).  Raises FileFormatError when the axes
+    cannot map to one time series.
+    """
+    sizes = {axis: size for axis, size in zip(axes, shape, strict=True) if axis not in "YX"}
+    notes: list[str] = []
+    index = {axis: 0 for axis in sizes}
+    found = ", ".join(f"{axis}={size}" for axis, size in sizes.items()) or "none"
+    channel_axis = next((a for a in CHANNEL_AXES if sizes.get(a, 1) > 1), None)
+    if channel is not None:
+        if channel_axis is None and channel != 0:
+            raise FileFormatError(f"{path.name}: channel={channel} asked for, but the file has "
+                                  f"no channel axis (axes {found})")
+        if channel_axis is not None:
+            _check_choice(path, "channel", channel, sizes[channel_axis])
+            index[channel_axis] = channel
+            channel_axis = None
+    if plane is not None:
+        if sizes.get("Z", 1) <= 1 and plane != 0:
+            raise FileFormatError(f"{path.name}: plane={plane} asked for, but the file has no "
+                                  f"Z axis (axes {found})")
+        if sizes.get("Z", 1) > 1:
+            _check_choice(path, "plane", plane, sizes["Z"])
+            index["Z"] = plane
+    chosen = {a for a in ("Z",) if plane is not None} | (
+        {a for a in CHANNEL_AXES if channel is not None})
+    open_axes = [a for a, size in sizes.items() if size > 1 and a not in chosen]
+    if "S" in open_axes:
+        raise FileFormatError(f"{path.name}: the images have {sizes['S']} colour samples per "
+                              f"pixel (axes {found}); pick one with channel=N (--channel N)")
+    if len(open_axes) > 1:
+        options = []
+        if any(a in CHANNEL_AXES for a in open_axes):
+            options.append("a channel with channel=N (--channel N)")
+        if "Z" in open_axes:
+            options.append("a plane with plane=N (--plane N)")
+        hint = "; pick " + " and ".join(options) if options else ""
+        raise FileFormatError(f"{path.name}: axes {found} do not map to one time series{hint}")
+    if not open_axes:
+        return None, index, notes
+    frame_axis = open_axes[0]
+    del index[frame_axis]
+    if frame_axis == "C":
+        notes.append(f"the {sizes['C']} channels are read as frames of a time series; "
+                     "pass channel=N (--channel N) to import one channel instead")
+    elif frame_axis == "Z":
+        notes.append(f"the {sizes['Z']} Z planes are read as frames of a time series")
+    return frame_axis, index, notes
+
+
+def _check_choice(path: Path, name: str, value: int, size: int) -> None:
+    if not 0 <= value < size:
+        raise FileFormatError(f"{path.name}: {name}={value} is out of range; the file has "
+                              f"{size} ({name} 0 to {size - 1})")
+
+
+def _frame_indices(info: StackInfo, frame: int) -> dict[str, int]:
+    """Index along every non-image axis of `frame`."""
+    index = dict(info.index)
+    if info.frame_axis:
+        index[info.frame_axis] = frame
+    return index
+
+
+# ------------------------------------------------------------------ inspection
+def inspect_stack(path: str | os.PathLike, *, pixel_size: float | None = None,
+                  interval: float | None = None, channel: int | None = None,
+                  plane: int | None = None) -> StackInfo:
+    """Read the layout and calibration of a TIFF or ``.npy`` stack (no pixels).
+
+    Parameters are those of :func:`import_stack`.
+
+    Raises
+    ------
+    FileFormatError
+        The file cannot be read, or its axes do not map to one time series.
+    """
+    path = Path(path)
+    _check_options(pixel_size, interval)
+    suffix = path.suffix.lower()
+    if suffix in NPY_SUFFIXES:
+        info = _inspect_npy(path, channel, plane)
+    elif suffix in TIFF_SUFFIXES:
+        info = _inspect_tiff(path, channel, plane)
+    else:
+        raise FileFormatError(f"{path.name}: not a TIFF (.tif, .tiff) or NumPy (.npy) file")
+    if interval is not None:
+        info.times = interval * np.arange(info.n_frames, dtype=float)
+    if pixel_size is not None:
+        info.pixel_size = float(pixel_size)
+    if info.times is None and info.n_frames > 1:
+        info.notes.append("the file holds no frame times; they are left unset "
+                          "(give the frame interval with interval=S / --interval S)")
+    if info.pixel_size is None:
+        info.notes.append("the file holds no pixel size; it is left unset "
+                          "(give it with pixel_size=M / --pixel-size M, in metres)")
+    return info
+
+
+def _check_options(pixel_size: float | None, interval: float | None) -> None:
+    if pixel_size is not None and not (math.isfinite(pixel_size) and pixel_size > 0):
+        raise FileFormatError(f"pixel size must be a positive number of metres, got {pixel_size}")
+    if interval is not None and not (math.isfinite(interval) and interval > 0):
+        raise FileFormatError(f"frame interval must be a positive number of seconds, "
+                              f"got {interval}")
+
+
+def _open_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        raise FileFormatError(f"{path}: no such file") from None
+    except (ValueError, OSError, EOFError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise FileFormatError(f"{path.name}: not a readable NumPy .npy array ({reason})") from None
+
+
+def _inspect_npy(path: Path, channel: int | None, plane: int | None) -> StackInfo:
+    array = _open_npy(path)
+    _check_dtype(path, array.dtype)
+    if array.ndim not in (2, 3):
+        raise FileFormatError(f"{path.name}: a .npy stack must have shape (Y, X) or (T, Y, X), "
+                              f"got shape {array.shape}")
+    if channel not in (None, 0) or plane not in (None, 0):
+        raise FileFormatError(f"{path.name}: .npy arrays have no channel or Z axis to choose from")
+    axes = "TYX" if array.ndim == 3 else "YX"
+    frame_axis = "T" if array.ndim == 3 else None
+    return StackInfo(path, "NumPy", axes, tuple(array.shape), array.dtype, frame_axis, {})
+
+
+def _check_dtype(path: Path, dtype: np.dtype) -> None:
+    if dtype.kind not in "biuf":
+        raise FileFormatError(f"{path.name}: pixel type {dtype} is not a real number type")
+
+
+def _open_tiff(path: Path) -> tifffile.TiffFile:
+    try:
+        return tifffile.TiffFile(path)
+    except FileNotFoundError:
+        raise FileFormatError(f"{path}: no such file") from None
+    except (tifffile.TiffFileError, ValueError, OSError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise FileFormatError(f"{path.name}: not a readable TIFF file ({reason})") from None
+
+
+def _image_series(path: Path, tif: tifffile.TiffFile) -> tifffile.TiffPageSeries:
+    if not tif.series:
+        raise FileFormatError(f"{path.name}: the TIFF file holds no images")
+    series = tif.series[0]
+    page_axes = series.keyframe.axes
+    if not series.axes.endswith(page_axes) or page_axes not in ("YX", "YXS"):
+        raise FileFormatError(f"{path.name}: unsupported TIFF layout (axes {series.axes}, "
+                              f"image axes {page_axes})")
+    return series
+
+
+def _inspect_tiff(path: Path, channel: int | None, plane: int | None) -> StackInfo:
+    with _open_tiff(path) as tif:
+        series = _image_series(path, tif)
+        _check_dtype(path, series.dtype)
+        axes, shape = series.axes, tuple(series.shape)
+        frame_axis, index, notes = _select_axes(path, axes, shape, channel, plane)
+        kind = "OME-TIFF" if tif.is_ome else "ImageJ TIFF" if tif.is_imagej else "TIFF"
+        info = StackInfo(path, kind, axes, shape, series.dtype, frame_axis, index, notes=notes)
+        if len(tif.series) > 1:
+            info.notes.append(f"the file holds {len(tif.series)} image series; "
+                              "the first is imported")
+        page = series.keyframe
+        if tif.is_ome:
+            _read_ome_calibration(info, tif.ome_metadata or "")
+        elif tif.is_imagej:
+            _read_imagej_calibration(info, tif.imagej_metadata or {}, page, tif)
+        else:
+            info.pixel_size = _tiff_resolution_pixel_size(page)
+        return info
+
+
+def _pixel_size_from_resolution(resolution: tuple[float, float],
+                                unit_metres: float) -> float | None:
+    x_per_unit = resolution[0]
+    if not (x_per_unit and math.isfinite(x_per_unit) and x_per_unit > 0):
+        return None
+    return tidy_length(unit_metres / x_per_unit)
+
+
+def tidy_length(metres: float) -> float:
+    """Round to 12 significant digits.
+
+    Unit conversions such as 0.2 * 1e-9 leave binary noise in the last digits
+    (2.0000000000000003e-10), which would show up in every display of the
+    pixel size; no calibration is known to 12 digits.
+    """
+    return float(f"{metres:.12g}")
+
+
+def _tiff_resolution_pixel_size(page) -> float | None:
+    unit = int(page.resolutionunit or 1)
+    resolution = page.resolution
+    if unit == tifffile.RESUNIT.CENTIMETER:
+        return _pixel_size_from_resolution(resolution, 1e-2)
+    if unit == tifffile.RESUNIT.INCH and float(resolution[0]) not in DOCUMENT_DPI:
+        return _pixel_size_from_resolution(resolution, 0.0254)
+    return None
+
+
+def _read_imagej_calibration(info: StackInfo, meta: dict, page,
+                             tif: tifffile.TiffFile) -> None:
+    unit = meta.get("unit")
+    try:
+        unit_metres = length_to_metres(1.0, unit)
+    except ValueError:
+        info.notes.append(f"unknown ImageJ length unit {unit!r}; pixel size ignored")
+        unit_metres = None
+    if unit_metres is not None:
+        info.pixel_size = _pixel_size_from_resolution(page.resolution, unit_metres)
+    info.times = _times_from_labels(info, meta.get("Labels"))
+    if info.times is None and meta.get("finterval"):
+        try:
+            step = time_to_seconds(float(meta["finterval"]), meta.get("tunit"))
+        except ValueError:
+            info.notes.append(f"unknown ImageJ time unit {meta.get('tunit')!r}; "
+                              "frame interval ignored")
+        else:
+            if step > 0:
+                info.times = step * np.arange(info.n_frames, dtype=float)
+
+
+def _page_index(info: StackInfo, frame: int) -> int:
+    """Index of the page (= ImageJ image / label) that holds `frame`."""
+    index = _frame_indices(info, frame)
+    stack_axes = [(a, s) for a, s in zip(info.axes, info.shape, strict=True) if a not in "YXS"]
+    coordinates = [index.get(a, 0) for a, _ in stack_axes]
+    return int(np.ravel_multi_index(coordinates, [s for _, s in stack_axes])) if stack_axes else 0
+
+
+def _times_from_labels(info: StackInfo, labels) -> np.ndarray | None:
+    """Frame times from slice labels "t=<value> <unit>", if every frame has one."""
+    if not labels or isinstance(labels, str):
+        return None
+    times = np.empty(info.n_frames)
+    for frame in range(info.n_frames):
+        page = _page_index(info, frame)
+        match = TIME_LABEL.match(str(labels[page])) if page < len(labels) else None
+        if match is None:
+            return None
+        try:
+            times[frame] = time_to_seconds(float(match.group(1)), match.group(2) or "s")
+        except ValueError:
+            return None
+    return times
+
+
+def _local_name(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _read_ome_calibration(info: StackInfo, xml: str) -> None:
+    try:
+        root = ElementTree.fromstring(xml)
+    except ElementTree.ParseError as exc:
+        info.notes.append(f"unreadable OME-XML ({exc}); no calibration read")
+        return
+    pixels = next((e for e in root.iter() if _local_name(e.tag) == "Pixels"), None)
+    if pixels is None:
+        return
+    attrs = pixels.attrib
+    try:
+        info.pixel_size = _ome_pixel_size(info, attrs)
+    except ValueError as exc:
+        info.notes.append(f"OME pixel size ignored: {exc}")
+    planes = [e.attrib for e in pixels if _local_name(e.tag) == "Plane"]
+    try:
+        info.times = _ome_plane_times(info, planes)
+        if info.times is None and attrs.get("TimeIncrement"):
+            step = time_to_seconds(float(attrs["TimeIncrement"]), attrs.get("TimeIncrementUnit"))
+            if step > 0:
+                info.times = step * np.arange(info.n_frames, dtype=float)
+    except ValueError as exc:
+        info.notes.append(f"OME frame times ignored: {exc}")
+
+
+def _ome_pixel_size(info: StackInfo, attrs: dict) -> float | None:
+    if "PhysicalSizeX" not in attrs:
+        return None
+    # OME's default length unit is the micrometre
+    size_x = length_to_metres(float(attrs["PhysicalSizeX"]), attrs.get("PhysicalSizeXUnit", "µm"))
+    if "PhysicalSizeY" in attrs:
+        size_y = length_to_metres(float(attrs["PhysicalSizeY"]),
+                                  attrs.get("PhysicalSizeYUnit", "µm"))
+        if size_x and size_y and not math.isclose(size_x, size_y, rel_tol=1e-6):
+            info.notes.append(f"pixels are not square ({size_x:g} m × {size_y:g} m); "
+                              "the X size is used as pixel size")
+    return tidy_length(size_x) if size_x and size_x > 0 else None
+
+
+def _ome_plane_times(info: StackInfo, planes: list[dict]) -> np.ndarray | None:
+    """Per-frame DeltaT of the planes of the chosen channel / Z, if every frame has one."""
+    if not planes:
+        return None
+    delta_t: dict[tuple[int, int, int], float] = {}
+    for plane in planes:
+        if "DeltaT" not in plane:
+            continue
+        key = (int(plane.get("TheT", 0)), int(plane.get("TheZ", 0)), int(plane.get("TheC", 0)))
+        delta_t[key] = time_to_seconds(float(plane["DeltaT"]), plane.get("DeltaTUnit"))
+    times = np.empty(info.n_frames)
+    for frame in range(info.n_frames):
+        index = _frame_indices(info, frame)
+        key = (index.get("T", 0), index.get("Z", 0), index.get("C", 0))
+        if key not in delta_t:
+            return None
+        times[frame] = delta_t[key]
+    return times
+
+
+# ------------------------------------------------------------------ reading frames
+def iter_frames(info: StackInfo) -> Iterator[np.ndarray]:
+    """Yield the frames of a stack described by `info`, one 2-D array at a time."""
+    if info.kind == "NumPy":
+        array = _open_npy(info.path)
+        for frame in range(info.n_frames):
+            yield np.asarray(array[frame] if array.ndim == 3 else array)
+        return
+    with _open_tiff(info.path) as tif:
+        for frame in range(info.n_frames):
+            page = _page_index(info, frame)
+            image = tif.asarray(key=page, series=0)
+            if image.ndim == 3:  # samples (RGB) last
+                image = image[..., info.index.get("S", 0)]
+            yield image
+
+
+def storage_dtype(info: StackInfo, frames: Callable[[], Iterator[np.ndarray]]) -> str:
+    """HDF5 storage type that keeps every value of the stack (see the module notes).
+
+    `frames` is called only for 32- and 64-bit integer stacks, whose values are
+    scanned to see whether they fit float32.
+    """
+    dtype = info.dtype
+    if dtype.kind in "bf" or dtype.itemsize <= 2:
+        return "float32"
+    largest = 0
+    for image in frames():
+        if image.size:
+            largest = max(largest, abs(int(image.max())), abs(int(image.min())))
+    if largest <= FLOAT32_EXACT_INT:
+        return "float32"
+    if largest > FLOAT64_EXACT_INT:
+        warnings.warn(f"{info.path.name}: values up to {largest} exceed 2**53 and are rounded "
+                      "to the nearest float64", MissingCalibrationWarning, stacklevel=3)
+    return "float64"
+
+
+# ------------------------------------------------------------------ import
+def import_stack(path: str | os.PathLike, *, pixel_size: float | None = None,
+                 interval: float | None = None, channel: int | None = None,
+                 plane: int | None = None, h5file=None, overwrite: bool = False,
+                 progress: Progress = None, cancel: Cancel = None) -> FLSeries:
+    """Import a TIFF or ``.npy`` stack as an FLSeries.
+
+    Parameters
+    ----------
+    path : path
+        ImageJ TIFF / hyperstack, OME-TIFF, plain or single-image TIFF, or ``.npy``.
+    pixel_size : float, optional
+        Pixel size [m]; overrides the file's calibration.
+    interval : float, optional
+        Frame interval [s]; frame *i* gets the time ``i * interval``,
+        overriding the file's times.
+    channel, plane : int, optional
+        0-based channel (or colour sample) and Z plane to import from stacks
+        with several channels / planes.
+    h5file : None, path or h5py.Group
+        None keeps the series in memory.  A path creates that HDF5 file
+        through :func:`~flimage_app.model.h5io.atomic_output` (so a failed or
+        cancelled import leaves nothing there) and returns the finished file
+        opened with mode "r+"; an existing file is replaced only with
+        `overwrite`.  A group is filled directly (the caller owns it).
+    overwrite : bool
+        Allow replacing an existing `h5file` path.
+    progress : callable(done, total), optional
+    cancel : callable() -> bool, optional
+        Polled before every frame; True stops the import with :class:`Cancelled`.
+
+    Returns
+    -------
+    FLSeries
+        Frames with "time" [s] and "pixel size" [m] where known; the series
+        identifier is the source file name.  Missing calibration is reported
+        as :class:`MissingCalibrationWarning`.
+
+    Raises
+    ------
+    FileFormatError
+        Unreadable file, unsupported pixel type, or axes that do not map to
+        one time series (the message names the axes and the option to use).
+    FileExistsError
+        `h5file` exists and `overwrite` is False.
+    Cancelled
+    """
+    info = inspect_stack(path, pixel_size=pixel_size, interval=interval, channel=channel,
+                         plane=plane)
+    for note in info.notes:
+        warnings.warn(f"{info.path.name}: {note}", MissingCalibrationWarning, stacklevel=2)
+    if isinstance(h5file, (str, os.PathLike)):
+        with atomic_output(h5file, overwrite=overwrite) as temporary:
+            with FLSeries(h5file=temporary, h5mode="w") as series:
+                fill_series(series, info, progress, cancel)
+        return FLSeries(h5file=h5file, h5mode="r+")
+    series = FLSeries(h5file=h5file)
+    try:
+        fill_series(series, info, progress, cancel)
+    except BaseException:
+        series.close()
+        raise
+    return series
+
+
+def fill_series(series: FLSeries, info: StackInfo, progress: Progress = None,
+                cancel: Cancel = None) -> None:
+    """Append the frames of the stack `info` to `series`, with their metadata."""
+    needs_scan = info.dtype.kind in "iu" and info.dtype.itemsize > 2
+    total = info.n_frames * (2 if needs_scan else 1)
+    done = 0
+
+    def counted() -> Iterator[np.ndarray]:
+        nonlocal done
+        for image in iter_frames(info):
+            if cancel is not None and cancel():
+                raise Cancelled("Import cancelled")
+            yield image
+            done += 1
+            if progress is not None:
+                progress(done, total)
+
+    h5dtype = storage_dtype(info, counted)
+    series.h5.attrs["identifier"] = info.path.name
+    for frame, image in enumerate(counted()):
+        meta: dict[str, float] = {}
+        if info.times is not None:
+            meta["time"] = float(info.times[frame])
+        if info.pixel_size is not None:
+            meta["pixel size"] = info.pixel_size
+        with FLImage(data=image, meta_data=meta, h5dtype=h5dtype) as fli:
+            series.add_flimage(fli)
+
+
+# ------------------------------------------------------------------ export
+def _series_frames(series: FLSeries, raw: bool, progress: Progress,
+                   cancel: Cancel) -> Iterator[np.ndarray]:
+    """Frames as float32, one at a time, with progress and cancel."""
+    total = len(series)
+    shape = series.frame_shape
+    for index in range(total):
+        if cancel is not None and cancel():
+            raise Cancelled("Export cancelled")
+        fli = series.get_flimage(index)
+        image = fli.raw_fl if raw else fli.fl
+        if image.shape != shape:
+            raise FileFormatError(f"frame {index} has shape {image.shape}, frame 0 {shape}; "
+                                  "a stack needs frames of one shape")
+        yield np.asarray(image, dtype=np.float32)
+        if progress is not None:
+            progress(index + 1, total)
+
+
+def _check_exportable(series: FLSeries) -> None:
+    if len(series) == 0:
+        raise FileFormatError("the series has no frames to export")
+
+
+def series_pixel_size(series: FLSeries) -> float | None:
+    """Pixel size [m] of the first frame, or None."""
+    value = series.get_flimage(0).meta.get("pixel size")
+    return float(value) if value is not None else None
+
+
+def frame_interval(times: np.ndarray) -> float | None:
+    """Mean interval [s] between frames, or None if times are missing or not increasing.
+
+    ImageJ has one frame interval; for irregular times this is the mean step
+    (the exact times travel in the slice labels).
+    """
+    if times.size < 2 or not np.all(np.isfinite(times)):
+        return None
+    step = (times[-1] - times[0]) / (times.size - 1)
+    return float(step) if step > 0 else None
+
+
+def imagej_metadata(series: FLSeries, raw: bool) -> tuple[dict, tuple[float, float] | None]:
+    """ImageJ metadata (axes, finterval, unit, labels, info) and resolution [px/µm]."""
+    times = series.times()
+    metadata: dict = {"axes": "TYX"}
+    step = frame_interval(times)
+    if step is not None:
+        metadata.update(finterval=step, tunit="sec")
+    if np.all(np.isfinite(times)):
+        # repr keeps every digit, so importing the TIFF restores the times exactly
+        metadata["Labels"] = [f"t={float(t)!r} s" for t in times]
+    resolution = None
+    pixel_size = series_pixel_size(series)
+    if pixel_size:
+        pixels_per_um = 1e-6 / pixel_size
+        resolution = (pixels_per_um, pixels_per_um)
+        metadata["unit"] = "um"
+    source = series.filename or series.identifier or "in-memory series"
+    content = "raw fluorescence" if raw else "background-corrected fluorescence"
+    metadata["Info"] = f"Exported by flimage-app from {source}\ndata: {content}"
+    return metadata, resolution
+
+
+def export_tiff(series: FLSeries, path: str | os.PathLike, *, raw: bool = False,
+                overwrite: bool = False, progress: Progress = None,
+                cancel: Cancel = None) -> Path:
+    """Write a series as an ImageJ TIFF stack (float32, axes TYX), frame by frame.
+
+    Fiji opens it as a time series with the frame interval (``finterval``, the
+    mean step for irregular times), the pixel size in µm, and a slice label
+    ``t=<time> s`` per frame that :func:`import_stack` reads back exactly.
+
+    Parameters
+    ----------
+    series : FLSeries
+    path : path
+        Target ``.tif`` file, written through ``atomic_output``.
+    raw : bool
+        Export the raw fluorescence instead of the background-corrected ``fl``.
+    overwrite : bool
+        Replace an existing `path`.
+    progress, cancel
+        See :func:`import_stack`.
+
+    Returns
+    -------
+    Path
+        `path`.
+    """
+    _check_exportable(series)
+    rows, cols = series.frame_shape
+    metadata, resolution = imagej_metadata(series, raw)
+    with atomic_output(path, overwrite=overwrite) as temporary:
+        # no bigtiff: ImageJ reads its own >4 GB layout (contiguous data), tifffile writes it
+        tifffile.imwrite(temporary, _series_frames(series, raw, progress, cancel),
+                         shape=(len(series), rows, cols), dtype=np.float32, imagej=True,
+                         resolution=resolution, metadata=metadata)
+    return Path(path)
+
+
+def export_npy(series: FLSeries, path: str | os.PathLike, *, raw: bool = False,
+               overwrite: bool = False, progress: Progress = None,
+               cancel: Cancel = None) -> Path:
+    """Write a series as a float32 NumPy array of shape (T, Y, X), frame by frame.
+
+    A ``.npy`` file holds pixels only: frame times and pixel size are not
+    stored (use :func:`export_tiff` or the HDF5 file to keep them).
+    Parameters as for :func:`export_tiff`.
+    """
+    _check_exportable(series)
+    rows, cols = series.frame_shape
+    with atomic_output(path, overwrite=overwrite) as temporary:
+        stack = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.float32,
+                                          shape=(len(series), rows, cols))
+        try:
+            for index, image in enumerate(_series_frames(series, raw, progress, cancel)):
+                stack[index] = image
+            stack.flush()
+        finally:
+            # the memory map must be closed before atomic_output renames or removes the file
+            del stack
+    return Path(path)
+
+
+def is_stack_file(path: str | os.PathLike) -> bool:
+    """True for the suffixes this module imports (.tif, .tiff, .npy)."""
+    return Path(path).suffix.lower() in TIFF_SUFFIXES + NPY_SUFFIXES
+
+
+__all__ = ["MissingCalibrationWarning", "StackInfo", "export_npy", "export_tiff",
+           "import_stack", "inspect_stack", "is_stack_file", "iter_frames",
+           "length_to_metres", "time_to_seconds"]
