@@ -1,0 +1,178 @@
+"""The ``flimage-app background`` verb: fit the background on ROIs for every frame.
+
+Example::
+
+    flimage-app background cells.h5 -o cells_bg.h5 --roi rect:0,0,40,512 \\
+        --roi ellipse:400,20,80,60 --exclude ellipse:200,200,60,60 --border-px 10 \\
+        --profile tilt --offset mode
+
+Coordinates are image pixels, x = column, y = row, origin at the top-left
+corner of the image; an ellipse is given by its bounding box.  The fit uses
+the union of the include ROIs (``--roi``, ``--border-px``, the include ROIs of
+``--rois``) minus the exclude ROIs; the output stores the fit as flimage does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .model.errors import FLImageAppError
+
+#: spellings accepted for each ROI kind in ``--roi``
+KIND_ALIASES: dict[str, str] = {"rect": "rectangle", "rectangle": "rectangle",
+                                "ellipse": "ellipse", "oval": "ellipse",
+                                "polygon": "polygon", "poly": "polygon"}
+
+HELP = "fit the background on regions of interest in every frame and write a new file"
+
+
+def parse_roi_spec(spec: str, role: str = "include", name: str = ""):
+    """Parse ``rect:X,Y,W,H``, ``ellipse:X,Y,W,H`` or ``polygon:x1,y1,x2,y2,…`` into an ROI.
+
+    Raises
+    ------
+    FLImageAppError
+        Unknown kind, wrong number of values, or values that are not numbers.
+    """
+    from .model.rois import EllipseROI, PolygonROI, RectangleROI
+
+    kind_text, _, values_text = spec.partition(":")
+    kind = KIND_ALIASES.get(kind_text.strip().lower())
+    if kind is None or not values_text:
+        raise FLImageAppError(f"ROI {spec!r}: write rect:X,Y,W,H, ellipse:X,Y,W,H or "
+                              "polygon:x1,y1,x2,y2,…")
+    try:
+        values = [float(v) for v in values_text.split(",")]
+    except ValueError:
+        raise FLImageAppError(f"ROI {spec!r}: coordinates must be numbers") from None
+    try:
+        if kind == "polygon":
+            if len(values) < 6 or len(values) % 2:
+                raise FLImageAppError(f"ROI {spec!r}: a polygon needs at least 3 x,y pairs")
+            points = tuple(zip(values[::2], values[1::2], strict=True))
+            return PolygonROI(points=points, role=role, name=name)
+        if len(values) != 4:
+            raise FLImageAppError(f"ROI {spec!r}: a {kind} needs 4 values X,Y,W,H")
+        cls = RectangleROI if kind == "rectangle" else EllipseROI
+        return cls(*values, role=role, name=name)
+    except ValueError as exc:  # invalid geometry, e.g. zero width
+        raise FLImageAppError(f"ROI {spec!r}: {exc}") from None
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments of the ``background`` verb to `parser`."""
+    from .model.background import VALID_FIT_OFFSETS, VALID_FIT_PROFILES
+
+    parser.add_argument("input", metavar="IN", help="FLSeries / FLImage HDF5 file or TIFF stack")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT",
+                        help="new HDF5 file (an FLImage input gives an FLImage file)")
+    parser.add_argument("--roi", action="append", default=[], metavar="SPEC",
+                        help="background region: rect:X,Y,W,H, ellipse:X,Y,W,H (bounding box) "
+                             "or polygon:x1,y1,x2,y2,… in pixels (x = column, y = row); "
+                             "repeat for several")
+    parser.add_argument("--exclude", action="append", default=[], metavar="SPEC",
+                        help="region never used as background (same syntax), e.g. a cell")
+    parser.add_argument("--border-px", type=int, default=0, metavar="N",
+                        help="also use a frame N pixels wide around the image")
+    parser.add_argument("--rois", metavar="ROIS.json",
+                        help="ROI set exported by the app (its profile and offset are the "
+                             "defaults)")
+    parser.add_argument("--profile", choices=VALID_FIT_PROFILES, default=None,
+                        help="background shape (default: tilt, or that of --rois)")
+    parser.add_argument("--offset", choices=VALID_FIT_OFFSETS, default=None,
+                        help="offset method (default: mean, or that of --rois)")
+    parser.add_argument("--frames", metavar="A-B",
+                        help="fit only frames A to B (0-based, inclusive); others are copied")
+    parser.add_argument("--bg-image", metavar="FILE",
+                        help="experimental background image (FLImage HDF5, TIFF or .npy), "
+                             "subtracted as the 'data' background before the fit")
+    parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+
+
+def build_roiset(args: argparse.Namespace):
+    """The ROI set described by the command line arguments."""
+    from dataclasses import replace
+
+    from .model.rois import BorderROI, ROISet, load_roiset_json
+
+    roiset = load_roiset_json(args.rois) if args.rois else ROISet()
+    rois = list(roiset.rois)
+    rois += [parse_roi_spec(s, name=f"roi {i}") for i, s in enumerate(args.roi, start=1)]
+    rois += [parse_roi_spec(s, role="exclude", name=f"exclude {i}")
+             for i, s in enumerate(args.exclude, start=1)]
+    if args.border_px < 0:
+        raise FLImageAppError("--border-px must be 0 or positive")
+    if args.border_px > 0:
+        rois.append(BorderROI(args.border_px, name="border"))
+    if not rois:
+        raise FLImageAppError("No background region: give --roi, --border-px or --rois")
+    return replace(roiset, rois=tuple(rois),
+                   fit_profile=args.profile or roiset.fit_profile,
+                   fit_offset=args.offset or roiset.fit_offset)
+
+
+def parse_frame_range(text: str | None) -> range | None:
+    """``"A-B"`` or ``"A"`` as a range of frame indices; None for all frames."""
+    if not text:
+        return None
+    first, _, last = text.partition("-")
+    try:
+        start = int(first)
+        stop = int(last) if last else start
+    except ValueError:
+        raise FLImageAppError(f"--frames {text!r}: write A-B with whole numbers") from None
+    if start < 0 or stop < start:
+        raise FLImageAppError(f"--frames {text!r}: need 0 <= A <= B")
+    return range(start, stop + 1)
+
+
+def load_background_image(path: str):
+    """First frame's corrected image of an FLImage/FLSeries/TIFF/NumPy file, as float array."""
+    from .model.loader import open_series
+
+    with open_series(path) as series:
+        if len(series) == 0:
+            raise FLImageAppError(f"{path}: holds no image")
+        return series[0].fl
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute the verb; returns the exit status.  Errors are raised as FLImageAppError."""
+    from .model.background_apply import apply_background
+    from .model.loader import file_kind, open_series
+
+    roiset = build_roiset(args)
+    frames = parse_frame_range(args.frames)
+    data_background = load_background_image(args.bg_image) if args.bg_image else None
+    as_image = file_kind(args.input) == "FLImage"
+    with open_series(args.input) as series:
+        if frames is not None and frames.stop > len(series):
+            raise FLImageAppError(f"--frames {args.frames}: the series has {len(series)} "
+                                  f"frames (0…{len(series) - 1})")
+        result = apply_background(series, args.output, roiset, frames=frames,
+                                  data_background=data_background, as_image=as_image,
+                                  overwrite=args.overwrite)
+    if not args.quiet:
+        print(f"{args.output}: fitted the background of {len(result.fitted_frames)} frame(s) "
+              f"({roiset.fit_profile}, offset {roiset.fit_offset}) on "
+              f"{int(result.n_pixels.max())} px; residual std "
+              f"{result.residual_std.min():.4g}…{result.residual_std.max():.4g}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the verb on its own (``python -m flimage_app.cli_background``)."""
+    parser = argparse.ArgumentParser(prog="flimage-app background", description=HELP)
+    configure_parser(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except (FLImageAppError, FileNotFoundError, FileExistsError) as exc:
+        print(f"flimage-app: error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
