@@ -1,0 +1,90 @@
+"""The desktop app (PyQt6 + pyqtgraph).
+
+:func:`main` starts it; the command line (``flimage-app``) calls it.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+#: Size of windows rendered with ``--screenshot`` (width, height in pixels).
+SCREENSHOT_SIZE = (1400, 900)
+#: Longest wait for the first frame before a screenshot is taken anyway.
+SCREENSHOT_TIMEOUT_S = 20.0
+PANEL_CHOICES = ("browse", "background", "bleach")
+
+
+def main(files: list[str], demo: bool = False, screenshot: str | None = None,
+         panel: str = "browse") -> int:
+    """Run the app.
+
+    Parameters
+    ----------
+    files
+        Files to open at start.
+    demo
+        Also open the demo series.
+    screenshot
+        Instead of showing the window, render it at :data:`SCREENSHOT_SIZE` to this
+        PNG file and return (works with ``QT_QPA_PLATFORM=offscreen``).
+    panel
+        Panel in front: "browse", "background" or "bleach" (a panel that is not
+        installed falls back to the browser).
+
+    Returns
+    -------
+    int
+        Exit code: 0 on success; 1 when a screenshot could not be written or a
+        file given for a screenshot failed to open.
+    """
+    from PyQt6 import QtCore
+
+    from flimage_app.gui.app import ensure_application
+    from flimage_app.gui.main_window import MainWindow
+
+    app = ensure_application()
+    window = MainWindow()
+    if screenshot:
+        window.headless = True
+        window.setAttribute(QtCore.Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+    requested = len(files) + (1 if demo else 0)
+    if demo:
+        window.open_demo()
+    if files:
+        window.open_paths(files, remember=not screenshot)
+    if not window.show_panel(panel):
+        print(f"flimage-app: panel {panel!r} is not available; showing the browser",
+              file=sys.stderr)
+        window.show_panel("browse")
+    if not screenshot:
+        window.show()
+        return app.exec()
+    try:
+        written = render_screenshot(window, screenshot)
+        opened = len(window.documents)
+    finally:
+        window.shutdown()
+        window.deleteLater()
+    if not written:
+        print(f"flimage-app: error: could not write {screenshot}", file=sys.stderr)
+        return 1
+    return 0 if opened == requested else 1
+
+
+def render_screenshot(window, path: str, size: tuple[int, int] = SCREENSHOT_SIZE) -> bool:
+    """Render `window` at `size` into the PNG `path` once its frame is on display."""
+    from PyQt6 import QtWidgets
+
+    window.resize(*size)
+    window.show()
+    deadline = time.monotonic() + SCREENSHOT_TIMEOUT_S
+    while time.monotonic() < deadline:
+        QtWidgets.QApplication.processEvents()
+        if window.current_document() is None or window.current_frame() is not None:
+            break
+        time.sleep(0.01)
+    for _ in range(5):  # let layouts, the histogram and the scale bar settle
+        QtWidgets.QApplication.processEvents()
+        time.sleep(0.02)
+    return window.grab().save(path, "PNG")

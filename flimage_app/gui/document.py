@@ -1,0 +1,148 @@
+"""An open series as the GUI sees it: the file, its frame cache and unsaved metadata edits.
+
+The input file is never written.  Metadata edits are kept in memory and
+written only into a copy by :meth:`Document.save_copy` (File ▸ Save As),
+through :func:`flimage_app.model.h5io.atomic_output`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import h5py
+
+from flimage_app.gui.frame_cache import H5_LOCK, FrameCache
+from flimage_app.model.h5io import atomic_output, copy_group
+from flimage_app.model.meta import MetaDataMissingError, check_value
+
+
+class Document:
+    """One open series.
+
+    Parameters
+    ----------
+    series
+        The open FLSeries (from :func:`flimage_app.model.loader.open_series`).
+    name
+        Name shown in the list of open series.
+    source_path
+        The file it came from, or None for a series made in the app.
+    source_kind
+        "FLSeries", "FLImage" or "stack" (see ``loader.file_kind``), or None.
+    """
+
+    def __init__(self, series, name: str, source_path: str | None = None,
+                 source_kind: str | None = None) -> None:
+        self.series = series
+        self.name = name
+        self.source_path = os.path.abspath(source_path) if source_path else None
+        self.source_kind = source_kind
+        self.cache = FrameCache(series)
+        #: Unsaved metadata edits: frame index → {key: value (SI, validated)}.
+        self.edits: dict[int, dict[str, Any]] = {}
+        #: Where File ▸ Save writes after a first Save As.
+        self.saved_path: str | None = None
+        self._saved_edits: dict[int, dict[str, Any]] = {}
+        self.current_index = 0
+
+    def __len__(self) -> int:
+        return self.cache.length
+
+    @property
+    def modified(self) -> bool:
+        """True when there are edits not yet written to a saved copy."""
+        return self.edits != self._saved_edits
+
+    @property
+    def title(self) -> str:
+        return f"{self.name}{' *' if self.modified else ''}"
+
+    # --- metadata -------------------------------------------------------------------------
+    def frame_meta(self, index: int) -> dict[str, Any]:
+        """Metadata of frame `index` with the unsaved edits applied."""
+        with H5_LOCK:
+            meta = dict(self.series[index].meta)
+        meta.update(self.edits.get(index, {}))
+        return meta
+
+    def meta_value(self, index: int, key: str, default: Any = None) -> Any:
+        try:
+            return self.frame_meta(index)[key]
+        except (KeyError, MetaDataMissingError):
+            return default
+
+    def pixel_size(self, index: int) -> float | None:
+        """Pixel size of frame `index` in metres, or None if unknown."""
+        value = self.meta_value(index, "pixel size")
+        try:
+            return float(value) if value is not None and float(value) > 0 else None
+        except (TypeError, ValueError):
+            return None
+
+    def set_meta(self, key: str, value: Any, frames: list[int]) -> Any:
+        """Record an edit of `key` for `frames` after validating it; returns the stored value.
+
+        Raises
+        ------
+        KeyError, ValueError
+            Unknown key or invalid value (message fit for the user).
+        """
+        checked = check_value(key, value)
+        for index in frames:
+            self.edits.setdefault(index, {})[key] = checked
+        return checked
+
+    def discard_edits(self) -> None:
+        self.edits.clear()
+
+    # --- saving ---------------------------------------------------------------------------
+    def save_copy(self, target: str | os.PathLike, overwrite: bool = False) -> Path:
+        """Write the series with its edits to `target` (atomic; input file untouched).
+
+        A file opened from disk is copied byte for byte (nothing is recomputed
+        or recompressed) and the edits are written into the copy; a series made
+        in memory is written as an FLSeries file.
+        """
+        target = Path(target)
+        if self.source_path and target.resolve() == Path(self.source_path).resolve():
+            raise ValueError("Saving over the opened input file is not allowed; "
+                             "choose another name")
+        byte_copy = (self.source_kind in ("FLSeries", "FLImage")
+                     and self.source_path is not None)
+        with atomic_output(target, overwrite=overwrite) as temporary:
+            with H5_LOCK:
+                if byte_copy:
+                    shutil.copyfile(self.source_path, temporary)
+                else:
+                    with h5py.File(temporary, "w") as output:
+                        copy_group(self.series.h5, output)
+                frame_paths = {index: self._frame_path(index, byte_copy) for index in self.edits}
+            with h5py.File(temporary, "r+") as output:
+                for index, changes in self.edits.items():
+                    attrs = output[frame_paths[index]].attrs
+                    for key, value in changes.items():
+                        attrs[key] = value
+        # the copy holds every edit so far; later saves start again from the input file
+        self.saved_path = str(target)
+        self._saved_edits = {index: dict(changes) for index, changes in self.edits.items()}
+        return target
+
+    def _frame_path(self, index: int, byte_copy: bool) -> str:
+        """HDF5 path of frame `index` in the saved copy."""
+        if byte_copy and self.source_kind == "FLImage":
+            return "/"  # an FLImage file keeps its image at the root
+        frame_name = self.series[index].h5.name
+        root = self.series.h5.name.rstrip("/")
+        relative = frame_name[len(root):] if frame_name.startswith(root) else frame_name
+        return relative or "/"
+
+    def close(self) -> None:
+        """Stop reading and close the file."""
+        self.cache.close()
+        with H5_LOCK:
+            close = getattr(self.series, "close", None)
+            if close is not None:
+                close()

@@ -1,0 +1,599 @@
+"""The main window: open series, the series browser, the image and the side panels.
+
+Layout (left to right): the list of open series above the frame table; the
+image with its toolbar and the frame slider; a tab widget of panels
+(Metadata, and the background and bleach panels when they are installed).
+
+Panels written elsewhere plug in through :meth:`MainWindow.add_panel`; the
+modules listed in :data:`OPTIONAL_PANELS` are added automatically when they
+exist.  Their class is constructed as ``PanelClass(main_window)`` and may use:
+
+* ``main_window.image_view`` — :class:`~flimage_app.gui.image_view.ImageView`;
+  draw ROIs on ``image_view.view_box`` in pixel coordinates (x = column, y = row);
+* ``current_document()``, ``current_series()``, ``current_index()``, ``current_frame()``;
+* the signals ``documentChanged(object)`` (Document or None),
+  ``frameChanged(int)`` and ``frameShown(object)`` (a
+  :class:`~flimage_app.gui.frame_cache.Frame`);
+* ``add_series(series, name)`` to show a series made in the app (e.g. a corrected one);
+* ``run_task(title, function, on_success)`` for long work with progress and Cancel.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import math
+import os
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from PyQt6 import QtCore, QtGui, QtWidgets
+
+from flimage_app.gui import app as app_settings
+from flimage_app.gui.dialogs import GettingStartedDialog, show_about, show_error
+from flimage_app.gui.document import Document
+from flimage_app.gui.frame_cache import VIEW_MODES, Frame
+from flimage_app.gui.image_view import COLORMAP_NAMES, VIEW_MODE_LABELS, ImageView
+from flimage_app.gui.metadata_panel import MetadataPanel
+from flimage_app.gui.series_browser import STEP_ACTIONS, SeriesBrowser
+from flimage_app.gui.workers import Task, TaskFunction, error_message, run_with_progress
+from flimage_app.model.errors import FLImageAppError
+
+log = logging.getLogger(__name__)
+
+#: Panels added when their module is present: name → (module, class, tab title).
+OPTIONAL_PANELS: dict[str, tuple[str, str, str]] = {
+    "background": ("flimage_app.gui.background_panel", "BackgroundPanel", "Background"),
+    "bleach": ("flimage_app.gui.bleach_panel", "BleachPanel", "Bleach correction"),
+}
+
+OPEN_FILTER = ("Series and images (*.h5 *.hdf5 *.hdf *.tif *.tiff *.npy);;"
+               "HDF5 FLSeries / FLImage (*.h5 *.hdf5 *.hdf);;TIFF stacks (*.tif *.tiff);;"
+               "NumPy arrays (*.npy);;All files (*)")
+SAVE_FILTER = "HDF5 FLSeries / FLImage (*.h5)"
+
+STEP_LABELS = {
+    "previous": "Previous frame", "next": "Next frame",
+    "back_page": "Back 10 frames", "forward_page": "Forward 10 frames",
+    "first": "First frame", "last": "Last frame",
+}
+
+
+def frame_caption(document: Document, index: int) -> str:
+    """Caption drawn on the image: series, frame and time."""
+    caption = f"{document.name}   frame {index} of {len(document)}"
+    time = document.meta_value(index, "time")
+    try:
+        if time is not None and math.isfinite(float(time)):
+            caption += f"   t = {float(time):.2f} s"
+    except (TypeError, ValueError):
+        pass
+    return caption
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    """Main window of flimage-app (see the module docstring for the panel API)."""
+
+    documentChanged = QtCore.pyqtSignal(object)
+    frameChanged = QtCore.pyqtSignal(int)
+    frameShown = QtCore.pyqtSignal(object)
+
+    def __init__(self, settings: QtCore.QSettings | None = None,
+                 load_optional_panels: bool = True) -> None:
+        super().__init__()
+        self.settings = settings if settings is not None else app_settings.make_settings()
+        self.documents: list[Document] = []
+        self._current: Document | None = None
+        self._panels: dict[str, QtWidgets.QWidget] = {}
+        self._tasks: list[Task] = []
+        #: Errors go to stderr instead of dialogs (screenshot mode: nobody can click OK).
+        self.headless = False
+        self.setWindowTitle("flimage-app")
+        self.setAcceptDrops(True)
+
+        self._build_widgets()
+        self._build_menus()
+        self.add_panel("metadata", self.metadata_panel, "Metadata")
+        self._connect()
+        self._restore_settings()
+        if load_optional_panels:
+            self._load_optional_panels()
+        self.set_current_document(None)
+
+    # ------------------------------------------------------------------ construction
+    def _build_widgets(self) -> None:
+        self.series_list = QtWidgets.QListWidget()
+        self.series_list.setToolTip("Open series: click to switch")
+        self.series_list.setMaximumHeight(110)
+        self.browser = SeriesBrowser()
+        self.image_view = ImageView()
+        self.metadata_panel = MetadataPanel()
+        self.panel_tabs = QtWidgets.QTabWidget()
+        self.panel_tabs.setDocumentMode(True)
+
+        left = QtWidgets.QWidget()
+        left_layout = QtWidgets.QVBoxLayout(left)
+        left_layout.setContentsMargins(4, 4, 0, 4)
+        left_layout.addWidget(_heading("Open series"))
+        left_layout.addWidget(self.series_list)
+        left_layout.addWidget(_heading("Frames"))
+        left_layout.addWidget(self.browser.table, 1)
+
+        centre = QtWidgets.QWidget()
+        centre_layout = QtWidgets.QVBoxLayout(centre)
+        centre_layout.setContentsMargins(0, 4, 0, 0)
+        centre_layout.setSpacing(2)
+        centre_layout.addWidget(self.image_view, 1)
+        centre_layout.addWidget(self.browser)
+
+        self.splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(centre)
+        self.splitter.addWidget(self.panel_tabs)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setStretchFactor(2, 0)
+        self.splitter.setSizes([300, 760, 340])
+        self.setCentralWidget(self.splitter)
+
+        self.readout_label = QtWidgets.QLabel("")
+        self.readout_label.setMinimumWidth(420)
+        self.statusBar().addPermanentWidget(self.readout_label)
+
+    def _build_menus(self) -> None:
+        menu_bar = self.menuBar()
+        file_menu = menu_bar.addMenu("&File")
+        self.open_action = file_menu.addAction("&Open…", QtGui.QKeySequence.StandardKey.Open,
+                                               self.open_dialog)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.demo_action = file_menu.addAction("Open &demo series", self.open_demo)
+        file_menu.addSeparator()
+        self.save_action = file_menu.addAction("&Save", QtGui.QKeySequence.StandardKey.Save,
+                                               self.save)
+        self.save_as_action = file_menu.addAction(
+            "Save &As…", QtGui.QKeySequence.StandardKey.SaveAs, self.save_as)
+        self.close_action = file_menu.addAction("&Close series",
+                                                QtGui.QKeySequence.StandardKey.Close,
+                                                self.close_current)
+        file_menu.addSeparator()
+        file_menu.addAction("&Quit", QtGui.QKeySequence.StandardKey.Quit, self.close)
+
+        view_menu = menu_bar.addMenu("&View")
+        self.mode_actions: dict[str, QtGui.QAction] = {}
+        mode_group = QtGui.QActionGroup(self)
+        for number, mode in enumerate(VIEW_MODES, start=1):
+            action = view_menu.addAction(VIEW_MODE_LABELS[mode])
+            action.setCheckable(True)
+            action.setShortcut(QtGui.QKeySequence(f"Ctrl+{number}"))
+            action.triggered.connect(lambda _checked, m=mode: self.image_view.set_mode(m))
+            mode_group.addAction(action)
+            self.mode_actions[mode] = action
+        self.mode_actions[self.image_view.mode].setChecked(True)
+        view_menu.addSeparator()
+        colormap_menu = view_menu.addMenu("Colour map")
+        colormap_group = QtGui.QActionGroup(self)
+        self.colormap_actions: dict[str, QtGui.QAction] = {}
+        for name in COLORMAP_NAMES:
+            action = colormap_menu.addAction(name)
+            action.setCheckable(True)
+            action.triggered.connect(lambda _checked, n=name: self.image_view.set_colormap(n))
+            colormap_group.addAction(action)
+            self.colormap_actions[name] = action
+        self.hold_levels_action = view_menu.addAction("Hold levels across frames")
+        self.hold_levels_action.setCheckable(True)
+        self.hold_levels_action.toggled.connect(self.image_view.set_hold_levels)
+        view_menu.addAction("Auto levels", self.image_view.auto_levels)
+        view_menu.addAction("Fit image to view", self.image_view.fit_view)
+
+        frame_menu = menu_bar.addMenu("F&rame")
+        self.step_actions: dict[str, QtGui.QAction] = {}
+        for action_name, key in STEP_ACTIONS.items():
+            action = frame_menu.addAction(STEP_LABELS[action_name])
+            action.setShortcut(QtGui.QKeySequence(key))
+            action.triggered.connect(lambda _checked, a=action_name: self.browser.step(a))
+            self.step_actions[action_name] = action
+        frame_menu.addSeparator()
+        self.play_action = frame_menu.addAction("Play / pause")
+        self.play_action.setShortcut(QtGui.QKeySequence("Space"))
+        self.play_action.triggered.connect(self.browser.toggle_playing)
+
+        self.panels_menu = menu_bar.addMenu("&Panels")
+        help_menu = menu_bar.addMenu("&Help")
+        help_menu.addAction("&Getting started", self.show_getting_started)
+        help_menu.addAction("&About flimage-app", lambda: show_about(self))
+
+    def _connect(self) -> None:
+        self.series_list.currentRowChanged.connect(self._on_series_selected)
+        self.browser.frameChanged.connect(self._on_frame_changed)
+        self.image_view.cursorMoved.connect(self._show_readout)
+        self.image_view.modeChanged.connect(self._on_mode_changed)
+        self.image_view.colormapChanged.connect(self._on_colormap_changed)
+        self.image_view.hold_levels_check.toggled.connect(self.hold_levels_action.setChecked)
+        self.metadata_panel.metadataEdited.connect(self._on_metadata_edited)
+
+    def report_error(self, title: str, message: str) -> None:
+        """Tell the user that something failed: a dialog, or stderr when headless."""
+        if self.headless:
+            print(f"flimage-app: error: {message}", file=sys.stderr)
+        else:
+            show_error(self, title, message)
+
+    def _load_optional_panels(self) -> None:
+        for name, (module_name, class_name, title) in OPTIONAL_PANELS.items():
+            try:
+                module = importlib.import_module(module_name)
+            except ModuleNotFoundError as error:
+                if error.name != module_name:
+                    log.warning("Panel %s not loaded: %s", name, error)
+                continue
+            try:
+                self.add_panel(name, getattr(module, class_name)(self), title)
+            except Exception:  # a broken panel must not stop the viewer from starting
+                log.exception("Panel %s failed to start", name)
+
+    # ------------------------------------------------------------------ panels API
+    def add_panel(self, name: str, widget: QtWidgets.QWidget, title: str | None = None) -> None:
+        """Add `widget` as a tab called `title` (default: `name`) in the panel area."""
+        if name in self._panels:
+            raise ValueError(f"A panel named {name!r} exists already")
+        self._panels[name] = widget
+        self.panel_tabs.addTab(widget, title or name)
+        action = self.panels_menu.addAction(title or name)
+        action.triggered.connect(lambda _checked=False, n=name: self.show_panel(n))
+
+    def panel(self, name: str) -> QtWidgets.QWidget | None:
+        """The panel called `name`, or None."""
+        return self._panels.get(name)
+
+    def panel_names(self) -> list[str]:
+        return list(self._panels)
+
+    def show_panel(self, name: str) -> bool:
+        """Bring panel `name` to the front; "browse" shows the metadata. False if unknown."""
+        widget = self._panels.get("metadata" if name == "browse" else name)
+        if widget is None:
+            return False
+        self.panel_tabs.setCurrentWidget(widget)
+        return True
+
+    def current_document(self) -> Document | None:
+        return self._current
+
+    def current_series(self):
+        return self._current.series if self._current is not None else None
+
+    def current_index(self) -> int:
+        return self.browser.index
+
+    def current_frame(self) -> Frame | None:
+        """The frame on display (None while nothing is shown)."""
+        return self.image_view.frame
+
+    def run_task(self, title: str, function: TaskFunction,
+                 on_success: Callable[[Any], None] | None = None) -> Task:
+        """Run `function(progress, cancel)` in a worker thread behind a progress dialog."""
+        task = run_with_progress(self, title, function, on_success)
+        self._tasks.append(task)
+        task.finished.connect(lambda: self._tasks.remove(task) if task in self._tasks else None)
+        return task
+
+    # ------------------------------------------------------------------ opening
+    def open_dialog(self) -> None:
+        """File ▸ Open: pick files, starting in the last folder used."""
+        folder = str(self.settings.value("last_folder", str(Path.home())))
+        paths, _ = QtWidgets.QFileDialog.getOpenFileNames(self, "Open series or images", folder,
+                                                          OPEN_FILTER)
+        if paths:
+            self.open_paths(paths)
+
+    def open_demo(self) -> None:
+        """File ▸ Open demo series."""
+        try:
+            from flimage_app.model.demo import demo_series_path
+
+            path = demo_series_path()
+        except ImportError:
+            self.report_error("Demo series", "The demo series is not available in this build.")
+            return
+        except Exception as error:
+            self.report_error("Demo series", f"Could not create the demo series: "
+                                            f"{error_message(error)}")
+            return
+        self.open_paths([str(path)], remember=False)
+
+    def open_paths(self, paths: Iterable[str | os.PathLike],
+                   remember: bool = True) -> list[Document]:
+        """Open each file; a file that fails gives an error dialog and the others still open."""
+        from flimage_app.model.loader import file_kind, open_series
+
+        opened = []
+        for path in map(str, paths):
+            try:
+                kind = file_kind(path)
+                series = open_series(path)
+            except (FLImageAppError, OSError, ValueError, KeyError) as error:
+                message = error_message(error)
+                if os.path.basename(path) not in message:
+                    message = f"{path}: {message}"
+                self.report_error("Cannot open file", message)
+                continue
+            try:
+                document = self.add_series(series, Path(path).name, source_path=path,
+                                           source_kind=kind)
+            except Exception as error:
+                series.close()
+                self.report_error("Cannot open file", f"{path}: {error_message(error)}")
+                continue
+            opened.append(document)
+            if remember:
+                self._remember(path)
+        return opened
+
+    def add_series(self, series, name: str, source_path: str | None = None,
+                   source_kind: str | None = None) -> Document:
+        """Show `series` as a new entry in the list of open series and switch to it."""
+        document = Document(series, self._unique_name(name), source_path, source_kind)
+        self.documents.append(document)
+        item = QtWidgets.QListWidgetItem(document.title)
+        item.setToolTip(source_path or "made in this session (not saved)")
+        self.series_list.addItem(item)
+        self.series_list.setCurrentRow(len(self.documents) - 1)
+        return document
+
+    def _unique_name(self, name: str) -> str:
+        names = {document.name for document in self.documents}
+        candidate, number = name, 2
+        while candidate in names:
+            candidate, number = f"{name} ({number})", number + 1
+        return candidate
+
+    def _remember(self, path: str) -> None:
+        recent = app_settings.remember_recent(self.recent_files(), path)
+        self.settings.setValue("recent_files", recent)
+        self.settings.setValue("last_folder", os.path.dirname(os.path.abspath(path)))
+        self._update_recent_menu()
+
+    def recent_files(self) -> list[str]:
+        return app_settings.settings_list(self.settings, "recent_files")
+
+    def _update_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self.recent_files()
+        for path in recent:
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _checked=False, p=path: self.open_paths([p]))
+        if recent:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear list", self._clear_recent)
+        self.recent_menu.setEnabled(bool(recent))
+
+    def _clear_recent(self) -> None:
+        self.settings.setValue("recent_files", [])
+        self._update_recent_menu()
+
+    # drag & drop ------------------------------------------------------------------
+    def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:
+        if _local_paths(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QtGui.QDropEvent) -> None:
+        paths = _local_paths(event.mimeData())
+        if paths:
+            event.acceptProposedAction()
+            self.open_paths(paths)
+
+    # ------------------------------------------------------------------ switching, frames
+    def _on_series_selected(self, row: int) -> None:
+        self.set_current_document(self.documents[row] if 0 <= row < len(self.documents)
+                                  else None)
+
+    def set_current_document(self, document: Document | None) -> None:
+        """Show `document` (one of :attr:`documents`, or None)."""
+        if self._current is not None:
+            self._current.cache.frameReady.disconnect(self._on_frame_ready)
+            self._current.cache.readFailed.disconnect(self._on_read_failed)
+        self._current = document
+        self.image_view.set_frame(None)
+        if document is not None:
+            document.cache.frameReady.connect(self._on_frame_ready)
+            document.cache.readFailed.connect(self._on_read_failed)
+            row = self.documents.index(document)
+            if self.series_list.currentRow() != row:
+                self.series_list.setCurrentRow(row)
+        self.metadata_panel.set_document(document, document.current_index if document else 0)
+        self.browser.set_series(document.series if document else None,
+                                document.current_index if document else 0)
+        has_document = document is not None
+        for action in (self.save_action, self.save_as_action, self.close_action):
+            action.setEnabled(has_document)
+        self._update_title()
+        self.documentChanged.emit(document)
+        if document is not None and len(document) == 0:
+            self.statusBar().showMessage(f"{document.name} holds no frames")
+
+    def _on_frame_changed(self, index: int, direction: int) -> None:
+        document = self._current
+        if document is None:
+            return
+        document.current_index = index
+        self.metadata_panel.set_index(index)
+        self.frameChanged.emit(index)
+        frame = document.cache.request(index, direction)
+        if frame is not None:
+            self._display(document, frame)
+
+    def _on_frame_ready(self, index: int, frame: Frame) -> None:
+        if self._current is not None and index == self.browser.index:
+            self._display(self._current, frame)
+
+    def _on_read_failed(self, index: int, message: str) -> None:
+        if index == self.browser.index:
+            self.image_view.set_frame(None)
+            self.statusBar().showMessage(f"Frame {index} cannot be read: {message}")
+
+    def _display(self, document: Document, frame: Frame) -> None:
+        self.image_view.set_frame(frame, document.pixel_size(frame.index),
+                                  frame_caption(document, frame.index))
+        self.frameShown.emit(frame)
+
+    def _show_readout(self, readout) -> None:
+        self.readout_label.setText(readout.text() if readout is not None else "")
+
+    def _on_mode_changed(self, mode: str) -> None:
+        self.mode_actions[mode].setChecked(True)
+
+    def _on_colormap_changed(self, name: str) -> None:
+        self.colormap_actions[name].setChecked(True)
+        self.settings.setValue("colormap", name)
+
+    def _on_metadata_edited(self, key: str) -> None:
+        document = self._current
+        if document is None:
+            return
+        self.series_list.item(self.documents.index(document)).setText(document.title)
+        self._update_title()
+        if key == "pixel size" and self.image_view.frame is not None:
+            self._display(document, self.image_view.frame)
+        self.statusBar().showMessage(f"Edited {key!r}; save a copy with File ▸ Save As…", 5000)
+
+    def _update_title(self) -> None:
+        document = self._current
+        self.setWindowTitle(f"{document.title} — flimage-app" if document else "flimage-app")
+
+    # ------------------------------------------------------------------ saving, closing
+    def save(self) -> None:
+        """File ▸ Save: rewrite the last saved copy, or ask for a name first."""
+        document = self._current
+        if document is None:
+            return
+        if document.saved_path is None:
+            self.save_as()
+        else:
+            self._save_to(document, document.saved_path, overwrite=True)
+
+    def save_as(self) -> None:
+        """File ▸ Save As: write a copy with the edits under a new name."""
+        document = self._current
+        if document is None:
+            return
+        folder = str(self.settings.value("last_folder", str(Path.home())))
+        stem = Path(document.source_path or document.name).stem
+        proposal = os.path.join(folder, f"{stem}_edited.h5")
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(
+            self, "Save a copy", proposal, SAVE_FILTER,
+            options=QtWidgets.QFileDialog.Option.DontConfirmOverwrite)
+        if not path:
+            return
+        if not path.lower().endswith((".h5", ".hdf5", ".hdf")):
+            path += ".h5"
+        overwrite = False
+        if os.path.exists(path):
+            if not self.confirm_overwrite(path):
+                return
+            overwrite = True
+        self._save_to(document, path, overwrite)
+
+    def confirm_overwrite(self, path: str) -> bool:
+        """Ask whether `path` may be replaced."""
+        answer = QtWidgets.QMessageBox.question(
+            self, "Replace file?", f"{path} exists. Replace it?",
+            QtWidgets.QMessageBox.StandardButton.Yes | QtWidgets.QMessageBox.StandardButton.No,
+            QtWidgets.QMessageBox.StandardButton.No)
+        return answer == QtWidgets.QMessageBox.StandardButton.Yes
+
+    def _save_to(self, document: Document, path: str, overwrite: bool) -> None:
+        try:
+            document.save_copy(path, overwrite=overwrite)
+        except (FLImageAppError, OSError, ValueError) as error:
+            self.report_error("Save failed", f"{path}: {error_message(error)}")
+            return
+        self.series_list.item(self.documents.index(document)).setText(document.title)
+        self._update_title()
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+
+    def close_current(self) -> None:
+        """File ▸ Close series."""
+        document = self._current
+        if document is None:
+            return
+        if document.modified and not self._confirm_discard([document]):
+            return
+        row = self.documents.index(document)
+        self.set_current_document(None)
+        self.documents.pop(row)
+        self.series_list.blockSignals(True)
+        self.series_list.takeItem(row)
+        self.series_list.blockSignals(False)
+        document.close()
+        if self.documents:
+            self.set_current_document(self.documents[min(row, len(self.documents) - 1)])
+
+    def _confirm_discard(self, documents: list[Document]) -> bool:
+        names = ", ".join(document.name for document in documents)
+        answer = QtWidgets.QMessageBox.question(
+            self, "Unsaved edits", f"Metadata edits in {names} are not saved. Discard them?",
+            QtWidgets.QMessageBox.StandardButton.Discard
+            | QtWidgets.QMessageBox.StandardButton.Cancel,
+            QtWidgets.QMessageBox.StandardButton.Cancel)
+        return answer == QtWidgets.QMessageBox.StandardButton.Discard
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        modified = [document for document in self.documents if document.modified]
+        if modified and not self._confirm_discard(modified):
+            event.ignore()
+            return
+        self._save_settings()
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop playback and tasks, close every series (their reader threads end)."""
+        self.browser.set_playing(False)
+        for task in list(self._tasks):
+            task.cancel()
+        self.set_current_document(None)
+        self.series_list.clear()
+        for document in self.documents:
+            document.close()
+        self.documents.clear()
+
+    # ------------------------------------------------------------------ settings, help
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("geometry")
+        if isinstance(geometry, QtCore.QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 900)
+        splitter = self.settings.value("splitter")
+        if isinstance(splitter, QtCore.QByteArray) and not splitter.isEmpty():
+            self.splitter.restoreState(splitter)
+        colormap = str(self.settings.value("colormap", COLORMAP_NAMES[0]))
+        self.image_view.set_colormap(colormap if colormap in COLORMAP_NAMES
+                                     else COLORMAP_NAMES[0])
+        self.colormap_actions[self.image_view.colormap].setChecked(True)
+        self._update_recent_menu()
+
+    def _save_settings(self) -> None:
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("splitter", self.splitter.saveState())
+        self.settings.setValue("colormap", self.image_view.colormap)
+        self.settings.sync()
+
+    def show_getting_started(self) -> None:
+        GettingStartedDialog(self).exec()
+
+
+def _heading(text: str) -> QtWidgets.QLabel:
+    label = QtWidgets.QLabel(text)
+    font = label.font()
+    font.setBold(True)
+    label.setFont(font)
+    return label
+
+
+def _local_paths(mime: QtCore.QMimeData) -> list[str]:
+    if not mime.hasUrls():
+        return []
+    return [url.toLocalFile() for url in mime.urls() if url.isLocalFile()]
