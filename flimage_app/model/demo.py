@@ -7,11 +7,11 @@ and a pause), and the pixel size is set.  Pixel values are whole camera
 counts stored as float32, which keeps the file small (~3 MB).
 
 The series is generated from a fixed seed.  A copy ships with the package
-(``flimage_app/resources/demo_series.h5``); :func:`demo_series_path` returns
+(``resources/demo_series.h5`` at the repository root); :func:`demo_series_path` returns
 it, or regenerates the series into the user's cache folder if that copy is
 missing.  Regenerate the bundled copy with::
 
-    python -m flimage_app.model.demo flimage_app/resources/demo_series.h5 --overwrite
+    python -m flimage_app.model.demo resources/demo_series.h5 --overwrite
 
 The true model (cell labels, amplitudes, half-lives, background) is stored
 in the series' ``flimage_app/demo`` group, so tests and users can compare
@@ -185,8 +185,10 @@ def _write_truth(series: FLSeries, params: DemoParameters, background: np.ndarra
 
 # ------------------------------------------------------------------ locating
 def bundled_demo_path() -> Path:
-    """Where the package keeps its copy of the demo series (it may be missing)."""
-    return Path(__file__).resolve().parent.parent / "resources" / DEMO_FILENAME
+    """Where the app keeps its copy of the demo series (it may be missing)."""
+    from ..resources import resource_path
+
+    return resource_path(DEMO_FILENAME)
 
 
 def user_cache_dir() -> Path:
