@@ -1,0 +1,363 @@
+"""Bleach correction of a whole series: measure, fit, correct, write — frame by frame.
+
+:func:`correct_series` reads every frame at most once per purpose
+(background level, intensity, correction; the first two share one pass
+whenever the intensity does not depend on the background level) and writes
+the corrected frames one by one through :class:`~flimage_app.model.fastwrite.FrameWriter`,
+so memory stays a few frames for any series length.  Output files appear
+only when complete (:func:`~flimage_app.model.h5io.atomic_output`).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .. import provenance as provenance_module
+from ..errors import Cancelled, FitError
+from ..fastwrite import FrameWriter
+from ..h5io import atomic_output
+from .measure import (
+    BACKGROUNDS,
+    REGIONS,
+    FrameReader,
+    border_mask,
+    check_mask,
+    positive_sum,
+    region_mean,
+    time_axis,
+)
+from .methods import CORRECTIONS, METHODS, Correction, HistogramMatcher
+from .report import FitReport
+
+Progress = Callable[[int, int], None]
+Cancel = Callable[[], bool]
+
+_DESCRIPTIONS = {
+    "ratio": "simple ratio I(first)/I(frame) (no fit)",
+    "histogram": "histogram matching to the {reference} frame (no fit)",
+}
+
+
+@dataclass
+class BleachResult:
+    """Everything a bleach correction measured and decided, frame by frame.
+
+    Attributes
+    ----------
+    method : str
+        One of :data:`METHODS`.
+    times : ndarray
+        Time of every frame as used by the fit (s, or frame index; see ``report.time_unit``).
+    intensity : ndarray
+        Background-subtracted intensity trace that was corrected.
+    fitted : ndarray or None
+        Fitted curve at `times` (None for ratio and histogram).
+    correction : ndarray
+        Factor each frame was multiplied with (for histogram matching: the
+        ratio of the region's mean after and before matching).
+    background : ndarray
+        Background level subtracted from every frame (in addition to any
+        background stored in the frames).
+    report : FitReport
+        The fit report.
+    output : str or None
+        Path of the corrected series, if one was written to a file.
+    """
+
+    method: str
+    times: np.ndarray
+    intensity: np.ndarray
+    fitted: np.ndarray | None
+    correction: np.ndarray
+    background: np.ndarray
+    report: FitReport
+    output: str | None = None
+    settings: dict = field(default_factory=dict)
+
+    def to_csv(self, path: str | os.PathLike) -> None:
+        """Write the per-frame table (time, background, intensity, fit, factor, residual)."""
+        fitted = self.fitted if self.fitted is not None else np.full(self.times.size, np.nan)
+        residual = self.intensity - fitted
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["frame", f"time [{self.report.time_unit}]", "background",
+                             "intensity", "fitted", "correction factor", "residual"])
+            for row in zip(range(self.times.size), self.times, self.background,
+                           self.intensity, fitted, self.correction, residual, strict=True):
+                writer.writerow([row[0], *(repr(float(value)) for value in row[1:])])
+
+
+class _Steps:
+    """Progress counting and cancellation across the passes over the frames."""
+
+    def __init__(self, total: int, progress: Progress | None, cancel: Cancel | None) -> None:
+        self.done, self.total = 0, total
+        self.progress, self.cancel = progress, cancel
+        self.check()
+
+    def check(self) -> None:
+        if self.cancel is not None and self.cancel():
+            raise Cancelled("Bleach correction cancelled; no output written")
+
+    def step(self) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+        self.check()
+
+
+def _validate(method: str, background: str, region: str) -> None:
+    if method not in METHODS:
+        raise ValueError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if background not in BACKGROUNDS:
+        raise ValueError(f"Unknown background {background!r}; "
+                         f"choose one of {', '.join(BACKGROUNDS)}")
+    if region not in REGIONS:
+        raise ValueError(f"Unknown region {region!r}; choose one of {', '.join(REGIONS)}")
+
+
+def _region(region: str, shape, signal_mask, background_mask) -> np.ndarray | None:
+    if region == "frame":
+        return None
+    if region == "signal":
+        return check_mask(signal_mask, shape, "signal mask")
+    outside = ~check_mask(background_mask, shape, "background mask")
+    if not outside.any():
+        raise ValueError("The background mask covers the whole frame; nothing is outside it")
+    return outside
+
+
+def _background_region(background: str, shape, border_px: int, background_mask):
+    if background == "border":
+        return border_mask(shape, border_px)
+    if background == "mask":
+        return check_mask(background_mask, shape, "background mask")
+    return None
+
+
+def _measure(reader: FrameReader, method: str, background: str, background_value,
+             background_region, region, steps: _Steps) -> tuple[np.ndarray, np.ndarray]:
+    """Background level and intensity per frame, in as few passes as the method allows."""
+    count = len(reader)
+    fixed_level = float(background_value or 0.0) if background == "constant" else 0.0
+    if method == "flimage":
+        # Sum of the pixels above the background: needs the level before the pass.
+        if background_region is not None:
+            level = float(np.mean([_pass_step(steps, region_mean(reader.fl(i), background_region))
+                                   for i in range(count)]))
+        else:
+            level = fixed_level
+        intensity = np.array([_pass_step(steps, positive_sum(reader.fl(i), level, region))
+                              for i in range(count)])
+        return np.full(count, level), intensity
+    # Mean intensity is linear in the level: one pass gives both.
+    means, levels = np.empty(count), np.full(count, fixed_level)
+    for index in range(count):
+        image = reader.fl(index)
+        means[index] = region_mean(image, region)
+        if background_region is not None:
+            levels[index] = region_mean(image, background_region)
+        steps.step()
+    if background_region is not None:
+        levels[:] = levels.mean()
+    return levels, means - levels
+
+
+def _pass_step(steps: _Steps, value: float) -> float:
+    steps.step()
+    return value
+
+
+def _passes(method: str, background: str) -> int:
+    return 2 if method == "flimage" and background in ("border", "mask") else 1
+
+
+def _report(method: str, correction: Correction, unit: str, notes: list[str],
+            histogram_reference: str) -> FitReport:
+    if correction.fit is not None:
+        return FitReport.from_fit(correction.fit, unit, notes)
+    description = _DESCRIPTIONS[method].format(reference=histogram_reference)
+    return FitReport.without_fit(description, unit, notes)
+
+
+def correct_series(series, output, method: str = "flimage", *, border_px: int = 20,
+                   background: str = "border", background_value: float | None = None,
+                   background_mask=None, region: str = "frame", signal_mask=None,
+                   histogram_reference: str = "first", source=None,
+                   progress: Progress | None = None, cancel: Cancel | None = None,
+                   overwrite: bool = False, strict: bool = True,
+                   workers: int | None = None) -> BleachResult:
+    """Correct photobleaching in `series` and write the corrected series to `output`.
+
+    Parameters
+    ----------
+    series : FLSeries, h5py.Group or path
+        The series to measure (opened read-only if a path).
+    output : path, h5py.Group or None
+        Where the corrected series goes (a new file, or a group to fill);
+        None measures and fits only.
+    method : {"flimage", "ratio", "exp", "biexp", "histogram"}
+        "flimage": flimage 0.3.3's exponential fit and intensity (sum of the
+        pixels above the background), same numbers as flimage; "ratio": Fiji's
+        simple ratio; "exp" / "biexp": one or two exponentials with offset fitted
+        against the frame times; "histogram": histogram matching.
+    border_px : int
+        Width of the border frame for ``background="border"``.
+    background : {"constant", "border", "mask", "stored"}
+        Level subtracted from every frame: `background_value`; the mean over
+        all frames of the border frame's mean; the same over `background_mask`;
+        or nothing beyond the background already stored in each frame.
+    background_value : float or None
+        The constant level (default 0).
+    background_mask, signal_mask : bool array or None
+        Masks of background and signal (frame shape).
+    region : {"frame", "signal", "outside"}
+        Where the intensity is measured: whole frame, `signal_mask`, or
+        everything outside `background_mask`.
+    histogram_reference : {"first", "previous"}
+        Reference frame of the histogram matching.
+    source : FLSeries, h5py.Group, path or None
+        Series whose frames are corrected with the correction measured on
+        `series` (e.g. a denoised copy); default `series`.
+    progress, cancel : callable or None
+        ``progress(done, total)`` after every frame of every pass; ``cancel()``
+        returning True stops with :class:`Cancelled` and leaves no output file.
+    overwrite : bool
+        Replace an existing output file.
+    strict : bool
+        For "flimage": refuse a fit that stalled far from the data (flimage
+        itself returns it); see :func:`~.fitting.fit_flimage_exponential`.
+    workers : int or None
+        Compression threads (default: number of CPUs).
+
+    Returns
+    -------
+    BleachResult
+
+    Raises
+    ------
+    FitError
+        The fit failed or the series does not decay.
+    Cancelled
+        `cancel` returned True.
+    """
+    _validate(method, background, region)
+    settings = {"method": method, "border_px": int(border_px), "background": background,
+                "background_value": background_value, "region": region,
+                "histogram_reference": histogram_reference, "strict": bool(strict)}
+    with FrameReader(series) as reader:
+        target_reader = FrameReader(source) if source is not None else reader
+        try:
+            if (len(target_reader), target_reader.shape) != (len(reader), reader.shape):
+                raise ValueError(f"The source series has {len(target_reader)} frames of "
+                                 f"{target_reader.shape}, the measured one {len(reader)} of "
+                                 f"{reader.shape}")
+            region_mask = _region(region, reader.shape, signal_mask, background_mask)
+            bg_region = _background_region(background, reader.shape, border_px, background_mask)
+            matcher = (HistogramMatcher(histogram_reference, region_mask)
+                       if method == "histogram" else None)
+            writes = output is not None or method == "histogram"
+            steps = _Steps(len(reader) * (_passes(method, background) + int(writes)),
+                           progress, cancel)
+            axis = time_axis(reader.times())
+            levels, intensity = _measure(reader, method, background, background_value,
+                                         bg_region, region_mask, steps)
+            kwargs = {"strict": strict} if method == "flimage" else {}
+            correction = CORRECTIONS[method](axis.values, intensity, **kwargs)
+            notes = [axis.note] if axis.note else []
+            result = BleachResult(
+                method=method, times=axis.values, intensity=intensity,
+                fitted=correction.fitted,
+                correction=(correction.factors if correction.factors is not None
+                            else np.ones(len(reader))),
+                background=levels,
+                report=_report(method, correction, axis.unit, notes, histogram_reference),
+                settings=settings)
+            masks = {"signal_mask": signal_mask if region == "signal" else None,
+                     "background_mask": (background_mask
+                                         if "mask" in background or region == "outside"
+                                         else None)}
+            record = provenance_module.bleach_record(result, reader, target_reader, masks)
+            if output is None:
+                if matcher is not None:
+                    _apply(target_reader, None, result, matcher, region_mask, steps, workers)
+                return result
+            if isinstance(output, h5py.Group):
+                _apply(target_reader, output, result, matcher, region_mask, steps, workers)
+                provenance_module.write_provenance(output, record)
+                return result
+            with atomic_output(output, overwrite=overwrite) as temporary:
+                with h5py.File(temporary, "w") as handle:
+                    _apply(target_reader, handle, result, matcher, region_mask, steps, workers)
+                    provenance_module.write_provenance(handle, record)
+            result.output = os.fspath(Path(output))
+            return result
+        finally:
+            if target_reader is not reader:
+                target_reader.close()
+
+
+def _apply(reader: FrameReader, output: h5py.Group | None, result: BleachResult,
+           matcher: HistogramMatcher | None, region: np.ndarray | None, steps: _Steps,
+           workers: int | None) -> None:
+    """The write pass: corrected frames go to `output` (None: histogram factors only)."""
+    writer = FrameWriter(output, workers=workers) if output is not None else None
+    try:
+        for index in range(len(reader)):
+            image = reader.fl(index)
+            level = result.background[index]
+            if level:
+                image -= level
+            if matcher is not None:
+                before = region_mean(image, region)
+                image = matcher(image)
+                after = region_mean(image, region)
+                result.correction[index] = after / before if before else np.nan
+            else:
+                image *= result.correction[index]
+            if writer is not None:
+                writer.submit(image, reader.meta(index))
+            steps.step()
+        if writer is not None:
+            writer.flush()
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def flimage_bleach_correction(series, h5out=None, border_px: int = 20, flscorr=None,
+                              count=None, max_count=None, callback: Progress | None = None,
+                              **options):
+    """flimage 0.3.3's ``FLSeries.bleach_correction``, on the app's engine.
+
+    Returns ``(bg, flint, decay, times)`` like flimage.  `count` and
+    `max_count` are anything with a ``.value`` (e.g. ``multiprocessing.Value``):
+    `max_count` grows by the number of steps, `count` by one per frame and
+    pass.  `callback(done, total)` is a plain progress callback.  Unlike
+    flimage, an existing `h5out` file is not appended to (FileExistsError),
+    and a fit that stalled far from the data raises FitError.
+    """
+    announced = [0]
+
+    def progress(done: int, total: int) -> None:
+        if max_count is not None and not announced[0]:
+            max_count.value += total
+            announced[0] = total
+        if count is not None:
+            count.value += 1
+        if callback is not None:
+            callback(done, total)
+
+    result = correct_series(series, h5out, "flimage", border_px=border_px, background="border",
+                            region="frame", source=flscorr, progress=progress, **options)
+    return float(result.background[0]), result.intensity, result.fitted, result.times
+
+
+__all__ = ["BleachResult", "FitError", "correct_series", "flimage_bleach_correction"]

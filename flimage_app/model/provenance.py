@@ -1,0 +1,177 @@
+"""How an output series was made, stored in the series and applied again.
+
+The record lives in the group ``flimage_app/provenance`` at the series root,
+where flimage never looks (it only reads ``fli_*`` groups).  It holds the
+operation and method, every parameter (masks as boolean datasets), the fit
+report and per-frame trace, the input file's name and SHA-256, the app
+version and the date.  :func:`read_provenance` reads it back;
+:func:`reapply` runs the same operation with the same parameters on another
+series.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+from typing import Any
+
+import h5py
+import numpy as np
+
+from .. import __version__
+from .errors import FileFormatError
+
+#: Name of the group of the app's own data at the series root.
+APP_GROUP = "flimage_app"
+#: Name of the provenance group inside it.
+PROVENANCE = "provenance"
+#: Per-frame arrays stored with a bleach correction.
+TRACE_KEYS = ("times", "intensity", "fitted", "correction", "background", "residuals")
+MASK_KEYS = ("signal_mask", "background_mask")
+
+
+def file_sha256(path: str | os.PathLike, block: int = 1 << 22) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def describe_input(reader) -> dict[str, Any]:
+    """Name, checksum and size of the series a reader reads (checksum only for files)."""
+    filename = reader.filename
+    return {"file": os.path.basename(filename) if filename else None,
+            "path": os.path.abspath(filename) if filename else None,
+            "sha256": file_sha256(filename) if filename else None,
+            "frames": len(reader), "frame_shape": list(reader.shape)}
+
+
+def _base_record(operation: str, method: str, parameters: dict, reader, source) -> dict:
+    record = {"operation": operation, "method": method, "parameters": parameters,
+              "input": describe_input(reader), "app_version": __version__,
+              "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
+    if source is not None and source is not reader:
+        record["source"] = describe_input(source)
+    return record
+
+
+def bleach_record(result, reader, source, masks: dict[str, np.ndarray | None]) -> dict:
+    """The provenance of a bleach correction (see :func:`write_provenance`)."""
+    report = result.report
+    record = _base_record("bleach correction", result.method, dict(result.settings), reader,
+                          source)
+    record["report"] = {"model": report.model, "parameters": report.parameters,
+                        "errors": report.errors, "half_lives": report.half_lives,
+                        "r_squared": report.r_squared, "time_unit": report.time_unit,
+                        "time_origin": report.time_origin, "notes": report.notes,
+                        "text": report.as_text()}
+    record["trace"] = {"times": result.times, "intensity": result.intensity,
+                       "fitted": result.fitted, "correction": result.correction,
+                       "background": result.background, "residuals": report.residuals}
+    record["masks"] = masks
+    return record
+
+
+def denoise_record(weight: float, reader) -> dict:
+    """The provenance of a total-variation denoising."""
+    return _base_record("denoise", "tv_chambolle", {"weight": float(weight)}, reader, None)
+
+
+def write_provenance(root: h5py.Group, record: dict) -> None:
+    """Store `record` in ``root/flimage_app/provenance`` (replacing an earlier one)."""
+    app = root.require_group(APP_GROUP)
+    if PROVENANCE in app:
+        del app[PROVENANCE]
+    group = app.create_group(PROVENANCE)
+    scalars = {key: value for key, value in record.items() if key not in ("trace", "masks")}
+    group.attrs["record"] = json.dumps(scalars, default=_json_default, allow_nan=True)
+    if "report" in record:
+        group.attrs["report"] = record["report"]["text"]
+    for key, values in record.get("trace", {}).items():
+        if values is not None:
+            group.create_dataset(f"trace/{key}", data=np.asarray(values, dtype=float))
+    for key, mask in record.get("masks", {}).items():
+        if mask is not None:
+            group.create_dataset(f"masks/{key}", data=np.asarray(mask, dtype=bool),
+                                 compression="gzip", compression_opts=1)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"Cannot store {type(value).__name__} in the provenance record")
+
+
+def _root_of(path_or_series) -> tuple[h5py.Group, h5py.File | None]:
+    if isinstance(path_or_series, (str, os.PathLike)):
+        try:
+            handle = h5py.File(path_or_series, "r")
+        except OSError:
+            raise FileFormatError(f"{os.fspath(path_or_series)} cannot be opened as HDF5") from None
+        return handle, handle
+    if isinstance(path_or_series, h5py.Group):
+        return path_or_series, None
+    return path_or_series.h5, None
+
+
+def read_provenance(path_or_series) -> dict:
+    """The provenance record of a series written by the app.
+
+    Returns
+    -------
+    dict
+        ``operation``, ``method``, ``parameters``, ``input`` (file, sha256, …),
+        ``app_version``, ``date``, and for bleach corrections ``report``,
+        ``trace`` (arrays per frame) and ``masks`` (bool arrays or None).
+
+    Raises
+    ------
+    FileFormatError
+        The series carries no provenance record.
+    """
+    root, owned = _root_of(path_or_series)
+    try:
+        group = root.get(f"{APP_GROUP}/{PROVENANCE}")
+        if group is None or "record" not in group.attrs:
+            raise FileFormatError("The series has no provenance record (not written by "
+                                  "flimage-app)")
+        record = json.loads(group.attrs["record"])
+        if record.get("operation") == "bleach correction":
+            record["trace"] = {key: group[f"trace/{key}"][()] if f"trace/{key}" in group
+                               else None for key in TRACE_KEYS}
+            record["masks"] = {key: group[f"masks/{key}"][()] if f"masks/{key}" in group
+                               else None for key in MASK_KEYS}
+        return record
+    finally:
+        if owned is not None:
+            owned.close()
+
+
+def reapply(provenance: dict, series, output, **options):
+    """Run the operation recorded in `provenance` on `series`, writing to `output`.
+
+    Same method, parameters and masks; `options` (e.g. ``progress``,
+    ``cancel``, ``overwrite``) are passed on.  Returns what the operation
+    returns (a BleachResult for a bleach correction, None for denoising).
+    """
+    operation = provenance.get("operation")
+    parameters = dict(provenance.get("parameters", {}))
+    if operation == "bleach correction":
+        from .bleach import correct_series
+
+        method = parameters.pop("method", provenance.get("method"))
+        masks = provenance.get("masks") or {}
+        return correct_series(series, output, method, **parameters,
+                              signal_mask=masks.get("signal_mask"),
+                              background_mask=masks.get("background_mask"), **options)
+    if operation == "denoise":
+        from .denoise import denoise_series
+
+        return denoise_series(series, output, weight=parameters["weight"], **options)
+    raise FileFormatError(f"Unknown operation {operation!r} in the provenance record")
