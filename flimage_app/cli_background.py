@@ -128,19 +128,9 @@ def parse_frame_range(text: str | None) -> range | None:
     return range(start, stop + 1)
 
 
-def load_background_image(path: str):
-    """First frame's corrected image of an FLImage/FLSeries/TIFF/NumPy file, as float array."""
-    from .model.loader import open_series
-
-    with open_series(path) as series:
-        if len(series) == 0:
-            raise FLImageAppError(f"{path}: holds no image")
-        return series[0].fl
-
-
 def run(args: argparse.Namespace) -> int:
     """Execute the verb; returns the exit status.  Errors are raised as FLImageAppError."""
-    from .model.background_apply import apply_background
+    from .model.background_apply import apply_background, load_background_image
     from .model.loader import file_kind, open_series
 
     roiset = build_roiset(args)

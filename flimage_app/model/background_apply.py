@@ -12,6 +12,7 @@ Frames are processed one at a time, so series larger than memory work.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -202,7 +203,8 @@ def apply_background(series: FLSeries, output: str | os.PathLike | h5py.Group,
                      data_background: np.ndarray | None = None, as_image: bool = False,
                      progress: Callable[[int, int], None] | None = None,
                      cancel: Callable[[], bool] | None = None,
-                     overwrite: bool = False) -> ApplyResult:
+                     overwrite: bool = False,
+                     input_lock: contextlib.AbstractContextManager | None = None) -> ApplyResult:
     """Fit the background of frames on the ROI mask and write all frames to `output`.
 
     Parameters
@@ -226,6 +228,9 @@ def apply_background(series: FLSeries, output: str | os.PathLike | h5py.Group,
         Callbacks, see docs/ARCHITECTURE.md.
     overwrite : bool
         Replace an existing output file.
+    input_lock : context manager, optional
+        Held while the input is read (e.g. the GUI's lock of open HDF5 files),
+        one frame at a time so that other readers are not blocked for long.
 
     Raises
     ------
@@ -255,7 +260,7 @@ def apply_background(series: FLSeries, output: str | os.PathLike | h5py.Group,
         masks.mask(index)
     settings = {"fit_profile": fit_profile, "fit_offset": fit_offset}
     run = _Writer(series, roiset, masks, to_fit, settings, data_background, as_image,
-                  progress, cancel)
+                  progress, cancel, input_lock or contextlib.nullcontext())
     if isinstance(output, h5py.Group):
         return run.write(output)
     output = Path(output)
@@ -272,7 +277,7 @@ class _Writer:
     """Copies frames to the output and fits the chosen ones, checking for cancel."""
 
     def __init__(self, series, roiset, masks, to_fit, settings, data_background, as_image,
-                 progress, cancel) -> None:
+                 progress, cancel, input_lock) -> None:
         self.series = series
         self.roiset = roiset
         self.masks = masks
@@ -282,18 +287,21 @@ class _Writer:
         self.as_image = as_image
         self.progress = progress
         self.cancel = cancel
+        self.input_lock = input_lock
 
     def write(self, root: h5py.Group) -> ApplyResult:
         length = len(self.series)
         fitted, means, stds, sizes = [], [], [], []
-        for name, value in self.series.h5.attrs.items():
-            if not self.as_image:
-                root.attrs[name] = value
+        if not self.as_image:
+            with self.input_lock:
+                for name, value in self.series.h5.attrs.items():
+                    root.attrs[name] = value
         for index in range(length):
             if self.cancel is not None and self.cancel():
                 raise Cancelled("Background correction cancelled")
             group = root if self.as_image else root.create_group(frame_name(index))
-            copy_group(self.series.get_flimage(index).h5, group)
+            with self.input_lock:
+                copy_group(self.series.get_flimage(index).h5, group)
             if index in self.to_fit:
                 fli = FLImage(h5file=group)
                 mean, std, size = fit_frame(fli, self.masks.mask(index),
@@ -309,9 +317,29 @@ class _Writer:
         return ApplyResult(fitted, np.array(means), np.array(stds), np.array(sizes))
 
     def _write_app_data(self, root: h5py.Group) -> None:
-        source = self.series.h5.get(APP_GROUP)
-        if isinstance(source, h5py.Group) and not self.as_image:
-            copy_group(source, root.require_group(APP_GROUP))
+        with self.input_lock:
+            source = self.series.h5.get(APP_GROUP)
+            if isinstance(source, h5py.Group) and not self.as_image:
+                copy_group(source, root.require_group(APP_GROUP))
         used = ROISet(rois=self.roiset.rois, overrides=self.roiset.overrides,
                       **self.settings)
         write_roiset(root, used)
+
+
+def load_background_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an experimental background image as a float array.
+
+    That is the corrected first frame of an FLImage / FLSeries file, or the
+    first image of a TIFF stack or ``.npy`` array.
+
+    Raises
+    ------
+    FileFormatError
+        The file cannot be read or holds no image.
+    """
+    from .loader import open_series
+
+    with open_series(path) as series:
+        if len(series) == 0:
+            raise FileFormatError(f"{path}: holds no image")
+        return np.asarray(series[0].fl, dtype=float)
