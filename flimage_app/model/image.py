@@ -73,6 +73,18 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
+def check_internal(group: h5py.Group, name: str) -> None:
+    """Refuse to follow an external link at ``group[name]``.
+
+    Files are untrusted input: an external link could make the app read (or,
+    for a writable file, write) another file than the one the user opened.
+    """
+    link = group.get(name, getlink=True)
+    if isinstance(link, h5py.ExternalLink):
+        raise FileFormatError(f"{group.file.filename}: {group.name.rstrip('/')}/{name} is an "
+                              f"external link to {link.filename}; refusing to follow it")
+
+
 def is_writable(group: h5py.Group) -> bool:
     return group.file.mode != "r"
 
@@ -132,6 +144,8 @@ class FLImage:
                 raise ValueError(f"`data` must be a 2-D image, got shape {data.shape}")
             if np.iscomplexobj(data):
                 raise ValueError("`data` must be real-valued fluorescence, not complex")
+        if "fluorescence" in self.h5:
+            self._check_links()
         if not is_writable(self.h5):
             if data is not None or meta:
                 raise ValueError("Cannot write data or metadata to a file opened read-only "
@@ -146,6 +160,15 @@ class FLImage:
         if data is not None:
             write_image_dataset(group, "raw", data, self.h5dtype)
             self._write_versions()
+
+    def _check_links(self) -> None:
+        check_internal(self.h5, "fluorescence")
+        group = self.h5["fluorescence"]
+        for name in ("raw", "bg_data", "estimate_bg_from_mask"):
+            check_internal(group, name)
+        if isinstance(group.get("bg_data"), h5py.Group):
+            for name in group["bg_data"]:
+                check_internal(group["bg_data"], name)
 
     def _write_versions(self) -> None:
         self.h5.attrs.setdefault("qpimage version", QPIMAGE_FORMAT_VERSION)

@@ -64,7 +64,8 @@ def _open_hdf5(path: Path) -> h5py.File:
 def _hdf5_kind(path: Path, h5: h5py.File) -> str:
     if "fluorescence" in h5:
         return "FLImage"
-    if any(key.startswith(FRAME_PREFIX) for key in h5):
+    if len(h5) == 0 or any(key.startswith(FRAME_PREFIX) for key in h5):
+        # an FLSeries to which no frame was added yet is an empty HDF5 file
         return "FLSeries"
     if any(key.startswith("qpi_") for key in h5) or "phase" in h5:
         raise FileFormatError(f"{path}: a qpimage (quantitative phase) file, not fluorescence")
@@ -118,8 +119,8 @@ def _check_frame(path, fli: FLImage) -> None:
 def describe(path: str | os.PathLike) -> dict[str, Any]:
     """Summary of a file for ``flimage-app info`` (reads metadata only, no pixels of HDF5 files).
 
-    Keys: path, kind, frames, shape, dtype, time_range (s, s) or None,
-    pixel_size (m) or None, identifier, frame_identifiers (first ones),
+    Keys: path, kind, frames, shape (of the first frame), shapes (all distinct ones), dtype,
+    time_range (s, s) or None, pixel_size (m) or None, identifier, frame_identifiers (first ones),
     backgrounds (sorted names present in any frame checked), provenance (dict or None).
     """
     kind = file_kind(path)
@@ -130,7 +131,7 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
         if Path(path).suffix.lower() == ".npy":
             info["kind"] = "NumPy"
         if len(series) == 0:
-            info.update(shape=None, dtype=None, time_range=None, pixel_size=None,
+            info.update(shape=None, shapes=[], dtype=None, time_range=None, pixel_size=None,
                         identifier=series.identifier, frame_identifiers=[], backgrounds=[],
                         provenance=None)
             return info
@@ -141,8 +142,10 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
         for index in sorted({0, len(series) // 2, len(series) - 1}):
             backgrounds.update(series.get_flimage(index).bg_keys)
         identifiers = series.identifiers()
+        shapes = sorted(set(series.frame_shapes()))
         info.update(
             shape=first.shape,
+            shapes=shapes,
             dtype=str(first.dtype),
             time_range=(float(valid.min()), float(valid.max())) if valid.size else None,
             frames_with_time=int(valid.size),

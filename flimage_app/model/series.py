@@ -17,7 +17,7 @@ import numpy as np
 
 from .errors import FileFormatError
 from .h5io import copy_group
-from .image import FLImage, is_writable, open_h5, python_value
+from .image import FLImage, check_internal, is_writable, open_h5, python_value
 from .meta import MetaDict, check_value
 
 FRAME_PREFIX = "fli_"
@@ -133,6 +133,7 @@ class FLSeries:
     # ----------------------------------------------------------- frames
     def _frame_group(self, index: int) -> h5py.Group:
         name = frame_name(index)
+        check_internal(self.h5, name)
         group = self.h5.get(name)
         if not isinstance(group, h5py.Group):
             raise FileFormatError(f"Frame {name} is missing in {self.h5.file.filename} "
@@ -168,6 +169,16 @@ class FLSeries:
             except (KeyError, TypeError, ValueError, OSError):
                 times[ii] = _float_or_nan(self._frame_group(ii).attrs.get("time"))
         return times
+
+    def frame_shapes(self) -> list[tuple[int, ...]]:
+        """Shape of every frame's raw image, read from the file's metadata (no pixels)."""
+        shapes = []
+        for ii in range(len(self)):
+            frame = self._frame_group(ii)
+            check_internal(frame, "fluorescence")
+            check_internal(frame["fluorescence"], "raw")
+            shapes.append(tuple(frame["fluorescence/raw"].shape))
+        return shapes
 
     def get_flimage(self, index: int | str) -> FLImage:
         """The frame with this index (negative counts from the end) or identifier."""
