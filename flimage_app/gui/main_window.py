@@ -25,6 +25,7 @@ import logging
 import math
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -311,8 +312,10 @@ class MainWindow(QtWidgets.QMainWindow):
         opened = []
         for path in map(str, paths):
             try:
-                kind = file_kind(path)
-                series = open_series(path)
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    kind = file_kind(path)
+                    series = open_series(path)
             except (FLImageAppError, OSError, ValueError, KeyError) as error:
                 message = error_message(error)
                 if os.path.basename(path) not in message:
@@ -327,6 +330,9 @@ class MainWindow(QtWidgets.QMainWindow):
                 self.report_error("Cannot open file", f"{path}: {error_message(error)}")
                 continue
             opened.append(document)
+            if caught:  # e.g. a TIFF without calibration: say so where the user looks
+                self.statusBar().showMessage(
+                    " · ".join(str(warning.message) for warning in caught), 15000)
             if remember:
                 self._remember(path)
         return opened
