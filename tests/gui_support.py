@@ -1,9 +1,8 @@
-"""Helpers for the GUI tests: series files on disk and a main window with private settings."""
+"""Helpers for the GUI tests: series files on disk, waiting for frames."""
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from flimage_app.model import FLImage, FLSeries
 from tests.synthetic import make_frames
@@ -26,38 +25,6 @@ def write_series(path, count=5, shape=(32, 40), with_background=False, seed=0):
                 image.set_bg_data(np.full(shape, 10.0 + index))
             series.add_flimage(image)
     return frames
-
-
-@pytest.fixture
-def settings_file(tmp_path, monkeypatch):
-    """Redirect the app's settings to an INI file in tmp_path."""
-    from flimage_app.gui.app import SETTINGS_ENV
-
-    path = tmp_path / "settings.ini"
-    monkeypatch.setenv(SETTINGS_ENV, str(path))
-    return path
-
-
-@pytest.fixture
-def errors(monkeypatch):
-    """Record error dialogs instead of showing them: a list of (title, message)."""
-    from PyQt6 import QtWidgets
-
-    shown: list[tuple[str, str]] = []
-    monkeypatch.setattr(QtWidgets.QMessageBox, "critical",
-                        lambda _parent, title, message, *args: shown.append((title, message)))
-    return shown
-
-
-@pytest.fixture
-def window(qtbot, settings_file, errors):
-    """A main window without the optional panels, closed (threads stopped) after the test."""
-    from flimage_app.gui.main_window import MainWindow
-
-    main_window = MainWindow(load_optional_panels=False)
-    qtbot.addWidget(main_window)
-    yield main_window
-    main_window.shutdown()
 
 
 def wait_for_frame(qtbot, main_window, index: int) -> None:

@@ -15,7 +15,7 @@ from tests.conftest import REFERENCE_DIR
 from tests.gui_support import PIXEL_SIZE, wait_for_frame, write_series
 
 #: fixtures settings_file, errors, window
-pytest_plugins = ["tests.gui_support"]
+pytest_plugins = ["tests.gui_fixtures"]
 
 
 def file_hash(path) -> str:
