@@ -1,0 +1,116 @@
+"""Pre-compressed chunks: the bytes HDF5's own filters would write, readable everywhere."""
+
+import warnings
+
+import h5py
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flimage_app.model import FLImage, FLSeries
+from flimage_app.model.fastwrite import (
+    FrameWriter,
+    encode_chunk,
+    fletcher32,
+    shuffle_bytes,
+)
+from flimage_app.model.h5io import COMPRESSION, write_image_dataset
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    import flimage
+
+
+def stored_chunk(dset):
+    return dset.id.read_direct_chunk((0,) * dset.ndim)[1]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.binary(min_size=0, max_size=3000))
+def test_fletcher32_matches_hdf5_on_any_bytes(payload):
+    # Store raw bytes with HDF5's fletcher32 filter only; its checksum trails the data.
+    with h5py.File("fletcher.h5", "w", driver="core", backing_store=False) as handle:
+        data = np.frombuffer(payload, dtype=np.uint8) if payload else np.zeros(1, np.uint8)
+        dset = handle.create_dataset("x", data=data, chunks=data.shape, fletcher32=True)
+        chunk = stored_chunk(dset)
+    assert int.from_bytes(chunk[-4:], "little") == fletcher32(chunk[:-4])
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (7, 13), (1, 1), (101, 33)])
+def test_chunks_are_byte_identical_to_hdf5_filters(tmp_path, shape):
+    rng = np.random.default_rng(0)
+    image = rng.normal(100, 10, shape).astype(np.float32)
+    with h5py.File(tmp_path / "ref.h5", "w") as handle:
+        dset = write_image_dataset(handle, "raw", image, "float32")
+        assert stored_chunk(dset) == encode_chunk(image, COMPRESSION["compression_opts"],
+                                                  COMPRESSION.get("shuffle", False))
+
+
+def test_shuffled_chunks_match_hdf5_shuffle(tmp_path):
+    image = np.arange(300, dtype=np.float32).reshape(15, 20)
+    with h5py.File(tmp_path / "s.h5", "w") as handle:
+        dset = handle.create_dataset("x", data=image, chunks=image.shape, shuffle=True,
+                                     compression="gzip", compression_opts=3, fletcher32=True)
+        assert stored_chunk(dset) == encode_chunk(image, 3, shuffle=True)
+    assert shuffle_bytes(np.array([1, 2], dtype="<u2")) == bytes([1, 2, 0, 0])
+
+
+def frames_written_by(tmp_path, name, images, metas, via_writer):
+    path = tmp_path / name
+    if via_writer:
+        with h5py.File(path, "w") as handle, FrameWriter(handle, max_pending=2) as writer:
+            for image, meta in zip(images, metas, strict=True):
+                writer.submit(image, meta)
+    else:
+        with FLSeries(h5file=path, h5mode="w") as fls:
+            for image, meta in zip(images, metas, strict=True):
+                fls.add_flimage(FLImage(data=image, meta_data=meta))
+    return path
+
+
+def test_frames_equal_what_flimage_layout_stores_and_flimage_reads_them(tmp_path):
+    rng = np.random.default_rng(1)
+    images = [rng.normal(50, 5, (40, 30)) for _ in range(7)]
+    metas = [{"time": 0.5 * i, "pixel size": 2e-7, "identifier": f"frame {i}"} for i in range(7)]
+    fast = frames_written_by(tmp_path, "fast.h5", images, metas, via_writer=True)
+    slow = frames_written_by(tmp_path, "slow.h5", images, metas, via_writer=False)
+    with h5py.File(fast, "r") as a, h5py.File(slow, "r") as b:
+        assert sorted(a) == sorted(b)
+        for key in b:
+            for name in ("fluorescence/raw",):
+                fast_dset, slow_dset = a[f"{key}/{name}"], b[f"{key}/{name}"]
+                # h5py verifies the fletcher32 checksum while reading
+                np.testing.assert_array_equal(fast_dset[()], slow_dset[()])
+                assert fast_dset.dtype == slow_dset.dtype
+                assert fast_dset.chunks == slow_dset.chunks
+                assert (fast_dset.compression, fast_dset.fletcher32, fast_dset.shuffle) == \
+                    (slow_dset.compression, slow_dset.fletcher32, slow_dset.shuffle)
+                assert dict(fast_dset.attrs) == dict(slow_dset.attrs)
+            assert dict(a[key].attrs) == dict(b[key].attrs)
+            assert list(a[f"{key}/fluorescence"]) == list(b[f"{key}/fluorescence"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with flimage.FLSeries(h5file=fast, h5mode="r") as fls:
+            assert len(fls) == 7
+            assert fls[3]["identifier"] == "frame 3"
+            np.testing.assert_array_equal(fls[3].fl, images[3].astype(np.float32))
+
+
+def test_corrupted_chunk_is_detected_by_hdf5(tmp_path):
+    path = frames_written_by(tmp_path, "fast.h5", [np.ones((8, 8))], [{}], via_writer=True)
+    with h5py.File(path, "r+") as handle:
+        dset = handle["fli_0/fluorescence/raw"]
+        chunk = bytearray(stored_chunk(dset))
+        chunk[3] ^= 0xFF
+        dset.id.write_direct_chunk((0, 0), bytes(chunk))
+    with h5py.File(path, "r") as handle, pytest.raises(OSError):
+        handle["fli_0/fluorescence/raw"][()]
+
+
+def test_in_memory_series_is_written_without_direct_chunks():
+    with h5py.File("mem.h5", "w", driver="core", backing_store=False) as handle:
+        with FrameWriter(handle) as writer:
+            writer.submit(np.full((4, 4), 2.0), {"time": 1.0})
+        np.testing.assert_array_equal(handle["fli_0/fluorescence/raw"][()], 2.0)
+        assert handle["fli_0"].attrs["time"] == 1.0

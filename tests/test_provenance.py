@@ -1,0 +1,97 @@
+"""Provenance of outputs: stored where flimage ignores it, read back, re-applied identically."""
+
+import hashlib
+import warnings
+
+import h5py
+import numpy as np
+import pytest
+
+from flimage_app import __version__
+from flimage_app.model.bleach import correct_series
+from flimage_app.model.bleach.synthetic import blob, write_bleaching_series
+from flimage_app.model.errors import FileFormatError
+from flimage_app.model.provenance import read_provenance, reapply
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    import flimage
+
+SHAPE = (40, 40)
+TIMES = np.arange(25) * 0.2
+
+
+@pytest.fixture
+def series_path(tmp_path):
+    path = tmp_path / "input.h5"
+    write_bleaching_series(path, TIMES, SHAPE, rate=0.4, plateau=100.0, noise=2.0)
+    return path
+
+
+def raw_frames(path):
+    with h5py.File(path, "r") as handle:
+        count = sum(1 for key in handle if key.startswith("fli_"))
+        return [handle[f"fli_{i}/fluorescence/raw"][()] for i in range(count)]
+
+
+def test_record_holds_method_parameters_masks_report_input_and_version(series_path, tmp_path):
+    signal = blob(SHAPE) > 0.3
+    output = tmp_path / "out.h5"
+    result = correct_series(series_path, output, "exp", region="signal", signal_mask=signal,
+                            background="constant", background_value=100.0)
+    record = read_provenance(output)
+    assert record["operation"] == "bleach correction" and record["method"] == "exp"
+    assert record["parameters"]["region"] == "signal"
+    assert record["parameters"]["background_value"] == 100.0
+    np.testing.assert_array_equal(record["masks"]["signal_mask"], signal)
+    assert record["masks"]["background_mask"] is None
+    assert record["input"]["file"] == "input.h5"
+    assert record["input"]["sha256"] == hashlib.sha256(series_path.read_bytes()).hexdigest()
+    assert record["app_version"] == __version__ and record["date"][:2] == "20"
+    assert record["report"]["parameters"] == pytest.approx(result.report.parameters)
+    assert record["report"]["errors"] == pytest.approx(result.report.errors)
+    assert "Half-life" in record["report"]["text"]
+    np.testing.assert_allclose(record["trace"]["intensity"], result.intensity)
+    np.testing.assert_allclose(record["trace"]["correction"], result.correction)
+
+
+def test_flimage_ignores_the_app_group(series_path, tmp_path):
+    output = tmp_path / "out.h5"
+    correct_series(series_path, output, "ratio", border_px=6)
+    with h5py.File(output, "r") as handle:
+        assert "flimage_app" in handle
+        assert all("flimage_app" not in handle[key] for key in handle if key.startswith("fli_"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with flimage.FLSeries(h5file=output, h5mode="r") as fls:
+            assert len(fls) == TIMES.size
+            assert fls[0].info  # flimage validates every root attribute of a frame
+
+
+@pytest.mark.parametrize("method", ["flimage", "histogram", "biexp_mask"])
+def test_reapplied_provenance_gives_identical_frames(method, series_path, tmp_path):
+    options = {}
+    if method == "biexp_mask":
+        method, options = "ratio", {"background": "mask", "background_mask": blob(SHAPE) < 0.05,
+                                    "region": "outside"}
+    first = tmp_path / "first.h5"
+    correct_series(series_path, first, method, border_px=6, **options)
+    again = tmp_path / "again.h5"
+    reapply(read_provenance(first), series_path, again)
+    for expected, actual in zip(raw_frames(first), raw_frames(again), strict=True):
+        np.testing.assert_array_equal(actual, expected)
+
+
+def test_reapply_to_another_series(series_path, tmp_path):
+    first = tmp_path / "first.h5"
+    correct_series(series_path, first, "exp", border_px=6)
+    other = tmp_path / "other.h5"
+    write_bleaching_series(other, TIMES, SHAPE, rate=0.2, plateau=100.0, seed=5)
+    result = reapply(read_provenance(first), other, tmp_path / "other_corrected.h5")
+    assert result.method == "exp"
+    assert result.report.parameters["k"] == pytest.approx(0.2, rel=0.1)
+
+
+def test_series_without_provenance_says_so(series_path):
+    with pytest.raises(FileFormatError, match="no provenance"):
+        read_provenance(series_path)
