@@ -11,13 +11,21 @@ both size and speed worse on camera data.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import h5py
 import numpy as np
+
+from .errors import FLImageAppError
+
+
+class WriteError(FLImageAppError, OSError):
+    """An output file could not be written (disk full, size limit, quota)."""
 
 #: Compression of image datasets written by the app.
 COMPRESSION: dict = {"compression": "gzip", "compression_opts": 1, "shuffle": False}
@@ -96,6 +104,24 @@ def temporary_path_beside(target: str | os.PathLike) -> Path:
     return Path(name)
 
 
+#: errno values that mean "the disk (or the allowed file size) is full"
+_FULL_ERRNOS = {errno.ENOSPC: "no space left on the disk", errno.EFBIG: "the file is too large "
+                "for the disk or a size limit", errno.EDQUOT: "the disk quota is exceeded"}
+
+
+def disk_full_reason(exc: BaseException) -> str | None:
+    """A readable reason if `exc` says the disk is full, else None.
+
+    h5py reports HDF5's write failures as RuntimeError/OSError whose text
+    carries the errno ("errno = 28"), so both the attribute and the text are read.
+    """
+    code = getattr(exc, "errno", None)
+    if code not in _FULL_ERRNOS:
+        match = re.search(r"errno = (\d+)", str(exc))
+        code = int(match.group(1)) if match else None
+    return _FULL_ERRNOS.get(code)
+
+
 @contextlib.contextmanager
 def atomic_output(target: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside `target`; rename it to `target` only on success.
@@ -116,10 +142,16 @@ def atomic_output(target: str | os.PathLike, overwrite: bool = False) -> Iterato
         raise FileNotFoundError(f"Folder {target.parent} does not exist")
     temporary = temporary_path_beside(target)
     try:
-        yield temporary
-        if target.exists() and not overwrite:
-            raise FileExistsError(f"{target} appeared while writing; not overwritten")
-        os.replace(temporary, target)
+        try:
+            yield temporary
+            if target.exists() and not overwrite:
+                raise FileExistsError(f"{target} appeared while writing; not overwritten")
+            os.replace(temporary, target)
+        except (OSError, RuntimeError) as exc:
+            reason = disk_full_reason(exc)
+            if reason is None:
+                raise
+            raise WriteError(f"Could not write {target}: {reason}") from exc
     finally:
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
