@@ -1,0 +1,374 @@
+"""Background panel: drawing ROIs, undo/redo, profile, preview, apply, persistence, files."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import roifile
+from PyQt6 import QtCore
+
+from flimage_app.gui.background_panel import BackgroundPanel
+from flimage_app.model import FLSeries
+from flimage_app.model.background import estimate
+from flimage_app.model.rois import (
+    BorderROI,
+    EllipseROI,
+    FreehandROI,
+    PolygonROI,
+    RectangleROI,
+    ROISet,
+    load_roiset_h5,
+    load_roiset_json,
+    save_roiset_json,
+)
+from tests.gui_support import wait_for_frame, write_series
+
+#: fixtures settings_file, errors, window
+pytest_plugins = ["tests.gui_fixtures"]
+
+SHAPE = (32, 40)
+
+
+@pytest.fixture
+def series_path(tmp_path):
+    path = tmp_path / "cells.h5"
+    write_series(path, count=5, shape=SHAPE)
+    return path
+
+
+@pytest.fixture
+def panel(qtbot, window, series_path):
+    background_panel = BackgroundPanel(window)
+    window.add_panel("background", background_panel, "Background")
+    window.open_paths([series_path])
+    wait_for_frame(qtbot, window, 0)
+    window.show_panel("background")
+    return background_panel
+
+
+def roi_items(panel):
+    return [graphic.item for graphic in panel._graphics]
+
+
+def wait_preview(qtbot, panel):
+    qtbot.waitUntil(lambda: not panel.preview_timer.isActive(), timeout=3000)
+
+
+# ----------------------------------------------------------------- drawing
+
+def test_draw_every_kind_of_roi(qtbot, window, panel):
+    panel.add_roi(RectangleROI(0, 0, 6, 32))
+    panel.add_default_shape("ellipse")
+    panel.polygon_button.click()
+    assert panel.tool.kind == "polygon"
+    for x, y in ((30, 2), (39, 2), (39, 12)):
+        panel.tool.press(x, y)
+    panel.polygon_button.click()  # un-checking the tool closes the polygon
+    panel.freehand_button.click()
+    panel.tool.press(30, 20)
+    for angle in np.linspace(0, 2 * np.pi, 60):
+        panel.tool.move(34 + 4 * np.cos(angle), 25 + 4 * np.sin(angle))
+    panel.tool.release(30, 20)
+    panel.border_spin.setValue(2)
+    panel.role_combo.setCurrentIndex(panel.role_combo.findData("exclude"))
+    panel.border_button.click()
+
+    rois = panel.roiset.rois
+    assert [type(r) for r in rois] == [RectangleROI, EllipseROI, PolygonROI, FreehandROI,
+                                       BorderROI]
+    assert [r.name for r in rois] == ["rectangle 1", "ellipse 1", "polygon 1", "free-hand 1",
+                                      "border 1"]
+    assert rois[2].points == ((30, 2), (39, 2), (39, 12))
+    assert rois[4].role == "exclude" and rois[4].width_px == 2
+    assert panel.roi_list.count() == 5
+    assert all(item in window.image_view.view_box.addedItems for item in roi_items(panel))
+    assert not panel.tool.active and not panel.polygon_button.isChecked()
+    # the default ellipse sits in the middle of the image, a fifth of its size
+    ellipse = rois[1]
+    assert ellipse.x + ellipse.width / 2 == pytest.approx(20, abs=1)
+    np.testing.assert_array_equal(panel.background_mask(),
+                                  ROISet(rois=rois).mask(SHAPE))
+
+
+def test_moving_an_item_is_an_undoable_edit(qtbot, panel):
+    panel.add_roi(RectangleROI(2, 3, 5, 6))
+    item = roi_items(panel)[0]
+    item.setPos((10, 12))
+    item.sigRegionChangeFinished.emit(item)
+    assert panel.roiset.rois[0] == RectangleROI(10, 12, 5, 6, name="rectangle 1")
+    assert roi_items(panel)[0] is item  # the dragged item stays
+    panel.undo_action.trigger()
+    assert panel.roiset.rois[0].x == 2
+    assert tuple(roi_items(panel)[0].pos()) == (2, 3)
+    panel.redo_action.trigger()
+    assert tuple(roi_items(panel)[0].pos()) == (10, 12)
+
+
+def test_rename_role_delete_and_undo_redo(qtbot, panel):
+    panel.add_roi(RectangleROI(0, 0, 8, 8))
+    panel.add_roi(EllipseROI(20, 10, 10, 10))
+    panel.rename(0, "corner")
+    panel.select(1)
+    panel.role_button.click()
+    assert [r.name for r in panel.roiset.rois] == ["corner", "ellipse 1"]
+    assert panel.roiset.rois[1].role == "exclude"
+    panel.select(0)
+    panel.delete_button.click()
+    assert [r.name for r in panel.roiset.rois] == ["ellipse 1"]
+    stack = panel.undo_group.activeStack()
+    assert stack.count() == 5
+    for _ in range(3):
+        panel.undo_action.trigger()
+    assert [(r.name, r.role) for r in panel.roiset.rois] == [("rectangle 1", "include"),
+                                                            ("ellipse 1", "include")]
+    panel.redo_action.trigger()
+    assert panel.roiset.rois[0].name == "corner"
+    assert panel.roi_list.item(0).text() == "corner"
+
+
+def test_rename_through_the_list(qtbot, panel):
+    panel.add_roi(RectangleROI(0, 0, 8, 8))
+    panel.roi_list.item(0).setText("dark corner")
+    qtbot.waitUntil(lambda: panel.roiset.rois[0].name == "dark corner", timeout=2000)
+
+
+def test_profile_and_offset_changes_are_undoable(qtbot, panel):
+    panel.add_roi(BorderROI(4))
+    panel.profile_combo.setCurrentIndex(panel.profile_combo.findData("poly2o"))
+    panel.offset_combo.setCurrentIndex(panel.offset_combo.findData("mode"))
+    assert (panel.roiset.fit_profile, panel.roiset.fit_offset) == ("poly2o", "mode")
+    panel.undo_action.trigger()
+    assert panel.roiset.fit_offset == "mean"
+    panel.undo_action.trigger()
+    assert panel.roiset.fit_profile == "tilt"
+    assert panel.profile_combo.currentData() == "tilt"
+    panel.redo_action.trigger()
+    assert panel.profile_combo.currentData() == "poly2o"
+
+
+# ----------------------------------------------------------------- preview
+
+def test_preview_fits_the_frame_on_display(qtbot, window, panel):
+    rois = (RectangleROI(0, 0, 8, 32), RectangleROI(32, 0, 8, 32))
+    panel.add_rois(list(rois), "two strips")
+    wait_preview(qtbot, panel)
+    frame = window.current_frame()
+    mask = ROISet(rois=rois).mask(SHAPE)
+    expected = estimate(frame.raw.astype(float), "mean", "tilt", from_mask=mask)
+    np.testing.assert_allclose(panel.preview_items["background"].image, expected)
+    assert panel.preview_quality.warnings == []
+    assert "Residual mean" in panel.stats_label.text()
+    overlay = panel.overlay.image
+    np.testing.assert_array_equal(overlay[..., 3] > 0, mask)
+
+
+def test_preview_warns_when_the_region_covers_the_cell(qtbot, panel):
+    panel.add_roi(RectangleROI(10, 6, 20, 20))
+    wait_preview(qtbot, panel)
+    assert any("signal" in w for w in panel.preview_quality.warnings)
+    assert "⚠" in panel.warning_label.text()
+
+
+def test_preview_warns_about_tiny_regions(qtbot, panel):
+    panel.add_roi(RectangleROI(0, 0, 3, 3))
+    wait_preview(qtbot, panel)
+    assert any("too small" in w for w in panel.preview_quality.warnings)
+
+
+def test_experimental_background_is_subtracted_before_the_fit(qtbot, window, panel, tmp_path):
+    dark = np.full(SHAPE, 5.0)
+    np.save(tmp_path / "dark.npy", dark[None])
+    assert panel.load_experimental(tmp_path / "dark.npy")
+    assert "dark.npy" in panel.experimental_label.text()
+    panel.add_roi(BorderROI(3))
+    wait_preview(qtbot, panel)
+    frame = window.current_frame()
+    expected = estimate(frame.raw - dark, "mean", "tilt", from_mask=BorderROI(3).mask(SHAPE))
+    np.testing.assert_allclose(panel.preview_items["background"].image, expected)
+
+
+def test_experimental_background_of_wrong_size_is_refused(qtbot, panel, tmp_path, errors):
+    np.save(tmp_path / "small.npy", np.zeros((1, 4, 4)))
+    assert not panel.load_experimental(tmp_path / "small.npy")
+    assert errors and "4×4 px" in errors[-1][1]
+
+
+# ----------------------------------------------------------------- masks for the bleach panel
+
+def test_masks_for_other_panels(qtbot, panel):
+    assert panel.background_mask() is None and panel.signal_mask() is None
+    with qtbot.waitSignal(panel.masks_changed, timeout=1000):
+        panel.add_roi(BorderROI(3))
+    np.testing.assert_array_equal(panel.signal_mask(), ~BorderROI(3).mask(SHAPE))
+    cell = EllipseROI(12, 8, 16, 16, role="exclude")
+    panel.add_roi(cell)
+    np.testing.assert_array_equal(panel.signal_mask(), EllipseROI(12, 8, 16, 16).mask(SHAPE))
+    np.testing.assert_array_equal(panel.background_mask(),
+                                  BorderROI(3).mask(SHAPE) & ~cell.mask(SHAPE))
+
+
+def test_regions_for_one_frame_only(qtbot, window, panel):
+    panel.add_roi(BorderROI(2))
+    window.browser.set_index(1)
+    wait_for_frame(qtbot, window, 1)
+    panel.frame_only_check.setChecked(True)
+    panel.add_roi(RectangleROI(0, 0, 10, 10))
+    assert len(panel.roiset.rois) == 1
+    assert len(panel.roiset.overrides[1]) == 2
+    np.testing.assert_array_equal(panel.background_mask(1), BorderROI(2).mask(SHAPE)
+                                  | RectangleROI(0, 0, 10, 10).mask(SHAPE))
+    np.testing.assert_array_equal(panel.background_mask(0), BorderROI(2).mask(SHAPE))
+    window.browser.set_index(0)
+    wait_for_frame(qtbot, window, 0)
+    assert panel.roi_list.count() == 1 and not panel.frame_only_check.isChecked()
+
+
+# ----------------------------------------------------------------- apply, save, reopen
+
+def test_apply_to_all_frames_writes_and_opens_the_result(qtbot, window, panel, series_path,
+                                                         tmp_path):
+    rois = (RectangleROI(0, 0, 8, 32), BorderROI(2))
+    panel.add_rois(list(rois), "regions")
+    panel.profile_combo.setCurrentIndex(panel.profile_combo.findData("offset"))
+    out = tmp_path / "corrected.h5"
+    task = panel.apply(output=out)
+    qtbot.waitUntil(task.is_done, timeout=20000)
+    qtbot.waitUntil(lambda: len(window.documents) == 2, timeout=5000)
+    mask = ROISet(rois=rois).mask(SHAPE)
+    with FLSeries(h5file=out, h5mode="r") as corrected, \
+            FLSeries(h5file=series_path, h5mode="r") as original:
+        assert len(corrected) == 5
+        for index in range(5):
+            assert corrected[index].bg_keys == ["fit"]
+            raw = original[index].raw_fl
+            np.testing.assert_allclose(corrected[index].fl, raw - raw[mask].mean(), atol=1e-3)
+    # the corrected series is shown, with the regions restored from its file
+    assert window.current_document().source_path == str(out)
+    assert [replace(r, name="") for r in panel.roiset.rois] == list(rois)
+    assert panel.roiset.fit_profile == "offset"
+
+
+def test_apply_to_a_frame_range(qtbot, window, panel, tmp_path):
+    panel.add_roi(BorderROI(3))
+    panel.range_first.setValue(1)
+    panel.range_last.setValue(2)
+    assert panel.frames_to_apply() == [1, 2]
+    out = tmp_path / "range.h5"
+    task = panel.apply(output=out)
+    qtbot.waitUntil(task.is_done, timeout=20000)
+    with FLSeries(h5file=out, h5mode="r") as corrected:
+        assert [bool(corrected[i].bg_keys) for i in range(5)] == [False, True, True, False,
+                                                                  False]
+    wait_for_frame(qtbot, window, 0)
+    window.browser.set_index(3)
+    panel.scope_this.setChecked(True)
+    assert panel.frames_to_apply() == [3]
+
+
+def test_apply_without_regions_says_so(qtbot, panel, tmp_path, errors):
+    assert panel.apply(output=tmp_path / "x.h5") is None
+    assert errors and "Draw at least one" in errors[-1][1]
+
+
+def test_rois_survive_save_and_reopen(qtbot, window, panel, tmp_path):
+    rois = [RectangleROI(1, 2, 6, 7, name="left"), EllipseROI(12, 8, 16, 16, role="exclude",
+                                                              name="cell")]
+    panel.add_rois(rois, "regions")
+    panel.offset_combo.setCurrentIndex(panel.offset_combo.findData("gauss"))
+    saved = tmp_path / "saved.h5"
+    document = window.current_document()
+    document.save_copy(saved)  # what File ▸ Save As did before; Save rewrites that copy
+    window.save_action.trigger()
+    stored = load_roiset_h5(saved)
+    assert list(stored.rois) == rois and stored.fit_offset == "gauss"
+    window.close_current()
+    window.open_paths([saved])
+    wait_for_frame(qtbot, window, 0)
+    assert list(panel.roiset.rois) == rois
+    assert panel.offset_combo.currentData() == "gauss"
+    assert panel.roi_list.count() == 2
+
+
+def test_each_series_keeps_its_own_regions_and_undo_history(qtbot, window, panel, tmp_path):
+    panel.add_roi(BorderROI(2))
+    other = tmp_path / "other.h5"
+    write_series(other, count=2, shape=SHAPE)
+    window.open_paths([other])
+    wait_for_frame(qtbot, window, 0)
+    assert panel.roiset.rois == () and not panel.undo_action.isEnabled()
+    panel.add_roi(RectangleROI(0, 0, 4, 4))
+    window.series_list.setCurrentRow(0)
+    assert [r.kind for r in panel.roiset.rois] == ["border"]
+    panel.undo_action.trigger()
+    assert panel.roiset.rois == ()
+
+
+# ----------------------------------------------------------------- ROI files
+
+def test_export_and_import_json(qtbot, panel, tmp_path):
+    panel.add_roi(PolygonROI(points=[(0, 0), (10, 0), (0, 10)]))
+    path = tmp_path / "rois.json"
+    assert panel.export_rois(path)
+    assert load_roiset_json(path) == panel.roiset
+    other = ROISet(rois=(BorderROI(5, name="frame"),), fit_profile="poly2o")
+    save_roiset_json(other, tmp_path / "other.json")
+    assert panel.import_rois(tmp_path / "other.json")
+    assert panel.roiset == other
+    panel.undo_action.trigger()
+    assert panel.roiset.rois[0].kind == "polygon"
+
+
+def test_import_imagej_rois(qtbot, panel, tmp_path, errors):
+    rect = roifile.ImagejRoi(roitype=roifile.ROI_TYPE.RECT, left=3, top=4, right=10,
+                             bottom=8, name="fiji rect")
+    oval = roifile.ImagejRoi(roitype=roifile.ROI_TYPE.OVAL, left=20, top=2, right=30,
+                             bottom=10, name="fiji oval")
+    roifile.roiwrite(tmp_path / "RoiSet.zip", [rect, oval])
+    assert panel.import_rois(tmp_path / "RoiSet.zip")
+    assert [r.name for r in panel.roiset.rois] == ["fiji rect", "fiji oval"]
+    assert panel.roiset.rois[0] == RectangleROI(3, 4, 7, 4, name="fiji rect")
+    (tmp_path / "bad.roi").write_bytes(b"nonsense")
+    assert not panel.import_rois(tmp_path / "bad.roi")
+    assert errors and "Cannot read ImageJ" in errors[-1][1]
+
+
+def test_escape_cancels_nothing_drawn_with_too_few_points(qtbot, panel):
+    panel.polygon_button.click()
+    panel.tool.press(1, 1)
+    panel.tool.press(5, 1)
+    panel.tool.finish()
+    assert panel.roiset.rois == ()
+    assert not panel.polygon_button.isChecked()
+
+
+def test_mouse_drawing_on_the_view(qtbot, window, panel):
+    """A free-hand stroke with real mouse events on the image view."""
+    view = window.image_view.graphics
+    window.resize(1000, 700)
+    window.show()
+    qtbot.waitExposed(window)
+    panel.freehand_button.click()
+    box = window.image_view.view_box
+
+    def screen(x, y):
+        scene_point = box.mapViewToScene(QtCore.QPointF(x, y))
+        return view.mapFromScene(scene_point)
+
+    qtbot.mousePress(view.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=screen(5, 5))
+    for x, y in ((15, 5), (15, 15), (5, 15)):
+        from PyQt6 import QtGui, QtWidgets
+
+        event = QtGui.QMouseEvent(QtCore.QEvent.Type.MouseMove, QtCore.QPointF(screen(x, y)),
+                                  QtCore.QPointF(view.viewport().mapToGlobal(screen(x, y))),
+                                  QtCore.Qt.MouseButton.NoButton,
+                                  QtCore.Qt.MouseButton.LeftButton,
+                                  QtCore.Qt.KeyboardModifier.NoModifier)
+        QtWidgets.QApplication.sendEvent(view.viewport(), event)
+    qtbot.mouseRelease(view.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=screen(5, 15))
+    assert len(panel.roiset.rois) == 1
+    roi = panel.roiset.rois[0]
+    assert roi.kind == "freehand"
+    mask = roi.mask(SHAPE)
+    assert mask[10, 10] and not mask[20, 20]
