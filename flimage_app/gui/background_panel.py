@@ -736,11 +736,14 @@ class BackgroundPanel(QtWidgets.QWidget):
         for key, array in (("background", background), ("corrected", corrected)):
             self.preview_items[key].setImage(array, autoLevels=False,
                                              levels=_robust_levels(array))
+        # a mean of 1e-15 is zero to the user: round at a thousandth of the noise
+        resolution = 1e-3 * quality.noise if np.isfinite(quality.noise) else 0.0
+        mean = 0.0 if abs(quality.residual_mean) < resolution else quality.residual_mean
         self.stats_label.setText(
             f"Region {quality.n_pixels} px ({100 * quality.n_pixels / mask.size:.1f} % of the "
-            f"frame). Residual mean {quality.residual_mean:.3g}, std "
-            f"{quality.residual_std:.3g}; pixel noise {quality.noise:.3g}. Background "
-            f"{background.min():.4g} … {background.max():.4g}.")
+            f"frame). Residual in the region: mean {mean:.3g}, std "
+            f"{quality.residual_std:.3g} (pixel noise {quality.noise:.3g}). Fitted "
+            f"background {background.min():.4g} … {background.max():.4g}.")
         self.warning_label.setText("\n".join(f"⚠ {w}" for w in quality.warnings))
 
     def _clear_preview(self, message: str, keep_overlay: bool = False) -> None:

@@ -46,6 +46,8 @@ class Document:
         #: Where File ▸ Save writes after a first Save As.
         self.saved_path: str | None = None
         self._saved_edits: dict[int, dict[str, Any]] = {}
+        #: Metadata as read from the file, by frame (filled by the reader thread's frames).
+        self._file_meta: dict[int, dict[str, Any]] = {}
         self.current_index = 0
 
     def __len__(self) -> int:
@@ -63,10 +65,16 @@ class Document:
     # --- metadata -------------------------------------------------------------------------
     def frame_meta(self, index: int) -> dict[str, Any]:
         """Metadata of frame `index` with the unsaved edits applied."""
-        with H5_LOCK:
-            meta = dict(self.series[index].meta)
+        if index not in self._file_meta:
+            with H5_LOCK:
+                self._file_meta[index] = dict(self.series[index].meta)
+        meta = dict(self._file_meta[index])
         meta.update(self.edits.get(index, {}))
         return meta
+
+    def remember_frame(self, frame) -> None:
+        """Keep the metadata that came with a frame read by the cache (saves a file access)."""
+        self._file_meta.setdefault(frame.index, frame.meta)
 
     def meta_value(self, index: int, key: str, default: Any = None) -> Any:
         try:

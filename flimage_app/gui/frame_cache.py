@@ -46,11 +46,18 @@ class Frame:
     raw: np.ndarray
     background: np.ndarray | None
     corrected: np.ndarray = field(repr=False)
+    #: The frame's metadata (SI units), read together with the pixels so that the GUI
+    #: thread need not wait for the file while the reader holds it.
+    meta: dict = field(default_factory=dict, repr=False, compare=False)
+    #: Names of the stored backgrounds ("data", "fit").
+    backgrounds: tuple[str, ...] = ()
 
     @classmethod
-    def from_arrays(cls, index: int, raw: np.ndarray, background: np.ndarray | None) -> Frame:
+    def from_arrays(cls, index: int, raw: np.ndarray, background: np.ndarray | None,
+                    meta: dict | None = None, backgrounds: tuple[str, ...] = ()) -> Frame:
         corrected = raw if background is None else raw - background
-        return cls(index=index, raw=raw, background=background, corrected=corrected)
+        return cls(index=index, raw=raw, background=background, corrected=corrected,
+                   meta=dict(meta or {}), backgrounds=tuple(backgrounds))
 
     def image(self, mode: str) -> np.ndarray:
         """The array shown in view `mode` (one of :data:`VIEW_MODES`)."""
@@ -71,12 +78,14 @@ class Frame:
 
 
 def read_frame(series, index: int) -> Frame:
-    """Read frame `index` of `series` (raw and, when stored, its background)."""
+    """Read frame `index` of `series`: raw, background (when stored) and metadata."""
     with H5_LOCK:
         image = series[index]
+        backgrounds = tuple(image.bg_keys)
         raw = np.asarray(image.raw_fl)
-        background = np.asarray(image.bg_fl) if image.bg_keys else None
-    return Frame.from_arrays(index, raw, background)
+        background = np.asarray(image.bg_fl) if backgrounds else None
+        meta = dict(image.meta)
+    return Frame.from_arrays(index, raw, background, meta, backgrounds)
 
 
 def lookahead_indices(index: int, direction: int, count: int, length: int) -> list[int]:

@@ -38,7 +38,7 @@ from flimage_app.gui.document import Document
 from flimage_app.gui.frame_cache import VIEW_MODES, Frame
 from flimage_app.gui.image_view import COLORMAP_NAMES, VIEW_MODE_LABELS, ImageView
 from flimage_app.gui.metadata_panel import MetadataPanel
-from flimage_app.gui.series_browser import STEP_ACTIONS, SeriesBrowser
+from flimage_app.gui.series_browser import STEP_ACTIONS, SeriesBrowser, summary_from_meta
 from flimage_app.gui.workers import Task, TaskFunction, error_message, run_with_progress
 from flimage_app.model.errors import FLImageAppError
 
@@ -62,15 +62,19 @@ STEP_LABELS = {
 }
 
 
+def _float_or_nan(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
 def frame_caption(document: Document, index: int) -> str:
     """Caption drawn on the image: series, frame and time."""
     caption = f"{document.name}   frame {index} of {len(document)}"
-    time = document.meta_value(index, "time")
-    try:
-        if time is not None and math.isfinite(float(time)):
-            caption += f"   t = {float(time):.2f} s"
-    except (TypeError, ValueError):
-        pass
+    time = _float_or_nan(document.meta_value(index, "time"))
+    if math.isfinite(time):
+        caption += f"   t = {time:.2f} s"
     return caption
 
 
@@ -424,15 +428,21 @@ class MainWindow(QtWidgets.QMainWindow):
         if document is None:
             return
         document.current_index = index
-        self.metadata_panel.set_index(index)
         self.frameChanged.emit(index)
         frame = document.cache.request(index, direction)
         if frame is not None:
             self._display(document, frame)
 
     def _on_frame_ready(self, index: int, frame: Frame) -> None:
-        if self._current is not None and index == self.browser.index:
-            self._display(self._current, frame)
+        document = self._current
+        if document is None:
+            return
+        # frames read ahead bring their metadata: later steps need not wait for the file
+        document.remember_frame(frame)
+        self.browser.table_model.remember(index, summary_from_meta(frame.meta,
+                                                                   frame.backgrounds))
+        if index == self.browser.index:
+            self._display(document, frame)
 
     def _on_read_failed(self, index: int, message: str) -> None:
         if index == self.browser.index:
@@ -440,6 +450,10 @@ class MainWindow(QtWidgets.QMainWindow):
             self.statusBar().showMessage(f"Frame {index} cannot be read: {message}")
 
     def _display(self, document: Document, frame: Frame) -> None:
+        document.remember_frame(frame)
+        self.metadata_panel.set_index(frame.index)
+        time = document.meta_value(frame.index, "time")
+        self.browser.show_time(_float_or_nan(time))
         self.image_view.set_frame(frame, document.pixel_size(frame.index),
                                   frame_caption(document, frame.index))
         self.frameShown.emit(frame)

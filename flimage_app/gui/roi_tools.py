@@ -87,10 +87,16 @@ class RoiGraphic:
     def __init__(self, roi: ROI, shape: tuple[int, int]) -> None:
         self.roi = roi
         self.item = make_item(roi, shape)
+        # the name rides on the item (it moves along); TextItem keeps its size when zooming
+        self.label = pg.TextItem(roi.name, anchor=(0, 1))
+        self.label.setParentItem(self.item)
+        self.label.setPos(*_label_position(roi))
         self.set_selected(False)
 
     def set_selected(self, selected: bool) -> None:
         pen = role_pen(self.roi.role, selected)
+        self.label.setText(self.roi.name)
+        self.label.setColor(pen.color())
         if isinstance(self.item, pg.ROI):
             self.item.setPen(pen)
             self.item.hoverPen = pg.mkPen(SELECTED_COLOUR, width=3)
@@ -101,6 +107,16 @@ class RoiGraphic:
     def current_roi(self) -> ROI:
         """The model ROI with the item's present geometry (name and role kept)."""
         return roi_from_item(self.item, self.roi)
+
+
+def _label_position(roi: ROI) -> tuple[float, float]:
+    """Where the name goes, in the item's own coordinates: above its top-left corner."""
+    if isinstance(roi, PolygonROI):
+        points = np.asarray(roi.points)
+        return float(points[:, 0].min()), float(points[:, 1].min())
+    if isinstance(roi, BorderROI):
+        return float(roi.width_px), float(roi.width_px) + 1.0
+    return 0.0, 0.0
 
 
 def make_item(roi: ROI, shape: tuple[int, int]):

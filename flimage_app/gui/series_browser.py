@@ -56,11 +56,18 @@ def frame_summary(series, index: int) -> FrameSummary:
     """Identifier, time (NaN if unknown) and stored background kinds of frame `index`."""
     with H5_LOCK:
         image = series[index]
-        meta = image.meta
-        identifier = _optional_meta(meta, "identifier", "")
-        time = _optional_meta(meta, "time", math.nan)
-        backgrounds = tuple(image.bg_keys)
-    return FrameSummary(identifier=str(identifier), time=float(time), backgrounds=backgrounds)
+        return summary_from_meta(image.meta, tuple(image.bg_keys))
+
+
+def summary_from_meta(meta, backgrounds: tuple[str, ...]) -> FrameSummary:
+    """The table row of a frame with metadata `meta` and stored `backgrounds`."""
+    identifier = _optional_meta(meta, "identifier", "")
+    time = _optional_meta(meta, "time", math.nan)
+    try:
+        time = float(time)
+    except (TypeError, ValueError):
+        time = math.nan
+    return FrameSummary(identifier=str(identifier), time=time, backgrounds=tuple(backgrounds))
 
 
 def _optional_meta(meta, key: str, default):
@@ -99,6 +106,13 @@ class FrameTableModel(QtCore.QAbstractTableModel):
         if row not in self._rows:
             self._rows[row] = frame_summary(self._series, row)
         return self._rows[row]
+
+    def remember(self, row: int, summary: FrameSummary) -> None:
+        """Store a row's summary obtained elsewhere (e.g. with a frame the cache read)."""
+        self._rows.setdefault(row, summary)
+
+    def cached_summary(self, row: int) -> FrameSummary | None:
+        return self._rows.get(row)
 
     def rowCount(self, parent: QtCore.QModelIndex = QtCore.QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else self._length
@@ -258,8 +272,15 @@ class SeriesBrowser(QtWidgets.QWidget):
             | QtCore.QItemSelectionModel.SelectionFlag.Rows)
         self.table.selectionModel().blockSignals(False)
         self.table.scrollTo(model_index)
-        self.time_label.setText(self._time_text(index))
+        # the time shows at once when known; otherwise it comes with the frame (show_time)
+        cached = self.table_model.cached_summary(index)
+        self.show_time(cached.time if cached is not None else math.nan)
         self.frameChanged.emit(index, direction)
+
+    def show_time(self, seconds: float) -> None:
+        """Show the acquisition time of the current frame (NaN: unknown)."""
+        self.time_label.setText(f"t = {format_time(seconds)} s" if math.isfinite(seconds)
+                                else "t = –")
 
     def step(self, action: str) -> None:
         """Navigate by `action` (a key of :data:`STEP_ACTIONS`)."""
@@ -299,9 +320,3 @@ class SeriesBrowser(QtWidgets.QWidget):
 
     def _advance(self) -> None:
         self.set_index(0 if self._index >= self._length - 1 else self._index + 1)
-
-    def _time_text(self, index: int) -> str:
-        summary = self.summary(index)
-        if summary is None or not math.isfinite(summary.time):
-            return "t = –"
-        return f"t = {summary.time:.3f} s"
