@@ -159,7 +159,7 @@ def test_preview_fits_the_frame_on_display(qtbot, window, panel):
     expected = estimate(frame.raw.astype(float), "mean", "tilt", from_mask=mask)
     np.testing.assert_allclose(panel.preview_items["background"].image, expected)
     assert panel.preview_quality.warnings == []
-    assert "Residual mean" in panel.stats_label.text()
+    assert "Residual in the region: mean" in panel.stats_label.text()
     overlay = panel.overlay.image
     np.testing.assert_array_equal(overlay[..., 3] > 0, mask)
 
