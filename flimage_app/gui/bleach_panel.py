@@ -169,6 +169,15 @@ def measure_and_fit(series, settings: BleachSettings, masks: Masks,
     return FitOutcome(settings, failure=reason, trace=trace)
 
 
+def masks_equal(first: Masks, second: Masks) -> bool:
+    """True when both hold the same masks (None equals only None)."""
+    def same(a, b) -> bool:
+        if a is None or b is None:
+            return a is b
+        return a.shape == b.shape and bool(np.array_equal(a, b))
+    return same(first.signal, second.signal) and same(first.background, second.background)
+
+
 def region_mask(settings: BleachSettings, masks: Masks) -> np.ndarray | None:
     """Pixels the intensity (and the histogram) is measured on; None: the whole frame."""
     if settings.region == "signal":
@@ -338,7 +347,7 @@ class BleachPanel(QtWidgets.QWidget):
         self.report_text.setReadOnly(True)
         self.report_text.setFont(QtGui.QFontDatabase.systemFont(
             QtGui.QFontDatabase.SystemFont.FixedFont))
-        self.report_text.setLineWrapMode(QtWidgets.QPlainTextEdit.LineWrapMode.NoWrap)
+        self.report_text.setLineWrapMode(QtWidgets.QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.copy_button = QtWidgets.QPushButton("Copy report")
         self.copy_button.setToolTip("Copy the fit report as text (for a lab notebook)")
         report = QtWidgets.QWidget()
@@ -356,7 +365,7 @@ class BleachPanel(QtWidgets.QWidget):
         self.splitter.addWidget(report)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([520, 200])
+        self.splitter.setSizes([460, 250])
 
         self.preview_button = QtWidgets.QPushButton("Preview frame")
         self.preview_button.setCheckable(True)
@@ -478,6 +487,8 @@ class BleachPanel(QtWidgets.QWidget):
         if panel is not None:
             masks = Masks(signal=_mask_or_none(panel.signal_mask),
                           background=_mask_or_none(panel.background_mask))
+        if masks_equal(masks, self.masks):
+            return  # the ROI editor re-announces unchanged masks, e.g. on a frame change
         self.masks = masks
         self._mask_version += 1
         self._update_mask_choices()
@@ -660,8 +671,8 @@ class BleachPanel(QtWidgets.QWidget):
         series_name = self.document.name if self.document is not None else "?"
         context = [("Series", series_name),
                    ("Measured", settings.measurement_text()),
-                   ("Frames used", f"{times.size} (0–{times.size - 1}), "
-                                   f"{unit} {times[0]:.4g} … {times[-1]:.4g}")]
+                   ("Frames used", f"{times.size} (frames 0–{times.size - 1}, "
+                                   f"t = {times[0]:.4g} … {times[-1]:.4g} {unit})")]
         if result.background.size and settings.background in ("border", "mask"):
             context.append(("Background level", f"{float(result.background[0]):.6g}"))
         return context
@@ -991,9 +1002,9 @@ class BleachPanel(QtWidgets.QWidget):
         if sizes[2] >= PREFERRED_WIDTH:
             return
         total = sum(sizes)
-        left = min(sizes[0], 240)
         right = min(PREFERRED_WIDTH, total // 2)
-        splitter.setSizes([left, max(total - left - right, 200), right])
+        # the room comes out of the image; the frame table keeps its width
+        splitter.setSizes([sizes[0], max(total - sizes[0] - right, 200), right])
 
     def cleanup(self) -> None:
         """Stop work and remove the scratch folder (corrected series not exported)."""

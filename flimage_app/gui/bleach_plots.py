@@ -5,7 +5,8 @@
 1. the measured intensity trace with the fitted curve,
 2. the residuals (measured − fitted),
 3. the correction factor applied to every frame,
-4. the corrected trace (intensity × factor), which should be flat.
+4. the corrected trace (intensity × factor) in percent of the first frame, which should
+   stay at 100 %.
 
 A vertical line marks the frame shown in the browser; clicking anywhere in
 a plot asks for the nearest frame (``frameClicked``).  The pure functions
@@ -50,6 +51,26 @@ def residuals_of(intensity: np.ndarray, fitted: np.ndarray | None) -> np.ndarray
     if fitted is None:
         return None
     return np.asarray(intensity, dtype=float) - np.asarray(fitted, dtype=float)
+
+
+def relative_corrected(intensity: np.ndarray, correction: np.ndarray) -> np.ndarray:
+    """The corrected trace in percent of the first frame (100 % everywhere when perfect)."""
+    corrected = corrected_trace(intensity, correction)
+    if corrected.size == 0 or not math.isfinite(corrected[0]) or corrected[0] == 0:
+        return np.full(corrected.size, np.nan)
+    return 100.0 * corrected / corrected[0]
+
+
+def corrected_range(relative: np.ndarray, least_span: float = 10.0) -> tuple[float, float]:
+    """Y range of the corrected plot: the data, but never narrower than 100 ± `least_span` %.
+
+    A tight auto-range would blow noise of a well-corrected series up to the full plot
+    height and make a good correction look bad.
+    """
+    finite = relative[np.isfinite(relative)]
+    low = min(float(finite.min()) if finite.size else 100.0, 100.0 - least_span)
+    high = max(float(finite.max()) if finite.size else 100.0, 100.0 + least_span)
+    return low, high
 
 
 def nearest_frame(times: np.ndarray, time: float) -> int | None:
@@ -149,7 +170,7 @@ class BleachPlots(pg.GraphicsLayoutWidget):
         self.intensity_plot = self._add_plot(0, "intensity")
         self.residual_plot = self._add_plot(1, "residual")
         self.factor_plot = self._add_plot(2, "factor")
-        self.corrected_plot = self._add_plot(3, "corrected")
+        self.corrected_plot = self._add_plot(3, "corrected [%]")
         self.plots = (self.intensity_plot, self.residual_plot, self.factor_plot,
                       self.corrected_plot)
         for plot in self.plots[1:]:
@@ -211,6 +232,8 @@ class BleachPlots(pg.GraphicsLayoutWidget):
         plot.showGrid(x=True, y=True, alpha=0.25)
         plot.setLabel("left", label)
         plot.getAxis("left").setWidth(58)
+        # "×0.001" multipliers on an axis are easy to miss: show plain numbers
+        plot.getAxis("left").enableAutoSIPrefix(False)
         plot.setMenuEnabled(False)
         plot.hideButtons()
         return plot
@@ -268,14 +291,14 @@ class BleachPlots(pg.GraphicsLayoutWidget):
         else:
             self.note.setText(f"no fitted curve ({result.method}): no residuals")
         self.factor_item.setData(self.times, np.asarray(result.correction, dtype=float))
-        corrected = corrected_trace(result.intensity, result.correction)
-        self.corrected_item.setData(self.times, corrected)
-        if corrected.size and math.isfinite(corrected[0]):
-            self.flat_line.setPos(float(corrected[0]))
-            self.flat_line.setVisible(True)
+        relative = relative_corrected(result.intensity, result.correction)
+        self.corrected_item.setData(self.times, relative)
+        self.flat_line.setPos(100.0)
+        self.flat_line.setVisible(True)
         for plot in self.plots:
             plot.enableAutoRange()
             plot.autoRange()
+        self.corrected_plot.setYRange(*corrected_range(relative), padding=0.05)
         if residuals is None:
             self._centre(self.note, self.residual_plot)
         self._update_marker()
