@@ -84,6 +84,8 @@ def render_screenshot(window, path: str, size: tuple[int, int] = SCREENSHOT_SIZE
         if window.current_document() is None or window.current_frame() is not None:
             break
         time.sleep(0.01)
+    if window.current_frame() is not None:
+        window.image_view.update_histogram()  # normally done once the display rests
     for _ in range(5):  # let layouts, the histogram and the scale bar settle
         QtWidgets.QApplication.processEvents()
         time.sleep(0.02)

@@ -124,6 +124,8 @@ class ScaleBar:
         self.view_box = view_box
         self.pixel_size: float | None = None
         self.length_m: float | None = None
+        #: (rows, columns) of the image; the bar sits in its bottom-right corner when visible.
+        self.image_shape: tuple[int, int] | None = None
         self.backdrop = QtWidgets.QGraphicsRectItem(view_box)
         self.backdrop.setBrush(QtGui.QColor(0, 0, 0, 140))
         self.backdrop.setPen(QtGui.QPen(QtCore.Qt.PenStyle.NoPen))
@@ -163,8 +165,14 @@ class ScaleBar:
         bar_width = self.length_m / self.pixel_size * screen_per_pixel
         self.label.setText(format_length(self.length_m))
         text = self.label.boundingRect()
-        right = box.right() - self.MARGIN
-        bottom = box.bottom() - self.MARGIN
+        right, bottom = box.right(), box.bottom()
+        if self.image_shape is not None:
+            rows, columns = self.image_shape[:2]
+            # y points down, so the image's bottom-right corner is view point (columns, rows)
+            corner = self.view_box.mapFromView(QtCore.QPointF(columns, rows))
+            right, bottom = min(right, corner.x()), min(bottom, corner.y())
+        right -= self.MARGIN
+        bottom -= self.MARGIN
         self.bar.setRect(right - bar_width, bottom - self.HEIGHT, bar_width, self.HEIGHT)
         self.label.setPos(right - bar_width / 2 - text.width() / 2,
                           bottom - self.HEIGHT - 3 - text.height())
@@ -215,6 +223,11 @@ class ImageView(QtWidgets.QWidget):
         # The histogram is recomputed once the display rests, not for every frame while
         # scrubbing or playing: that keeps ~3 ms per frame for reading and drawing.
         self.image_item.sigImageChanged.disconnect(self.histogram.imageChanged)
+        # quieter than pyqtgraph's defaults: the histogram, not the level band, should stand out
+        self.histogram.region.setBrush(QtGui.QColor(90, 110, 160, 45))
+        for curve in self.histogram.plots:
+            curve.setBrush(QtGui.QColor(120, 180, 255, 170))
+            curve.setPen(QtGui.QColor(160, 205, 255))
         self.histogram_timer = QtCore.QTimer(self)
         self.histogram_timer.setSingleShot(True)
         self.histogram_timer.setInterval(150)
@@ -335,7 +348,9 @@ class ImageView(QtWidgets.QWidget):
         self._show(frame, auto=new_shape or not self.hold_levels)
         if new_shape:
             self._shape = frame.raw.shape
+            self.scale_bar.image_shape = frame.raw.shape
             self.fit_view()
+            self.update_histogram()
 
     def _show(self, frame: Frame, auto: bool) -> None:
         image = frame.image(self._mode)

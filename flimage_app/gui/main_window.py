@@ -35,7 +35,7 @@ from PyQt6 import QtCore, QtGui, QtWidgets
 from flimage_app.gui import app as app_settings
 from flimage_app.gui.dialogs import GettingStartedDialog, show_about, show_error
 from flimage_app.gui.document import Document
-from flimage_app.gui.frame_cache import VIEW_MODES, Frame
+from flimage_app.gui.frame_cache import H5_LOCK, VIEW_MODES, Frame
 from flimage_app.gui.image_view import COLORMAP_NAMES, VIEW_MODE_LABELS, ImageView
 from flimage_app.gui.metadata_panel import MetadataPanel
 from flimage_app.gui.series_browser import STEP_ACTIONS, SeriesBrowser, summary_from_meta
@@ -111,7 +111,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _build_widgets(self) -> None:
         self.series_list = QtWidgets.QListWidget()
         self.series_list.setToolTip("Open series: click to switch")
-        self.series_list.setMaximumHeight(110)
+        self.series_list.setMaximumHeight(76)
         self.browser = SeriesBrowser()
         self.image_view = ImageView()
         self.metadata_panel = MetadataPanel()
@@ -143,6 +143,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.splitter.setSizes([300, 760, 340])
         self.setCentralWidget(self.splitter)
 
+        self.info_label = QtWidgets.QLabel("")
+        self.statusBar().addWidget(self.info_label, 1)
         self.readout_label = QtWidgets.QLabel("")
         self.readout_label.setMinimumWidth(420)
         self.statusBar().addPermanentWidget(self.readout_label)
@@ -419,9 +421,27 @@ class MainWindow(QtWidgets.QMainWindow):
         for action in (self.save_action, self.save_as_action, self.close_action):
             action.setEnabled(has_document)
         self._update_title()
+        self.info_label.setText(self._series_info(document))
         self.documentChanged.emit(document)
         if document is not None and len(document) == 0:
             self.statusBar().showMessage(f"{document.name} holds no frames")
+
+    def _series_info(self, document: Document | None) -> str:
+        """One line about the current series for the status bar."""
+        if document is None:
+            return "Open a series: File ▸ Open…, drop files here, or File ▸ Open demo series"
+        if len(document) == 0:
+            return f"{document.name}: no frames"
+        try:
+            with H5_LOCK:
+                rows, columns = document.series.frame_shape
+        except (FLImageAppError, OSError, KeyError, IndexError):
+            return document.name
+        info = f"{len(document)} frame{'s' if len(document) != 1 else ''}, {columns} × {rows} px"
+        pixel_size = document.pixel_size(document.current_index)
+        if pixel_size:
+            info += f", pixel size {pixel_size * 1e6:.3g} µm"
+        return info + "   ·   hover over the image for pixel values"
 
     def _on_frame_changed(self, index: int, direction: int) -> None:
         document = self._current

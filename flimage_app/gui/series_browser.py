@@ -180,8 +180,10 @@ class SeriesBrowser(QtWidgets.QWidget):
         self.table.setAlternatingRowColors(True)
         header = self.table.horizontalHeader()
         header.setStretchLastSection(True)
-        for column, width in enumerate((48, 110, 80)):
+        for column, width in enumerate((40, 72, 72)):
             self.table.setColumnWidth(column, width)
+        self.table.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setToolTip("Click a row to show that frame")
 
         self.play_button = QtWidgets.QToolButton()
         self.play_button.setCheckable(True)
