@@ -101,7 +101,7 @@ class _ProgressLines:
 
     def __init__(self, label: str, stream: TextIO) -> None:
         self.label, self.stream = label, stream
-        self.last_tenth = -1
+        self.last_tenth = 0
 
     def __call__(self, done: int, total: int) -> None:
         tenth = 10 * done // total if total else 10
@@ -440,8 +440,9 @@ def launch(args: argparse.Namespace, console: Console) -> int:
         gui_main = gui.main
     except (ImportError, AttributeError) as exc:
         return _launch_without_gui(args, console, exc)
+    screenshot = str(args.screenshot) if args.screenshot is not None else None
     result = gui_main([str(path) for path in args.files], demo=args.demo,
-                      screenshot=args.screenshot, panel=args.panel)
+                      screenshot=screenshot, panel=args.panel or "browse")
     return int(result or 0)
 
 
@@ -583,6 +584,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"\n{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader of stdout went away (e.g. `| head`): stop quietly, as Unix tools do;
+        # stdout is redirected so that Python's final flush does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except Exception as exc:
         if args.debug:
             traceback.print_exc()
