@@ -114,3 +114,45 @@ def test_in_memory_series_is_written_without_direct_chunks():
             writer.submit(np.full((4, 4), 2.0), {"time": 1.0})
         np.testing.assert_array_equal(handle["fli_0/fluorescence/raw"][()], 2.0)
         assert handle["fli_0"].attrs["time"] == 1.0
+
+
+@pytest.mark.parametrize("storage", [
+    {"compression": "gzip", "compression_opts": 1, "fletcher32": True},
+    {"compression": "gzip", "compression_opts": 9},
+    {"compression": "gzip", "compression_opts": 4, "shuffle": True, "fletcher32": True},
+    {"compression": "lzf"},  # not decoded here: HDF5 reads it
+    {},  # contiguous
+])
+def test_frame_reader_decodes_like_hdf5(tmp_path, storage):
+    from flimage_app.model.bleach.measure import FrameReader
+
+    rng = np.random.default_rng(3)
+    images = [np.round(rng.normal(100, 10, (20, 30))).astype(np.float32) for _ in range(5)]
+    path = tmp_path / "series.h5"
+    with h5py.File(path, "w") as handle:
+        for index, image in enumerate(images):
+            group = handle.create_group(f"fli_{index}/fluorescence")
+            chunks = {"chunks": image.shape} if storage else {}
+            group.create_dataset("raw", data=image, **chunks, **storage)
+            bg = group.create_group("bg_data")
+            if index == 2:
+                bg.create_dataset("data", data=np.full(image.shape, 7.0, dtype=np.float32))
+    with FrameReader(path, workers=2) as reader:
+        decoded = list(reader.iter_fl())
+    assert [index for index, _ in decoded] == list(range(5))
+    for index, image in decoded:
+        expected = images[index].astype(float) - (7.0 if index == 2 else 0.0)
+        np.testing.assert_array_equal(image, expected)
+
+
+def test_frame_reader_leaves_damaged_chunks_to_hdf5(tmp_path):
+    from flimage_app.model.bleach.measure import FrameReader
+
+    path = frames_written_by(tmp_path, "fast.h5", [np.ones((8, 8))], [{}], via_writer=True)
+    with h5py.File(path, "r+") as handle:
+        dset = handle["fli_0/fluorescence/raw"]
+        chunk = bytearray(stored_chunk(dset))
+        chunk[3] ^= 0xFF
+        dset.id.write_direct_chunk((0, 0), bytes(chunk))
+    with FrameReader(path) as reader, pytest.raises(OSError):
+        list(reader.iter_fl())

@@ -149,18 +149,21 @@ def _measure(reader: FrameReader, method: str, background: str, background_value
     fixed_level = float(background_value or 0.0) if background == "constant" else 0.0
     if method == "flimage":
         # Sum of the pixels above the background: needs the level before the pass.
+        level = fixed_level
         if background_region is not None:
-            level = float(np.mean([_pass_step(steps, region_mean(reader.fl(i), background_region))
-                                   for i in range(count)]))
-        else:
-            level = fixed_level
-        intensity = np.array([_pass_step(steps, positive_sum(reader.fl(i), level, region))
-                              for i in range(count)])
+            level_per_frame = np.empty(count)
+            for index, image in reader.iter_fl():
+                level_per_frame[index] = region_mean(image, background_region)
+                steps.step()
+            level = float(np.mean(level_per_frame))
+        intensity = np.empty(count)
+        for index, image in reader.iter_fl():
+            intensity[index] = positive_sum(image, level, region)
+            steps.step()
         return np.full(count, level), intensity
     # Mean intensity is linear in the level: one pass gives both.
     means, levels = np.empty(count), np.full(count, fixed_level)
-    for index in range(count):
-        image = reader.fl(index)
+    for index, image in reader.iter_fl():
         means[index] = region_mean(image, region)
         if background_region is not None:
             levels[index] = region_mean(image, background_region)
@@ -168,11 +171,6 @@ def _measure(reader: FrameReader, method: str, background: str, background_value
     if background_region is not None:
         levels[:] = levels.mean()
     return levels, means - levels
-
-
-def _pass_step(steps: _Steps, value: float) -> float:
-    steps.step()
-    return value
 
 
 def _passes(method: str, background: str) -> int:
@@ -252,8 +250,8 @@ def correct_series(series, output, method: str = "flimage", *, border_px: int = 
     settings = {"method": method, "border_px": int(border_px), "background": background,
                 "background_value": background_value, "region": region,
                 "histogram_reference": histogram_reference, "strict": bool(strict)}
-    with FrameReader(series) as reader:
-        target_reader = FrameReader(source) if source is not None else reader
+    with FrameReader(series, workers) as reader:
+        target_reader = FrameReader(source, workers) if source is not None else reader
         try:
             if (len(target_reader), target_reader.shape) != (len(reader), reader.shape):
                 raise ValueError(f"The source series has {len(target_reader)} frames of "
@@ -310,8 +308,7 @@ def _apply(reader: FrameReader, output: h5py.Group | None, result: BleachResult,
     """The write pass: corrected frames go to `output` (None: histogram factors only)."""
     writer = FrameWriter(output, workers=workers) if output is not None else None
     try:
-        for index in range(len(reader)):
-            image = reader.fl(index)
+        for index, image in reader.iter_fl():
             level = result.background[index]
             if level:
                 image -= level

@@ -378,7 +378,11 @@ def fit_biexponential(times: np.ndarray, intensity: np.ndarray) -> FitOutcome:
         raise FitError("No sum of two decaying exponentials matches the trace; "
                        "try the single exponential")
     lower = np.array([0.0, 0.0, 0.0, 0.0, -np.inf])
-    values = _refine(biexp_offset, biexp_offset_jacobian, t, data, best[1], lower)
+    try:
+        values = _refine(biexp_offset, biexp_offset_jacobian, t, data, best[1], lower)
+    except FitError as exc:
+        raise FitError(f"{exc} (the data may not support two exponential components; "
+                       "try the single exponential)") from None
     if values[1] < values[3]:  # keep the fast component first
         values = values[[2, 3, 0, 1, 4]]
     amp_fast, rate_fast, amp_slow, rate_slow, _ = values

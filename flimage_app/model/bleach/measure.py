@@ -9,15 +9,19 @@ at a time.
 
 from __future__ import annotations
 
+import collections
 import os
 import warnings
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import h5py
 import numpy as np
 
 from ..errors import FileFormatError
+from ..fastwrite import fletcher32
 from ..image import python_value, read_meta
 from ..meta import MetaDict
 from ..series import FRAME_PREFIX, frame_name
@@ -32,6 +36,47 @@ class MissingTimeWarning(UserWarning):
     """Frames lack the "time" metadata; frame indices are used instead."""
 
 
+#: HDF5 filter codes (H5Z_FILTER_DEFLATE, _SHUFFLE, _FLETCHER32).
+_DEFLATE, _SHUFFLE, _FLETCHER32 = 1, 2, 3
+#: Filter pipelines whose chunks :func:`decode_chunk` decodes (as h5py orders them).
+_DECODABLE = {(_DEFLATE,): (False, False), (_DEFLATE, _FLETCHER32): (False, True),
+              (_SHUFFLE, _DEFLATE): (True, False), (_SHUFFLE, _DEFLATE, _FLETCHER32): (True, True)}
+
+
+def direct_decoding(dset: h5py.Dataset) -> tuple[bool, bool] | None:
+    """``(shuffled, checksummed)`` if `dset` is one deflated chunk decodable here, else None."""
+    if dset.chunks is None or dset.chunks != dset.shape or dset.dtype.kind not in "biuf":
+        return None
+    plist = dset.id.get_create_plist()
+    codes = tuple(plist.get_filter(i)[0] for i in range(plist.get_nfilters()))
+    return _DECODABLE.get(codes)
+
+
+def decode_chunk(chunk: bytes, dtype: np.dtype, shape: tuple[int, ...], shuffled: bool,
+                 checksummed: bool) -> np.ndarray | None:
+    """The array in one stored chunk, as HDF5's filters would return it.
+
+    Returns None if the checksum does not match this implementation's
+    reading, so that the caller lets HDF5 decide (it also accepts checksums
+    of very old files and reports damage in its own words).
+    """
+    if checksummed:
+        chunk, stored = chunk[:-4], int.from_bytes(chunk[-4:], "little")
+        if fletcher32(chunk) != stored:
+            return None
+    payload = zlib.decompress(chunk)
+    if shuffled:
+        itemsize = np.dtype(dtype).itemsize
+        payload = np.frombuffer(payload, np.uint8).reshape(itemsize, -1).T.tobytes()
+    return np.frombuffer(payload, dtype=dtype).reshape(shape)
+
+
+def _decoded_fl(chunk: bytes, dtype: np.dtype, shape: tuple[int, ...], shuffled: bool,
+                checksummed: bool) -> np.ndarray | None:
+    raw = decode_chunk(chunk, dtype, shape, shuffled, checksummed)
+    return None if raw is None else raw.astype(float)
+
+
 class FrameReader:
     """Frame-by-frame access to a series on disk or in memory.
 
@@ -41,9 +86,14 @@ class FrameReader:
         Anything with an ``h5`` group of ``fli_<i>`` frames (app or flimage
         FLSeries), such a group itself, or the path of an FLSeries file
         (opened read-only and closed by :meth:`close`).
+    workers : int or None
+        Threads that decompress frames ahead of :meth:`iter_fl` (default:
+        the number of CPUs).
     """
 
-    def __init__(self, series) -> None:
+    def __init__(self, series, workers: int | None = None) -> None:
+        self.workers = workers or os.cpu_count() or 1
+        self._pool: ThreadPoolExecutor | None = None
         self._owned: h5py.File | None = None
         if isinstance(series, (str, os.PathLike)):
             try:
@@ -75,7 +125,10 @@ class FrameReader:
         self.close()
 
     def close(self) -> None:
-        """Close the file if this reader opened it."""
+        """Stop the decompression threads; close the file if this reader opened it."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         if self._owned is not None and self._owned.id.valid:
             self._owned.close()
 
@@ -109,14 +162,60 @@ class FrameReader:
 
         Same arithmetic as ``FLImage.fl`` in the app and in flimage.
         """
-        raw = self._raw(index)[()]
-        if raw.shape != self.shape:
-            raise FileFormatError(f"Frame {index} has shape {raw.shape}, the first frame "
+        dset = self._checked_raw(index)
+        return self._minus_stored(index, dset[()].astype(float))
+
+    def _checked_raw(self, index: int) -> h5py.Dataset:
+        dset = self._raw(index)
+        if dset.shape != self.shape:
+            raise FileFormatError(f"Frame {index} has shape {dset.shape}, the first frame "
                                   f"{self.shape}; all frames must have the same shape")
-        image = raw.astype(float)
+        return dset
+
+    def _minus_stored(self, index: int, image: np.ndarray) -> np.ndarray:
         for stored in self.stored_backgrounds(index):
             image -= stored
         return image
+
+    def iter_fl(self, indices: Sequence[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """``(index, fl(index))`` for every frame, in order, decompressed ahead on threads.
+
+        HDF5 decompresses on the calling thread only; here the stored chunk
+        bytes are read with ``read_direct_chunk`` and checked (fletcher32),
+        inflated and converted on a thread pool while the caller works on
+        the previous frame.  Frames stored in any other way are read by HDF5.
+        """
+        indices = range(self.length) if indices is None else indices
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="frame-reader")
+        pending: collections.deque[tuple[int, Future | None]] = collections.deque()
+        try:
+            for index in indices:
+                pending.append((index, self._submit(index)))
+                if len(pending) > self.workers:
+                    yield self._collect(*pending.popleft())
+            while pending:
+                yield self._collect(*pending.popleft())
+        finally:
+            for _, future in pending:
+                if future is not None:
+                    future.cancel()
+
+    def _submit(self, index: int) -> Future | None:
+        dset = self._checked_raw(index)
+        decoding = direct_decoding(dset)
+        if decoding is None:
+            return None
+        filter_mask, chunk = dset.id.read_direct_chunk((0,) * dset.ndim)
+        if filter_mask != 0:  # an optional filter was skipped for this chunk
+            return None
+        return self._pool.submit(_decoded_fl, chunk, dset.dtype, dset.shape, *decoding)
+
+    def _collect(self, index: int, future: Future | None) -> tuple[int, np.ndarray]:
+        image = future.result() if future is not None else None
+        if image is None:
+            return index, self.fl(index)
+        return index, self._minus_stored(index, image)
 
     def stored_backgrounds(self, index: int) -> Iterator[np.ndarray]:
         """The background images stored with frame `index` (flimage sums them all)."""

@@ -20,15 +20,19 @@ def blob(shape: tuple[int, int], sigma_fraction: float = 0.15) -> np.ndarray:
 
 def bleaching_frame(index: int, time: float, shape: tuple[int, int], *, rate: float,
                     signal: float = 1000.0, plateau: float = 0.0, background: float = 100.0,
-                    noise: float = 5.0, seed: int = 0) -> np.ndarray:
-    """One frame: ``background + (signal·exp(−rate·t) + plateau)·blob + Gaussian noise``.
+                    noise: float = 5.0, slow_fraction: float = 0.0, seed: int = 0) -> np.ndarray:
+    """One camera frame of a bleaching "cell".
 
+    ``background + (signal·[(1 − f)·exp(−rate·t) + f·exp(−rate·t/10)] + plateau)·blob``
+    plus Gaussian noise, rounded to whole counts as a camera delivers them
+    (``f`` = `slow_fraction`, a second population bleaching ten times slower).
     The noise of frame `index` is reproducible from `seed`.
     """
     rng = np.random.default_rng((seed, index))
-    level = signal * np.exp(-rate * time) + plateau
+    decay = (1 - slow_fraction) * np.exp(-rate * time) + slow_fraction * np.exp(-rate * time / 10)
+    level = signal * decay + plateau
     image = background + level * blob(shape) + rng.normal(0.0, noise, shape)
-    return image.astype(np.float32)
+    return np.round(image).astype(np.float32)
 
 
 def write_bleaching_series(path: str | os.PathLike, times, shape=(64, 64), *, rate: float,
