@@ -55,9 +55,9 @@ from flimage_app.model.rois import (
     import_imagej,
     load_roiset_json,
     read_roiset,
-    save_roiset_h5,
     save_roiset_json,
     unique_name,
+    write_roiset,
 )
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,6 @@ class BackgroundPanel(QtWidgets.QWidget):
         self._stacks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._data_backgrounds: dict[tuple[int, int], np.ndarray | None] = {}
         self._experimental: tuple[str, np.ndarray] | None = None
-        self._written_mtimes: dict[str, float] = {}
         self.undo_group = QtGui.QUndoGroup(self)
         self._empty_stack = QtGui.QUndoStack(self)
         self.undo_group.addStack(self._empty_stack)
@@ -322,8 +321,6 @@ class BackgroundPanel(QtWidgets.QWidget):
         self.main_window.documentChanged.connect(self.set_document)
         self.main_window.frameShown.connect(self._on_frame_shown)
         # after the main window's own handlers: store the ROIs in the copy just saved
-        self.main_window.save_action.triggered.connect(self._after_save)
-        self.main_window.save_as_action.triggered.connect(self._after_save)
 
     # ------------------------------------------------------------------ documents, frames
     def set_document(self, document) -> None:
@@ -341,6 +338,7 @@ class BackgroundPanel(QtWidgets.QWidget):
                 self.undo_group.addStack(stack)
                 self._stacks[document] = stack
                 self._roisets[document] = self._stored_roiset(document) or ROISet()
+                document.app_data_writers.append(self._roi_writer(document))
             self.undo_group.setActiveStack(self._stacks[document])
             last = max(len(document) - 1, 0)
             for spin in (self.range_first, self.range_last):
@@ -902,21 +900,19 @@ class BackgroundPanel(QtWidgets.QWidget):
         self.main_window.statusBar().showMessage(f"Exported the ROIs to {path}", 5000)
         return True
 
-    def _after_save(self) -> None:
-        """Store the regions in the copy File ▸ Save / Save As has just written."""
-        document = self.main_window.current_document()
-        path = getattr(document, "saved_path", None)
-        if not path or not os.path.exists(path):
-            return
-        mtime = os.path.getmtime(path)
-        if self._written_mtimes.get(path) == mtime:
-            return  # the save was cancelled: the file is still the one we completed
-        try:
-            save_roiset_h5(path, self.roiset)
-        except FLImageAppError as error:
-            self.main_window.report_error("Saving ROIs", error_message(error))
-            return
-        self._written_mtimes[path] = os.path.getmtime(path)
+    def _roi_writer(self, document):
+        """Writes the regions of `document` into its saved copy (File ▸ Save / Save As)."""
+        panel = weakref.ref(self)
+
+        def write(root) -> None:
+            alive = panel()
+            if alive is None:
+                return
+            roiset = alive.roiset if alive._document is document else alive._roisets.get(document)
+            if roiset is not None and not roiset.is_empty():
+                write_roiset(root, roiset)
+
+        return write
 
     # ------------------------------------------------------------------ state of buttons
     def _update_enabled(self) -> None:

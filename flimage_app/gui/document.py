@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,9 @@ class Document:
         #: Metadata as read from the file, by frame (filled by the reader thread's frames).
         self._file_meta: dict[int, dict[str, Any]] = {}
         self.current_index = 0
+        #: Panels' writers of app data (e.g. ROI sets): called with the root group of the
+        #: saved copy inside the atomic write, so the copy is complete or absent.
+        self.app_data_writers: list[Callable[[h5py.Group], None]] = []
 
     def __len__(self) -> int:
         return self.cache.length
@@ -133,10 +137,19 @@ class Document:
                     attrs = output[frame_paths[index]].attrs
                     for key, value in changes.items():
                         attrs[key] = value
+                root = output[self._root_path(byte_copy)]
+                for write in self.app_data_writers:
+                    write(root)
         # the copy holds every edit so far; later saves start again from the input file
         self.saved_path = str(target)
         self._saved_edits = {index: dict(changes) for index, changes in self.edits.items()}
         return target
+
+    def _root_path(self, byte_copy: bool) -> str:
+        """HDF5 path, in the saved copy, of the group that holds the series (or the FLImage)."""
+        if byte_copy:
+            return self.series.h5.name if self.source_kind == "FLSeries" else "/"
+        return "/"
 
     def _frame_path(self, index: int, byte_copy: bool) -> str:
         """HDF5 path of frame `index` in the saved copy."""
