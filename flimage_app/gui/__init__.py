@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -15,8 +16,8 @@ SCREENSHOT_TIMEOUT_S = 20.0
 PANEL_CHOICES = ("browse", "background", "bleach")
 
 
-def main(files: list[str], demo: bool = False, screenshot: str | None = None,
-         panel: str = "browse") -> int:
+def main(files: list[str], demo: bool = False, screenshot: str | os.PathLike | None = None,
+         panel: str | None = "browse") -> int:
     """Run the app.
 
     Parameters
@@ -53,6 +54,7 @@ def main(files: list[str], demo: bool = False, screenshot: str | None = None,
         window.open_demo()
     if files:
         window.open_paths(files, remember=not screenshot)
+    panel = panel or "browse"
     if not window.show_panel(panel):
         print(f"flimage-app: panel {panel!r} is not available; showing the browser",
               file=sys.stderr)
@@ -72,7 +74,7 @@ def main(files: list[str], demo: bool = False, screenshot: str | None = None,
     return 0 if opened == requested else 1
 
 
-def render_screenshot(window, path: str, size: tuple[int, int] = SCREENSHOT_SIZE) -> bool:
+def render_screenshot(window, path: str | os.PathLike, size: tuple[int, int] = SCREENSHOT_SIZE) -> bool:
     """Render `window` at `size` into the PNG `path` once its frame is on display."""
     from PyQt6 import QtWidgets
 
@@ -89,4 +91,4 @@ def render_screenshot(window, path: str, size: tuple[int, int] = SCREENSHOT_SIZE
     for _ in range(5):  # let layouts, the histogram and the scale bar settle
         QtWidgets.QApplication.processEvents()
         time.sleep(0.02)
-    return window.grab().save(path, "PNG")
+    return window.grab().save(os.fspath(path), "PNG")
