@@ -74,7 +74,8 @@ def main(files: list[str], demo: bool = False, screenshot: str | os.PathLike | N
     return 0 if opened == requested else 1
 
 
-def render_screenshot(window, path: str | os.PathLike, size: tuple[int, int] = SCREENSHOT_SIZE) -> bool:
+def render_screenshot(window, path: str | os.PathLike,
+                      size: tuple[int, int] = SCREENSHOT_SIZE) -> bool:
     """Render `window` at `size` into the PNG `path` once its frame is on display."""
     from PyQt6 import QtWidgets
 
