@@ -46,10 +46,21 @@ def remember_recent(recent: list[str], path: str, limit: int = MAX_RECENT_FILES)
     return ([absolute] + [item for item in recent if item != absolute])[:limit]
 
 
+#: Qt messages that say nothing to a user (the offscreen platform's limits)
+HARMLESS_QT_MESSAGES = ("does not support propagateSizeHints",)
+
+
+def _qt_message_handler(mode: QtCore.QtMsgType, context, message: str) -> None:
+    if any(text in message for text in HARMLESS_QT_MESSAGES):
+        return
+    print(message, file=sys.stderr)
+
+
 def ensure_application(argv: list[str] | None = None) -> QtWidgets.QApplication:
     """Return the running QApplication, creating and naming it if needed."""
     app = QtWidgets.QApplication.instance()
     if app is None:
+        QtCore.qInstallMessageHandler(_qt_message_handler)
         app = QtWidgets.QApplication(argv if argv is not None else sys.argv[:1])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
