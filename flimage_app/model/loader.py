@@ -102,9 +102,25 @@ def open_series(path: str | os.PathLike, **import_options: Any) -> FLSeries:
             series.add_flimage(fli)
         return series
     series = FLSeries(h5file=path, h5mode="r")
-    if len(series):
-        _check_frame(path, series.get_flimage(0))
+    try:
+        _check_frame_names(path, series)
+        if len(series):
+            _check_frame(path, series.get_flimage(0))
+    except BaseException:
+        series.close()
+        raise
     return series
+
+
+def _check_frame_names(path, series: FLSeries) -> None:
+    """Frames must be numbered fli_0 … fli_{N-1} without gaps (flimage finds them by index)."""
+    names = {key for key in series.h5 if key.startswith(FRAME_PREFIX)}
+    expected = {f"{FRAME_PREFIX}{index}" for index in range(len(names))}
+    missing = sorted(expected - names, key=lambda name: int(name[len(FRAME_PREFIX):]))
+    if missing:
+        extra = sorted(names - expected)
+        raise FileFormatError(f"{path}: frame {missing[0]} is missing ({len(missing)} gap(s) in "
+                              f"the numbering; unexpected: {', '.join(extra[:3])})")
 
 
 def _check_frame(path, fli: FLImage) -> None:
