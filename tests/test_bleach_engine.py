@@ -113,9 +113,12 @@ def corrected_trace(path, method):
     return np.array([frame.mean() for frame in frames_of(path)])
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", [*METHODS, "histogram_previous"])
 def test_every_method_flattens_a_known_decay(method, series_path, tmp_path):
     output = tmp_path / f"{method}.h5"
+    options = {"border_px": 8}
+    if method == "histogram_previous":
+        method, options["histogram_reference"] = "histogram", "previous"
     if method == "biexp":
         path = tmp_path / "biexp_input.h5"
         times = np.linspace(0, 20, 60)
@@ -125,7 +128,7 @@ def test_every_method_flattens_a_known_decay(method, series_path, tmp_path):
         _add_slow_component(path, times, rate=0.1, signal=400.0)
     else:
         path = series_path
-    result = correct_series(path, output, method, border_px=8)
+    result = correct_series(path, output, method, **options)
     trace = corrected_trace(output, method)
     raw_trace = result.intensity
     assert raw_trace[-1] < 0.75 * raw_trace[0]  # it did bleach

@@ -18,9 +18,9 @@ import h5py
 import numpy as np
 
 from .errors import Cancelled
-from .fastwrite import FrameWriter
+from .fastwrite import FrameWriter, bound_metadata_cache
 from .h5io import atomic_output
-from .provenance import denoise_record, write_provenance
+from .provenance import InputDescriptions, denoise_record, write_provenance
 
 Progress = Callable[[int, int], None]
 Cancel = Callable[[], bool]
@@ -67,15 +67,19 @@ def denoise_series(series, output, weight: float = 2.0, progress: Progress | Non
     if not weight > 0:
         raise ValueError(f"The denoising weight must be positive, got {weight}")
     with FrameReader(series) as reader:
-        record = denoise_record(weight, reader)
-        if isinstance(output, h5py.Group):
-            _denoise_into(reader, output, weight, progress, cancel, workers)
-            write_provenance(output, record)
-            return None
-        with atomic_output(output, overwrite=overwrite) as temporary:
-            with h5py.File(temporary, "w") as handle:
-                _denoise_into(reader, handle, weight, progress, cancel, workers)
-                write_provenance(handle, record)
+        inputs = InputDescriptions(reader)
+        try:
+            if isinstance(output, h5py.Group):
+                _denoise_into(reader, output, weight, progress, cancel, workers)
+                write_provenance(output, denoise_record(weight, inputs.result()))
+                return None
+            with atomic_output(output, overwrite=overwrite) as temporary:
+                with h5py.File(temporary, "w") as handle:
+                    bound_metadata_cache(handle)
+                    _denoise_into(reader, handle, weight, progress, cancel, workers)
+                    write_provenance(handle, denoise_record(weight, inputs.result()))
+        finally:
+            inputs.close()
     return os.fspath(Path(output))
 
 

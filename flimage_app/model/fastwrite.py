@@ -94,6 +94,21 @@ def create_image_dataset(group: h5py.Group, key: str, shape: tuple[int, ...],
     return dset
 
 
+def bound_metadata_cache(handle: h5py.File, max_bytes: int = 4 << 20) -> None:
+    """Keep HDF5's metadata cache of `handle` below `max_bytes`.
+
+    HDF5 lets the cache grow to 32 MB per file as a series' thousands of
+    frame groups pass through it; a streaming pass touches each group once
+    or twice, so a small cache costs nothing and keeps memory flat.
+    """
+    config = handle.id.get_mdc_config()
+    config.set_initial_size = True
+    config.initial_size = min(config.initial_size, max_bytes // 2)
+    config.min_size = min(config.min_size, max_bytes // 2)
+    config.max_size = max_bytes
+    handle.id.set_mdc_config(config)
+
+
 class FrameWriter:
     """Append FLImage frames to a series group, compressing them on a thread pool.
 

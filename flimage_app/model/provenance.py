@@ -15,6 +15,7 @@ import datetime
 import hashlib
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import h5py
@@ -41,29 +42,51 @@ def file_sha256(path: str | os.PathLike, block: int = 1 << 22) -> str:
     return digest.hexdigest()
 
 
-def describe_input(reader) -> dict[str, Any]:
-    """Name, checksum and size of the series a reader reads (checksum only for files)."""
-    filename = reader.filename
-    return {"file": os.path.basename(filename) if filename else None,
-            "path": os.path.abspath(filename) if filename else None,
-            "sha256": file_sha256(filename) if filename else None,
-            "frames": len(reader), "frame_shape": list(reader.shape)}
+class InputDescriptions:
+    """Name, SHA-256 and size of input series; files are hashed on a background thread.
+
+    Start it before the long pass over the frames, so that hashing overlaps
+    the work, and call :meth:`result` afterwards.
+    """
+
+    def __init__(self, *readers) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
+        self._entries = [(reader.filename, len(reader), list(reader.shape),
+                          self._pool.submit(file_sha256, reader.filename)
+                          if reader.filename else None) for reader in readers]
+
+    def result(self) -> list[dict[str, Any]]:
+        """One description per reader, in the order given."""
+        return [{"file": os.path.basename(name) if name else None,
+                 "path": os.path.abspath(name) if name else None,
+                 "sha256": digest.result() if digest is not None else None,
+                 "frames": frames, "frame_shape": shape}
+                for name, frames, shape, digest in self._entries]
+
+    def close(self) -> None:
+        """Stop hashing (after a cancel or an error)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _base_record(operation: str, method: str, parameters: dict, reader, source) -> dict:
+def _base_record(operation: str, method: str, parameters: dict,
+                 inputs: list[dict[str, Any]]) -> dict:
     record = {"operation": operation, "method": method, "parameters": parameters,
-              "input": describe_input(reader), "app_version": __version__,
+              "input": inputs[0], "app_version": __version__,
               "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
-    if source is not None and source is not reader:
-        record["source"] = describe_input(source)
+    if len(inputs) > 1:
+        record["source"] = inputs[1]
     return record
 
 
-def bleach_record(result, reader, source, masks: dict[str, np.ndarray | None]) -> dict:
-    """The provenance of a bleach correction (see :func:`write_provenance`)."""
+def bleach_record(result, inputs: list[dict[str, Any]],
+                  masks: dict[str, np.ndarray | None]) -> dict:
+    """The provenance of a bleach correction (see :func:`write_provenance`).
+
+    `inputs` describes the measured series and, if different, the corrected one
+    (see :class:`InputDescriptions`).
+    """
     report = result.report
-    record = _base_record("bleach correction", result.method, dict(result.settings), reader,
-                          source)
+    record = _base_record("bleach correction", result.method, dict(result.settings), inputs)
     record["report"] = {"model": report.model, "parameters": report.parameters,
                         "errors": report.errors, "half_lives": report.half_lives,
                         "r_squared": report.r_squared, "time_unit": report.time_unit,
@@ -76,9 +99,9 @@ def bleach_record(result, reader, source, masks: dict[str, np.ndarray | None]) -
     return record
 
 
-def denoise_record(weight: float, reader) -> dict:
+def denoise_record(weight: float, inputs: list[dict[str, Any]]) -> dict:
     """The provenance of a total-variation denoising."""
-    return _base_record("denoise", "tv_chambolle", {"weight": float(weight)}, reader, None)
+    return _base_record("denoise", "tv_chambolle", {"weight": float(weight)}, inputs)
 
 
 def write_provenance(root: h5py.Group, record: dict) -> None:

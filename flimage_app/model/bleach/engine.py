@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import provenance as provenance_module
 from ..errors import Cancelled, FitError
-from ..fastwrite import FrameWriter
+from ..fastwrite import FrameWriter, bound_metadata_cache
 from ..h5io import atomic_output
 from .measure import (
     BACKGROUNDS,
@@ -247,6 +247,9 @@ def correct_series(series, output, method: str = "flimage", *, border_px: int = 
         `cancel` returned True.
     """
     _validate(method, background, region)
+    if isinstance(output, (str, os.PathLike)) and Path(output).exists() and not overwrite:
+        # fail before the measurement passes, not after them
+        raise FileExistsError(f"{output} exists; choose another name or allow overwriting")
     settings = {"method": method, "border_px": int(border_px), "background": background,
                 "background_value": background_value, "region": region,
                 "histogram_reference": histogram_reference, "strict": bool(strict)}
@@ -282,19 +285,28 @@ def correct_series(series, output, method: str = "flimage", *, border_px: int = 
                      "background_mask": (background_mask
                                          if "mask" in background or region == "outside"
                                          else None)}
-            record = provenance_module.bleach_record(result, reader, target_reader, masks)
             if output is None:
                 if matcher is not None:
                     _apply(target_reader, None, result, matcher, region_mask, steps, workers)
                 return result
-            if isinstance(output, h5py.Group):
-                _apply(target_reader, output, result, matcher, region_mask, steps, workers)
-                provenance_module.write_provenance(output, record)
-                return result
-            with atomic_output(output, overwrite=overwrite) as temporary:
-                with h5py.File(temporary, "w") as handle:
-                    _apply(target_reader, handle, result, matcher, region_mask, steps, workers)
-                    provenance_module.write_provenance(handle, record)
+            readers = (reader,) if target_reader is reader else (reader, target_reader)
+            inputs = provenance_module.InputDescriptions(*readers)
+            try:
+                if isinstance(output, h5py.Group):
+                    _apply(target_reader, output, result, matcher, region_mask, steps, workers)
+                    provenance_module.write_provenance(
+                        output, provenance_module.bleach_record(result, inputs.result(), masks))
+                    return result
+                with atomic_output(output, overwrite=overwrite) as temporary:
+                    with h5py.File(temporary, "w") as handle:
+                        bound_metadata_cache(handle)
+                        _apply(target_reader, handle, result, matcher, region_mask, steps,
+                               workers)
+                        provenance_module.write_provenance(
+                            handle,
+                            provenance_module.bleach_record(result, inputs.result(), masks))
+            finally:
+                inputs.close()
             result.output = os.fspath(Path(output))
             return result
         finally:

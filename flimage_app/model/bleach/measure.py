@@ -21,7 +21,7 @@ import h5py
 import numpy as np
 
 from ..errors import FileFormatError
-from ..fastwrite import fletcher32
+from ..fastwrite import bound_metadata_cache, fletcher32
 from ..image import python_value, read_meta
 from ..meta import MetaDict
 from ..series import FRAME_PREFIX, frame_name
@@ -101,6 +101,7 @@ class FrameReader:
             except OSError as exc:
                 raise FileFormatError(f"{os.fspath(series)} cannot be opened as HDF5 "
                                       f"({str(exc).splitlines()[0]})") from None
+            bound_metadata_cache(self._owned)
             group = self._owned
         elif isinstance(series, h5py.Group):
             group = series
