@@ -91,10 +91,10 @@ def _denoise_into(reader, output: h5py.Group, weight: float, progress: Progress 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="denoise") as pool, \
             FrameWriter(output, workers=workers) as writer:
         try:
-            for index in range(total):
+            for index, image in reader.iter_fl():
                 if cancel is not None and cancel():
                     raise Cancelled("Denoising cancelled; no output written")
-                pending.append((index, pool.submit(denoise_image, reader.fl(index), weight)))
+                pending.append((index, pool.submit(denoise_image, image, weight)))
                 if len(pending) > workers:
                     _write_next(pending, reader, writer, progress, total)
             while pending:

@@ -150,8 +150,11 @@ class FrameWriter:
         self.close()
 
     def submit(self, image: np.ndarray, meta: Mapping[str, Any]) -> None:
-        """Queue one frame: `image` becomes ``fluorescence/raw``, `meta` its metadata."""
-        data = np.asarray(image).astype(self.dtype, copy=False)
+        """Queue one frame: `image` becomes ``fluorescence/raw``, `meta` its metadata.
+
+        `image` is copied, so the caller may reuse its buffer at once.
+        """
+        data = np.array(image, dtype=self.dtype, copy=True)
         if data.ndim != 2:
             raise ValueError(f"Frames must be 2-D images, got shape {data.shape}")
         if self.direct:

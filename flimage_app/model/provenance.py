@@ -23,9 +23,8 @@ import numpy as np
 
 from .. import __version__
 from .errors import FileFormatError
+from .series import APP_GROUP
 
-#: Name of the group of the app's own data at the series root.
-APP_GROUP = "flimage_app"
 #: Name of the provenance group inside it.
 PROVENANCE = "provenance"
 #: Per-frame arrays stored with a bleach correction.
@@ -180,7 +179,8 @@ def reapply(provenance: dict, series, output, **options):
     """Run the operation recorded in `provenance` on `series`, writing to `output`.
 
     Same method, parameters and masks; `options` (e.g. ``progress``,
-    ``cancel``, ``overwrite``) are passed on.  Returns what the operation
+    ``cancel``, ``overwrite``, or ``source`` for a correction that was
+    measured on one series and applied to another) are passed on.  Returns what the operation
     returns (a BleachResult for a bleach correction, None for denoising).
     """
     operation = provenance.get("operation")

@@ -20,7 +20,7 @@ import h5py
 import numpy as np
 
 from .. import provenance as provenance_module
-from ..errors import Cancelled, FitError
+from ..errors import Cancelled
 from ..fastwrite import FrameWriter, bound_metadata_cache
 from ..h5io import atomic_output
 from .measure import (
@@ -369,4 +369,4 @@ def flimage_bleach_correction(series, h5out=None, border_px: int = 20, flscorr=N
     return float(result.background[0]), result.intensity, result.fitted, result.times
 
 
-__all__ = ["BleachResult", "FitError", "correct_series", "flimage_bleach_correction"]
+__all__ = ["BleachResult", "correct_series", "flimage_bleach_correction"]

@@ -253,7 +253,7 @@ def time_axis(times: np.ndarray) -> TimeAxis:
         return TimeAxis(np.asarray(times, dtype=float), "s", "")
     shown = ", ".join(map(str, missing[:5])) + (" …" if missing.size > 5 else "")
     note = (f"{missing.size} of {times.size} frames have no \"time\" metadata (frames {shown}); "
-            "the fit uses the frame index as time, so rates are per frame")
+            "the frame index is used as time, so rates and half-lives are per frame")
     warnings.warn(note, MissingTimeWarning, stacklevel=3)
     return TimeAxis(np.arange(times.size, dtype=float), "frame", note)
 
