@@ -42,12 +42,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import h5py
 import numpy as np
 import tifffile
 
 from .errors import Cancelled, FileFormatError
+from .fastwrite import FrameWriter
 from .h5io import atomic_output
-from .image import FLImage
 from .series import FLSeries
 
 Progress = Callable[[int, int], None] | None
@@ -55,6 +56,8 @@ Cancel = Callable[[], bool] | None
 
 TIFF_SUFFIXES: tuple[str, ...] = (".tif", ".tiff")
 NPY_SUFFIXES: tuple[str, ...] = (".npy",)
+#: exported .npy arrays: little-endian float32, whatever the machine
+NPY_DTYPE = np.dtype("<f4")
 
 #: largest integer magnitude float32 / float64 represent exactly
 FLOAT32_EXACT_INT = 2**24
@@ -581,21 +584,26 @@ def import_stack(path: str | os.PathLike, *, pixel_size: float | None = None,
         warnings.warn(f"{info.path.name}: {note}", MissingCalibrationWarning, stacklevel=2)
     if isinstance(h5file, (str, os.PathLike)):
         with atomic_output(h5file, overwrite=overwrite) as temporary:
-            with FLSeries(h5file=temporary, h5mode="w") as series:
-                fill_series(series, info, progress, cancel)
+            with h5py.File(temporary, "w") as h5:
+                write_frames(h5, info, progress, cancel)
         return FLSeries(h5file=h5file, h5mode="r+")
     series = FLSeries(h5file=h5file)
     try:
-        fill_series(series, info, progress, cancel)
+        # written beside the FLSeries object, before it has counted its frames
+        write_frames(series.h5, info, progress, cancel)
     except BaseException:
         series.close()
         raise
     return series
 
 
-def fill_series(series: FLSeries, info: StackInfo, progress: Progress = None,
-                cancel: Cancel = None) -> None:
-    """Append the frames of the stack `info` to `series`, with their metadata."""
+def write_frames(group: h5py.Group, info: StackInfo, progress: Progress = None,
+                 cancel: Cancel = None) -> None:
+    """Append the frames of the stack `info`, with their metadata, to the series root `group`.
+
+    Frames are compressed on a thread pool
+    (:class:`~flimage_app.model.fastwrite.FrameWriter`) while the next ones are read.
+    """
     needs_scan = info.dtype.kind in "iu" and info.dtype.itemsize > 2
     total = info.n_frames * (2 if needs_scan else 1)
     done = 0
@@ -611,15 +619,15 @@ def fill_series(series: FLSeries, info: StackInfo, progress: Progress = None,
                 progress(done, total)
 
     h5dtype = storage_dtype(info, counted)
-    series.h5.attrs["identifier"] = info.path.name
-    for frame, image in enumerate(counted()):
-        meta: dict[str, float] = {}
-        if info.times is not None:
-            meta["time"] = float(info.times[frame])
-        if info.pixel_size is not None:
-            meta["pixel size"] = info.pixel_size
-        with FLImage(data=image, meta_data=meta, h5dtype=h5dtype) as fli:
-            series.add_flimage(fli)
+    group.attrs["identifier"] = info.path.name
+    with FrameWriter(group, dtype=h5dtype) as writer:
+        for frame, image in enumerate(counted()):
+            meta: dict[str, float] = {}
+            if info.times is not None:
+                meta["time"] = float(info.times[frame])
+            if info.pixel_size is not None:
+                meta["pixel size"] = info.pixel_size
+            writer.submit(image, meta)
 
 
 # ------------------------------------------------------------------ export
@@ -734,16 +742,14 @@ def export_npy(series: FLSeries, path: str | os.PathLike, *, raw: bool = False,
     """
     _check_exportable(series)
     rows, cols = series.frame_shape
+    header = {"descr": np.lib.format.dtype_to_descr(NPY_DTYPE), "fortran_order": False,
+              "shape": (len(series), rows, cols)}
     with atomic_output(path, overwrite=overwrite) as temporary:
-        stack = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.float32,
-                                          shape=(len(series), rows, cols))
-        try:
-            for index, image in enumerate(_series_frames(series, raw, progress, cancel)):
-                stack[index] = image
-            stack.flush()
-        finally:
-            # the memory map must be closed before atomic_output renames or removes the file
-            del stack
+        # plain writes, not a memory map: a map would keep every written page resident
+        with open(temporary, "wb") as handle:
+            np.lib.format.write_array_header_1_0(handle, header)
+            for image in _series_frames(series, raw, progress, cancel):
+                handle.write(image.astype(NPY_DTYPE, copy=False).tobytes())
     return Path(path)
 
 
