@@ -229,11 +229,33 @@ def run_info(args: argparse.Namespace, console: Console) -> int:
     from .model.loader import describe
 
     summary = describe(args.file)
+    if summary.get("provenance") is None and summary.get("kind") in ("FLSeries", "FLImage"):
+        summary["provenance"] = provenance_summary(args.file)
     if args.json:
         print(json.dumps(summary, indent=2, default=_json_default))
     else:
         print(format_summary(summary))
     return 0
+
+
+def provenance_summary(path: Path) -> dict[str, Any] | None:
+    """How the app made the file (operation, method, parameters, input, date), or None.
+
+    The per-frame trace and masks of the record are left out: ``info`` is a summary.
+    """
+    from .model.errors import FLImageAppError
+    from .model.provenance import read_provenance
+
+    try:
+        record = read_provenance(path)
+    except (FLImageAppError, OSError, KeyError, ValueError):
+        return None
+    brief = {key: record[key] for key in ("operation", "method", "date", "app_version")
+             if key in record}
+    source = record.get("input") or {}
+    brief["input"] = source.get("file")
+    brief["parameters"] = record.get("parameters")
+    return brief
 
 
 def _json_default(value: Any) -> Any:
@@ -262,6 +284,13 @@ def _format_value(key: str, value: Any) -> str:
         return f"{value * 1e6:g} µm ({value:g} m)"
     if isinstance(value, (list, tuple)):
         return ", ".join(str(v) for v in value) if value else "none"
+    if key == "provenance" and isinstance(value, dict) and "operation" in value:
+        made = f"{value['operation']} ({value.get('method')})"
+        if value.get("input"):
+            made += f" of {value['input']}"
+        if value.get("date"):
+            made += f", {value['date']}"
+        return made + f", flimage-app {value.get('app_version', '?')}"
     if isinstance(value, dict):
         return json.dumps(value, default=_json_default)
     return str(value)

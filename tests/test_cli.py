@@ -199,6 +199,8 @@ def test_bleach_with_csv_and_tif(tmp_path, bleaching_series):
     rows = list(csv.reader(io.StringIO(table.read_text())))
     assert len(rows) == 13 and rows[0][0] == "frame"
     assert tifffile.imread(stack).shape == (12, 48, 64)
+    info = run("info", out)
+    assert "provenance:        bleach correction (exp) of series.h5" in info.stdout
 
 
 def test_bleach_demo_with_the_default_method_flimage(tmp_path):

@@ -760,4 +760,4 @@ def is_stack_file(path: str | os.PathLike) -> bool:
 
 __all__ = ["MissingCalibrationWarning", "StackInfo", "export_npy", "export_tiff",
            "import_stack", "inspect_stack", "is_stack_file", "iter_frames",
-           "length_to_metres", "time_to_seconds"]
+           "length_to_metres", "time_to_seconds", "write_frames"]
