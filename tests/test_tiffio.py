@@ -270,6 +270,20 @@ def test_not_a_tiff_is_a_file_format_error(tmp_path):
         import_stack(path)
 
 
+@pytest.mark.parametrize("cut", [100, 30000])  # inside the last frame / across the IFDs
+def test_truncated_tiff_is_refused_in_one_line(tmp_path, capsys, cut):
+    full = tmp_path / "full.tif"
+    tifffile.imwrite(full, np.ones((10, 64, 64), np.uint16), imagej=True,
+                     metadata={"axes": "TYX"})
+    data = full.read_bytes()
+    truncated = tmp_path / "truncated.tif"
+    truncated.write_bytes(data[:-cut])
+    with pytest.raises(FileFormatError, match=r"^truncated.tif: (damaged|frame 9 cannot)"):
+        quiet_import(truncated, h5file=tmp_path / "out.h5")
+    assert not (tmp_path / "out.h5").exists()
+    assert capsys.readouterr().err == ""  # tifffile's own log lines are collected, not printed
+
+
 def test_complex_pixels_are_refused(tmp_path):
     path = tmp_path / "complex.npy"
     np.save(path, np.zeros((2, 3, 3), np.complex64))

@@ -33,6 +33,8 @@ frame interval, the pixel size in µm and a ``t=… s`` label per frame) or a
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import os
 import re
@@ -93,6 +95,9 @@ TIME_UNITS: dict[str, float] = {
 
 #: slice label with a time, e.g. "t=1.25 s" (written by export_tiff)
 TIME_LABEL = re.compile(r"^\s*t\s*=\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(\S*)\s*$")
+
+#: tifffile log messages that mean the file is damaged, not merely unusual
+DAMAGE_SIGNS: tuple[str, ...] = ("invalid page offset", "corrupted", "failed to reshape")
 
 #: axes that index samples of one pixel (RGB) or channels
 CHANNEL_AXES = ("C", "S")
@@ -334,7 +339,38 @@ def _image_series(path: Path, tif: tifffile.TiffFile) -> tifffile.TiffPageSeries
     return series
 
 
+@contextlib.contextmanager
+def _tifffile_messages() -> Iterator[list[str]]:
+    """Collect tifffile's log warnings (instead of letting them reach stderr raw)."""
+    messages: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            # drop the "<tifffile.TiffFile 'name.tif'>" prefix: the caller names the file
+            messages.append(re.sub(r"^<[^>]*>\s*", "", record.getMessage()))
+
+    log = logging.getLogger("tifffile")
+    handler, propagate = Collect(logging.WARNING), log.propagate
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        yield messages
+    finally:
+        log.removeHandler(handler)
+        log.propagate = propagate
+
+
 def _inspect_tiff(path: Path, channel: int | None, plane: int | None) -> StackInfo:
+    with _tifffile_messages() as messages:
+        info = _read_tiff_layout(path, channel, plane)
+    damage = [m for m in messages if any(sign in m for sign in DAMAGE_SIGNS)]
+    if damage:
+        raise FileFormatError(f"{path.name}: damaged or truncated TIFF file ({damage[0]})")
+    info.notes.extend(f"tifffile: {message}" for message in dict.fromkeys(messages))
+    return info
+
+
+def _read_tiff_layout(path: Path, channel: int | None, plane: int | None) -> StackInfo:
     with _open_tiff(path) as tif:
         series = _image_series(path, tif)
         _check_dtype(path, series.dtype)
@@ -349,7 +385,7 @@ def _inspect_tiff(path: Path, channel: int | None, plane: int | None) -> StackIn
         if tif.is_ome:
             _read_ome_calibration(info, tif.ome_metadata or "")
         elif tif.is_imagej:
-            _read_imagej_calibration(info, tif.imagej_metadata or {}, page, tif)
+            _read_imagej_calibration(info, tif.imagej_metadata or {}, page)
         else:
             info.pixel_size = _tiff_resolution_pixel_size(page)
         return info
@@ -383,8 +419,7 @@ def _tiff_resolution_pixel_size(page) -> float | None:
     return None
 
 
-def _read_imagej_calibration(info: StackInfo, meta: dict, page,
-                             tif: tifffile.TiffFile) -> None:
+def _read_imagej_calibration(info: StackInfo, meta: dict, page) -> None:
     unit = meta.get("unit")
     try:
         unit_metres = length_to_metres(1.0, unit)
@@ -501,10 +536,15 @@ def iter_frames(info: StackInfo) -> Iterator[np.ndarray]:
         for frame in range(info.n_frames):
             yield np.asarray(array[frame] if array.ndim == 3 else array)
         return
-    with _open_tiff(info.path) as tif:
+    with _tifffile_messages(), _open_tiff(info.path) as tif:
         for frame in range(info.n_frames):
             page = _page_index(info, frame)
-            image = tif.asarray(key=page, series=0)
+            try:
+                image = tif.asarray(key=page, series=0)
+            except (tifffile.TiffFileError, ValueError, OSError, IndexError) as exc:
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise FileFormatError(f"{info.path.name}: frame {frame} cannot be read "
+                                      f"({reason})") from None
             if image.ndim == 3:  # samples (RGB) last
                 image = image[..., info.index.get("S", 0)]
             yield image
