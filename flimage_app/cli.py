@@ -226,9 +226,7 @@ def _info_arguments(parser: argparse.ArgumentParser) -> None:
 @verb("info", "summarise a file: kind, frames, shape, times, pixel size, backgrounds",
       _info_arguments)
 def run_info(args: argparse.Namespace, console: Console) -> int:
-    from .model.loader import describe
-
-    summary = describe(args.file)
+    summary = summarise(args.file)
     if summary.get("provenance") is None and summary.get("kind") in ("FLSeries", "FLImage"):
         summary["provenance"] = provenance_summary(args.file)
     if args.json:
@@ -236,6 +234,16 @@ def run_info(args: argparse.Namespace, console: Console) -> int:
     else:
         print(format_summary(summary))
     return 0
+
+
+def summarise(path: Path) -> dict[str, Any]:
+    """Summary of any input file; stacks are described from their metadata (no pixels read)."""
+    from .model.loader import check_readable, describe
+    from .model.tiffio import is_stack_file, stack_summary
+
+    if is_stack_file(path):
+        return stack_summary(check_readable(path))
+    return describe(path)
 
 
 def provenance_summary(path: Path) -> dict[str, Any] | None:
@@ -275,13 +283,15 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 def _format_value(key: str, value: Any) -> str:
     if value is None:
-        return "none" if key in ("provenance", "identifier") else "unknown"
+        return "none" if key in ("provenance", "identifier", "problem") else "unknown"
     if key == "shape" and isinstance(value, (tuple, list)):
         return " x ".join(str(v) for v in value) + " px"
     if key == "time_range" and isinstance(value, (tuple, list)) and len(value) == 2:
         return f"{value[0]:g} s to {value[1]:g} s"
     if key == "pixel_size" and isinstance(value, (int, float)):
         return f"{value * 1e6:g} µm ({value:g} m)"
+    if key == "notes" and isinstance(value, list):
+        return "; ".join(value) if value else "none"
     if isinstance(value, (list, tuple)):
         return ", ".join(str(v) for v in value) if value else "none"
     if key == "provenance" and isinstance(value, dict) and "operation" in value:
@@ -489,12 +499,10 @@ def _launch_without_gui(args: argparse.Namespace, console: Console,
         raise UsageError("the GUI is not available; give files to summarise, or use a verb "
                          f"(see {PROG} --help)")
     console.note(f"the GUI is not available ({why}); showing a summary instead")
-    from .model.loader import describe
-
     for number, path in enumerate(files):
         if number:
             print()
-        print(format_summary(describe(path)))
+        print(format_summary(summarise(Path(path))))
     return 0
 
 

@@ -93,6 +93,20 @@ def test_info_of_a_series(bleaching_series):
     assert summary["frames"] == 12 and summary["kind"] == "FLSeries"
 
 
+def test_info_of_stacks_reads_metadata_only(tmp_path, imagej_stack):
+    stack, _ = imagej_stack
+    done = run("info", stack)
+    assert done.returncode == 0, done.stderr
+    assert "ImageJ TIFF" in done.stdout and "T=5 x Y=16 x X=20" in done.stdout
+    assert "0 s to 2 s" in done.stdout and "0.2 µm" in done.stdout
+    hyper = tmp_path / "hyper.tif"
+    tifffile.imwrite(hyper, np.zeros((3, 2, 8, 9), np.uint8), imagej=True,
+                     metadata={"axes": "TCYX"})
+    done = run("info", hyper)
+    assert done.returncode == 0, done.stderr
+    assert "do not map to one time series" in done.stdout and "--channel" in done.stdout
+
+
 def test_errors_are_one_line_and_debug_shows_the_traceback(tmp_path):
     missing = tmp_path / "missing.h5"
     assert_one_error_line(run("info", missing), "missing.h5")
@@ -312,5 +326,5 @@ def test_warnings_become_notes(capsys, tmp_path):
     np.save(tmp_path / "s.npy", np.zeros((2, 4, 4)))
     with warnings.catch_warnings():
         warnings.simplefilter("always", MissingCalibrationWarning)
-        assert cli.main(["info", str(tmp_path / "s.npy")]) == 0
+        assert cli.main(["export", str(tmp_path / "s.npy"), "-o", str(tmp_path / "s.tif")]) == 0
     assert "flimage-app: warning: s.npy: the file holds no pixel size" in capsys.readouterr().err

@@ -102,6 +102,16 @@ def test_imagej_hyperstack_without_choice_names_axes_and_options(tmp_path, hyper
     assert "\n" not in message
 
 
+def test_inspect_describes_a_stack_it_cannot_import(tmp_path, hyperstack):
+    path = tmp_path / "hyper.tif"
+    write_hyperstack(path, hyperstack)
+    info = inspect_stack(path)
+    assert (info.kind, info.axes, info.shape) == ("ImageJ TIFF", "TZCYX", (4, 3, 2, 12, 10))
+    assert "do not map to one time series" in info.problem
+    assert info.pixel_size == pytest.approx(0.25e-6)
+    assert inspect_stack(path, channel=0, plane=0).problem is None
+
+
 def test_out_of_range_channel_is_reported(tmp_path, hyperstack):
     path = tmp_path / "hyper.tif"
     write_hyperstack(path, hyperstack)

@@ -132,6 +132,9 @@ class StackInfo:
         Pixel size [m], or None if unknown.
     notes : list of str
         Things the user should know (missing calibration, choices made).
+    problem : str or None
+        Why the stack cannot be imported as it is (e.g. channels and Z planes
+        to choose from); :func:`import_stack` raises it as FileFormatError.
     """
 
     path: Path
@@ -144,6 +147,7 @@ class StackInfo:
     times: np.ndarray | None = None
     pixel_size: float | None = None
     notes: list[str] = field(default_factory=list)
+    problem: str | None = None
 
     @property
     def n_frames(self) -> int:
@@ -181,11 +185,12 @@ def _unit_key(unit: str | None) -> str:
 
 # ------------------------------------------------------------------ axes
 def _select_axes(path: Path, axes: str, shape: tuple[int, ...], channel: int | None,
-                 plane: int | None) -> tuple[str | None, dict[str, int], list[str]]:
+                 plane: int | None) -> tuple[str | None, dict[str, int], list[str], str | None]:
     """Choose the frame axis and the fixed index of the other non-image axes.
 
-    Returns (frame_axis, index, notes).  Raises FileFormatError when the axes
-    cannot map to one time series.
+    Returns (frame_axis, index, notes, problem); `problem` says why the axes
+    do not map to one time series (None if they do).  Raises FileFormatError
+    for a `channel` / `plane` the file does not have.
     """
     sizes = {axis: size for axis, size in zip(axes, shape, strict=True) if axis not in "YX"}
     notes: list[str] = []
@@ -211,8 +216,9 @@ def _select_axes(path: Path, axes: str, shape: tuple[int, ...], channel: int | N
         {a for a in CHANNEL_AXES if channel is not None})
     open_axes = [a for a, size in sizes.items() if size > 1 and a not in chosen]
     if "S" in open_axes:
-        raise FileFormatError(f"{path.name}: the images have {sizes['S']} colour samples per "
-                              f"pixel (axes {found}); pick one with channel=N (--channel N)")
+        return None, index, notes, (
+            f"{path.name}: the images have {sizes['S']} colour samples per pixel "
+            f"(axes {found}); pick one with channel=N (--channel N)")
     if len(open_axes) > 1:
         options = []
         if any(a in CHANNEL_AXES for a in open_axes):
@@ -220,9 +226,9 @@ def _select_axes(path: Path, axes: str, shape: tuple[int, ...], channel: int | N
         if "Z" in open_axes:
             options.append("a plane with plane=N (--plane N)")
         hint = "; pick " + " and ".join(options) if options else ""
-        raise FileFormatError(f"{path.name}: axes {found} do not map to one time series{hint}")
+        return None, index, notes, f"{path.name}: axes {found} do not map to one time series{hint}"
     if not open_axes:
-        return None, index, notes
+        return None, index, notes, None
     frame_axis = open_axes[0]
     del index[frame_axis]
     if frame_axis == "C":
@@ -230,7 +236,7 @@ def _select_axes(path: Path, axes: str, shape: tuple[int, ...], channel: int | N
                      "pass channel=N (--channel N) to import one channel instead")
     elif frame_axis == "Z":
         notes.append(f"the {sizes['Z']} Z planes are read as frames of a time series")
-    return frame_axis, index, notes
+    return frame_axis, index, notes, None
 
 
 def _check_choice(path: Path, name: str, value: int, size: int) -> None:
@@ -253,12 +259,13 @@ def inspect_stack(path: str | os.PathLike, *, pixel_size: float | None = None,
                   plane: int | None = None) -> StackInfo:
     """Read the layout and calibration of a TIFF or ``.npy`` stack (no pixels).
 
-    Parameters are those of :func:`import_stack`.
+    Parameters are those of :func:`import_stack`.  A stack whose axes do not
+    map to one time series is described all the same, with ``problem`` set.
 
     Raises
     ------
     FileFormatError
-        The file cannot be read, or its axes do not map to one time series.
+        The file cannot be read, or `channel` / `plane` do not exist in it.
     """
     path = Path(path)
     _check_options(pixel_size, interval)
@@ -269,11 +276,13 @@ def inspect_stack(path: str | os.PathLike, *, pixel_size: float | None = None,
         info = _inspect_tiff(path, channel, plane)
     else:
         raise FileFormatError(f"{path.name}: not a TIFF (.tif, .tiff) or NumPy (.npy) file")
+    if info.problem is not None:
+        info.times = None  # times of which frames? the frame axis is not known
     if interval is not None:
         info.times = interval * np.arange(info.n_frames, dtype=float)
     if pixel_size is not None:
         info.pixel_size = float(pixel_size)
-    if info.times is None and info.n_frames > 1:
+    if info.times is None and info.n_frames > 1 and info.problem is None:
         info.notes.append("the file holds no frame times; they are left unset "
                           "(give the frame interval with interval=S / --interval S)")
     if info.pixel_size is None:
@@ -375,9 +384,10 @@ def _read_tiff_layout(path: Path, channel: int | None, plane: int | None) -> Sta
         series = _image_series(path, tif)
         _check_dtype(path, series.dtype)
         axes, shape = series.axes, tuple(series.shape)
-        frame_axis, index, notes = _select_axes(path, axes, shape, channel, plane)
+        frame_axis, index, notes, problem = _select_axes(path, axes, shape, channel, plane)
         kind = "OME-TIFF" if tif.is_ome else "ImageJ TIFF" if tif.is_imagej else "TIFF"
-        info = StackInfo(path, kind, axes, shape, series.dtype, frame_axis, index, notes=notes)
+        info = StackInfo(path, kind, axes, shape, series.dtype, frame_axis, index, notes=notes,
+                         problem=problem)
         if len(tif.series) > 1:
             info.notes.append(f"the file holds {len(tif.series)} image series; "
                               "the first is imported")
@@ -528,6 +538,26 @@ def _ome_plane_times(info: StackInfo, planes: list[dict]) -> np.ndarray | None:
     return times
 
 
+def stack_summary(path: str | os.PathLike) -> dict:
+    """Summary of a stack for ``flimage-app info``, from its metadata only (no pixels).
+
+    Keys as :func:`flimage_app.model.loader.describe` (path, kind, frames,
+    shape, dtype, time_range, pixel_size) plus ``axes`` (as stored), ``notes``
+    and ``problem`` (why it cannot be imported as it is, or None).
+    """
+    info = inspect_stack(path)
+    times = info.times
+    valid = times[np.isfinite(times)] if times is not None else np.array([])
+    return {
+        "path": str(path), "kind": info.kind,
+        "axes": " x ".join(f"{a}={n}" for a, n in zip(info.axes, info.shape, strict=True)),
+        "frames": None if info.problem else info.n_frames, "shape": info.frame_shape,
+        "dtype": str(info.dtype),
+        "time_range": (float(valid.min()), float(valid.max())) if valid.size else None,
+        "pixel_size": info.pixel_size, "notes": info.notes, "problem": info.problem,
+    }
+
+
 # ------------------------------------------------------------------ reading frames
 def iter_frames(info: StackInfo) -> Iterator[np.ndarray]:
     """Yield the frames of a stack described by `info`, one 2-D array at a time."""
@@ -620,6 +650,8 @@ def import_stack(path: str | os.PathLike, *, pixel_size: float | None = None,
     """
     info = inspect_stack(path, pixel_size=pixel_size, interval=interval, channel=channel,
                          plane=plane)
+    if info.problem is not None:
+        raise FileFormatError(info.problem)
     for note in info.notes:
         warnings.warn(f"{info.path.name}: {note}", MissingCalibrationWarning, stacklevel=2)
     if isinstance(h5file, (str, os.PathLike)):
@@ -800,4 +832,4 @@ def is_stack_file(path: str | os.PathLike) -> bool:
 
 __all__ = ["MissingCalibrationWarning", "StackInfo", "export_npy", "export_tiff",
            "import_stack", "inspect_stack", "is_stack_file", "iter_frames",
-           "length_to_metres", "time_to_seconds", "write_frames"]
+           "length_to_metres", "stack_summary", "time_to_seconds", "write_frames"]
