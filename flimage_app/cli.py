@@ -227,8 +227,6 @@ def _info_arguments(parser: argparse.ArgumentParser) -> None:
       _info_arguments)
 def run_info(args: argparse.Namespace, console: Console) -> int:
     summary = summarise(args.file)
-    if summary.get("provenance") is None and summary.get("kind") in ("FLSeries", "FLImage"):
-        summary["provenance"] = provenance_summary(args.file)
     if args.json:
         print(json.dumps(summary, indent=2, default=_json_default))
     else:
@@ -244,26 +242,6 @@ def summarise(path: Path) -> dict[str, Any]:
     if is_stack_file(path):
         return stack_summary(check_readable(path))
     return describe(path)
-
-
-def provenance_summary(path: Path) -> dict[str, Any] | None:
-    """How the app made the file (operation, method, parameters, input, date), or None.
-
-    The per-frame trace and masks of the record are left out: ``info`` is a summary.
-    """
-    from .model.errors import FLImageAppError
-    from .model.provenance import read_provenance
-
-    try:
-        record = read_provenance(path)
-    except (FLImageAppError, OSError, KeyError, ValueError):
-        return None
-    brief = {key: record[key] for key in ("operation", "method", "date", "app_version")
-             if key in record}
-    source = record.get("input") or {}
-    brief["input"] = source.get("file")
-    brief["parameters"] = record.get("parameters")
-    return brief
 
 
 def _json_default(value: Any) -> Any:

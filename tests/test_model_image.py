@@ -134,3 +134,27 @@ def test_file_format_matches_flimage(tmp_path):
         assert set(h5.attrs) == {"pixel size", "flimage version", "qpimage version"}
         assert set(h5["fluorescence/bg_data"]) == {"fit"}
         assert "estimate_bg_from_mask" not in h5["fluorescence"]
+
+
+def test_atomic_output_gives_normal_permissions_and_no_partial_file(tmp_path):
+    import os
+
+    from flimage_app.model.h5io import atomic_output
+
+    target = tmp_path / "out.h5"
+    old = os.umask(0o022)
+    try:
+        with atomic_output(target) as temporary:
+            temporary.write_bytes(b"complete")
+    finally:
+        os.umask(old)
+    assert target.read_bytes() == b"complete"
+    assert target.stat().st_mode & 0o777 == 0o644
+    with pytest.raises(FileExistsError):
+        with atomic_output(target):
+            pass
+    with pytest.raises(RuntimeError, match="boom"):
+        with atomic_output(tmp_path / "failed.h5") as temporary:
+            temporary.write_bytes(b"half")
+            raise RuntimeError("boom")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.h5"]

@@ -154,3 +154,22 @@ def test_loader_foreign_and_missing(tmp_path):
         with open_series(truncated) as fls:
             for fli in fls:
                 fli.fl
+
+
+def test_large_stacks_are_imported_into_a_temporary_file(tmp_path, monkeypatch):
+    import tifffile
+
+    from flimage_app.model import loader
+
+    stack = np.arange(6 * 8 * 10, dtype=np.uint16).reshape(6, 8, 10)
+    path = tmp_path / "stack.tif"
+    tifffile.imwrite(path, stack, imagej=True, metadata={"axes": "TYX", "finterval": 0.5})
+    monkeypatch.setattr(loader, "IN_MEMORY_LIMIT_BYTES", 100)
+    with open_series(path) as fls:
+        assert fls.filename is not None  # on disk, not in memory
+        assert len(fls) == 6
+        np.testing.assert_array_equal(fls[5].raw_fl, stack[5])
+        np.testing.assert_allclose(fls.times(), 0.5 * np.arange(6))
+    monkeypatch.setattr(loader, "IN_MEMORY_LIMIT_BYTES", 10**9)
+    with open_series(path) as fls:
+        assert fls.filename is None

@@ -100,8 +100,16 @@ def temporary_path_beside(target: str | os.PathLike) -> Path:
     """
     target = Path(target)
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    # mkstemp makes the file private (0600); an output gets the permissions of a new file
+    os.chmod(name, 0o666 & ~_current_umask())
     os.close(fd)
     return Path(name)
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 #: errno values that mean "the disk (or the allowed file size) is full"

@@ -11,7 +11,10 @@ message names the file and says what is wrong in one line.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +23,12 @@ import numpy as np
 
 from .errors import FileFormatError
 from .image import FLImage
-from .series import APP_GROUP, FRAME_PREFIX, FLSeries
+from .series import FRAME_PREFIX, FLSeries
 
 #: suffixes imported through tiffio
 STACK_SUFFIXES: tuple[str, ...] = (".tif", ".tiff", ".npy")
+#: stacks whose float32 pixels exceed this are imported into a temporary file, not into memory
+IN_MEMORY_LIMIT_BYTES = 512 * 2**20
 #: suffixes of HDF5 files
 HDF5_SUFFIXES: tuple[str, ...] = (".h5", ".hdf5", ".hdf")
 
@@ -92,9 +97,7 @@ def open_series(path: str | os.PathLike, **import_options: Any) -> FLSeries:
     """
     kind = file_kind(path)
     if kind == "stack":
-        from .tiffio import import_stack
-
-        return import_stack(path, **import_options)
+        return _open_stack(Path(path), import_options)
     if kind == "FLImage":
         with FLImage(h5file=path, h5mode="r") as fli:
             _check_frame(path, fli)
@@ -109,6 +112,26 @@ def open_series(path: str | os.PathLike, **import_options: Any) -> FLSeries:
     except BaseException:
         series.close()
         raise
+    return series
+
+
+def _open_stack(path: Path, import_options: dict[str, Any]) -> FLSeries:
+    """Import a TIFF / NumPy stack: in memory if small, else into a temporary HDF5 file."""
+    from .tiffio import import_stack, inspect_stack
+
+    layout = {key: import_options[key] for key in ("pixel_size", "interval", "channel", "plane")
+              if key in import_options}
+    info = inspect_stack(path, **layout)
+    if 4 * int(np.prod(info.shape)) <= IN_MEMORY_LIMIT_BYTES:
+        return import_stack(path, **import_options)
+    folder = Path(tempfile.mkdtemp(prefix="flimage-app-import-"))
+    series = import_stack(path, h5file=folder / f"{path.stem}.h5", **import_options)
+    # the open handle keeps the data readable; the file and folder vanish with it
+    try:
+        os.unlink(folder / f"{path.stem}.h5")
+        os.rmdir(folder)
+    except OSError:  # Windows cannot delete an open file: remove it at exit
+        atexit.register(shutil.rmtree, folder, True)
     return series
 
 
@@ -177,12 +200,18 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def _read_provenance(series: FLSeries) -> dict | None:
-    group = series.h5.get(APP_GROUP)
-    if group is None or "provenance" not in group.attrs:
-        return None
-    import json
+    """How the app made the series (operation, method, parameters, input, date), or None.
+
+    The per-frame trace and the masks of the record are left out: this is a summary.
+    """
+    from .provenance import read_provenance
 
     try:
-        return json.loads(group.attrs["provenance"])
-    except (TypeError, ValueError):
-        return {"unreadable": True}
+        record = read_provenance(series)
+    except (FileFormatError, OSError, KeyError, ValueError):
+        return None
+    brief = {key: record[key] for key in ("operation", "method", "date", "app_version")
+             if key in record}
+    brief["input"] = (record.get("input") or {}).get("file")
+    brief["parameters"] = record.get("parameters")
+    return brief
