@@ -792,6 +792,11 @@ class BleachPanel(QtWidgets.QWidget):
                 return corrected.source_name, corrected.source_path
         return self.document.name, self.document.source_path
 
+    @property
+    def scratch_folder(self) -> Path:
+        """Folder of the corrected series written but not exported (removed on exit)."""
+        return Path(self._scratch.name)
+
     def _scratch_path(self) -> Path:
         name, _source = self._origin()
         stem = Path(name).stem
@@ -825,14 +830,14 @@ class BleachPanel(QtWidgets.QWidget):
 
         return work, record
 
-    def run_correction(self) -> None:
+    def run_correction(self) -> Task | None:
         """Correct the whole series in a worker and open the result as a new series."""
         job = self._correction_task()
         if job is None:
-            return
+            return None
         work, record = job
-        self.main_window.run_task("Correcting bleaching", work,
-                                  lambda result: self._open_corrected(record(result)))
+        return self.main_window.run_task("Correcting bleaching", work,
+                                         lambda result: self._open_corrected(record(result)))
 
     def _open_corrected(self, corrected: CorrectedSeries) -> None:
         from flimage_app.model.loader import open_series
@@ -845,18 +850,17 @@ class BleachPanel(QtWidgets.QWidget):
             return
         self.main_window.add_series(series, f"{Path(corrected.source_name).stem}_bleachcorr")
 
-    def _with_corrected(self, title: str, then: Callable[[str], Any],
-                        done: Callable[[Any], None]) -> None:
+    def _with_corrected(self, title: str, then: Callable[..., Any],
+                        done: Callable[[Any], None]) -> Task | None:
         """Run ``then(path of the corrected series)`` in a worker, correcting first if needed."""
         corrected = self.corrected_for_current()
         if corrected is not None:
             path = corrected.path
-            self.main_window.run_task(title, lambda progress, cancel: then(path, progress,
-                                                                           cancel), done)
-            return
+            return self.main_window.run_task(
+                title, lambda progress, cancel: then(path, progress, cancel), done)
         job = self._correction_task()
         if job is None:
-            return
+            return None
         work, record = job
         outcome: dict[str, Any] = {}
 
@@ -868,11 +872,13 @@ class BleachPanel(QtWidgets.QWidget):
             record(outcome["result"])
             done(value)
 
-        self.main_window.run_task(title, both, finished)
+        return self.main_window.run_task(title, both, finished)
 
     # ------------------------------------------------------------------ exporting
     def ask_save_path(self, title: str, suffix: str, file_filter: str) -> tuple[str, bool] | None:
-        """Ask where to save, proposing ``<input>_bleachcorr…`` beside the input.
+        """Ask where to save, proposing ``<input>_bleachcorr<suffix>`` beside the input.
+
+        `suffix` ends with the file extension, which is added when the user leaves it out.
 
         Returns ``(path, overwrite)``, or None when the user cancelled or
         refused to replace an existing file.  The opened input file is never
@@ -886,8 +892,9 @@ class BleachPanel(QtWidgets.QWidget):
             options=QtWidgets.QFileDialog.Option.DontConfirmOverwrite)
         if not path:
             return None
-        if not path.lower().endswith(suffix.lower()):
-            path += suffix
+        extension = suffix[suffix.rfind("."):] if "." in suffix else ""  # ".h5", not Path's ""
+        if extension and not path.lower().endswith(extension.lower()):
+            path += extension
         inputs = {os.path.abspath(p) for p in (source, self._document_file(self.document)) if p}
         if os.path.abspath(path) in inputs:
             self.main_window.report_error("Export", f"{path} is the input file; it is never "
@@ -898,11 +905,11 @@ class BleachPanel(QtWidgets.QWidget):
             return None
         return path, overwrite
 
-    def export_h5(self) -> None:
+    def export_h5(self) -> Task | None:
         """Export the corrected series as an FLSeries HDF5 file."""
         chosen = self.ask_save_path("Export corrected series", ".h5", "FLSeries HDF5 (*.h5)")
         if chosen is None:
-            return
+            return None
         target, overwrite = chosen
 
         def copy(path, _progress, _cancel):
@@ -910,14 +917,14 @@ class BleachPanel(QtWidgets.QWidget):
                 shutil.copyfile(path, temporary)
             return target
 
-        self._with_corrected("Exporting corrected series", copy, self._exported)
+        return self._with_corrected("Exporting corrected series", copy, self._exported)
 
-    def export_tiff(self) -> None:
+    def export_tiff(self) -> Task | None:
         """Export the corrected series as an ImageJ TIFF stack."""
         chosen = self.ask_save_path("Export corrected series as ImageJ TIFF", ".tif",
                                     "ImageJ TIFF (*.tif *.tiff)")
         if chosen is None:
-            return
+            return None
         target, overwrite = chosen
 
         def export(path, progress, cancel):
@@ -928,7 +935,7 @@ class BleachPanel(QtWidgets.QWidget):
                 return export_tiff(series, target, overwrite=overwrite, progress=progress,
                                    cancel=cancel)
 
-        self._with_corrected("Exporting ImageJ TIFF", export, self._exported)
+        return self._with_corrected("Exporting ImageJ TIFF", export, self._exported)
 
     def _exported(self, path) -> None:
         self.main_window.statusBar().showMessage(f"Exported {path}", 5000)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters
-from PyQt6 import QtCore, QtGui, QtWidgets
+from PyQt6 import QtCore, QtGui, QtSvg, QtWidgets
 
 from flimage_app.model.h5io import atomic_output
 
@@ -354,10 +354,33 @@ class BleachPlots(pg.GraphicsLayoutWidget):
         return exporter.export(toBytes=True)
 
     def render_svg(self) -> bytes:
-        """The four plots as SVG."""
-        exporter = pg.exporters.SVGExporter(self.ci)
-        data = exporter.export(toBytes=True)
-        return data if isinstance(data, bytes) else bytes(data)
+        """The four plots as SVG (vector graphics).
+
+        Qt's own SVG generator paints the scene: pyqtgraph 0.14's SVGExporter fails on
+        the path syntax that recent Qt versions write (pyqtgraph issue #3485).
+        """
+        source = self.ci.sceneBoundingRect()
+        size = source.size().toSize()
+        buffer = QtCore.QBuffer()
+        buffer.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
+        generator = QtSvg.QSvgGenerator()
+        generator.setOutputDevice(buffer)
+        generator.setSize(size)
+        # axes replay QPictures recorded at the screen's resolution; at the generator's
+        # default 72 dpi they would be drawn shrunk
+        generator.setResolution(QtGui.QPicture().logicalDpiX())
+        generator.setViewBox(QtCore.QRect(0, 0, size.width(), size.height()))
+        generator.setTitle("Bleach correction")
+        generator.setDescription("Intensity with fit, residuals, correction factor and "
+                                 "corrected trace against time (flimage-app)")
+        painter = QtGui.QPainter(generator)
+        try:
+            self.scene().render(painter, QtCore.QRectF(0, 0, size.width(), size.height()),
+                                source)
+        finally:
+            painter.end()
+        buffer.close()
+        return bytes(buffer.data())
 
     def export_png(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
         """Write the plots as PNG (atomically)."""
