@@ -84,7 +84,10 @@ def render_screenshot(window, path: str | os.PathLike,
     deadline = time.monotonic() + SCREENSHOT_TIMEOUT_S
     while time.monotonic() < deadline:
         QtWidgets.QApplication.processEvents()
-        if window.current_document() is None or window.current_frame() is not None:
+        shown = window.current_document() is None or window.current_frame() is not None
+        # panels that work in the background (a fit) say so with a `busy` property
+        busy = any(getattr(window.panel(name), "busy", False) for name in window.panel_names())
+        if shown and not busy:
             break
         time.sleep(0.01)
     if window.current_frame() is not None:
