@@ -21,6 +21,7 @@ from .image import FLImage, check_internal, is_writable, open_h5, python_value
 from .meta import MetaDict, check_value
 
 FRAME_PREFIX = "fli_"
+_TEXT = h5py.string_dtype("utf-8")
 #: the group of the app's own data (provenance, ROIs); flimage ignores it
 APP_GROUP = "flimage_app"
 
@@ -144,11 +145,31 @@ class FLSeries:
         if self._identifier_index is None:
             index: dict[str, int] = {}
             for ii in range(len(self)):
-                ident = self._frame_group(ii).attrs.get("identifier")
+                ident = self._frame_attribute(ii, "identifier", _TEXT)
                 if ident is not None:
                     index.setdefault(python_value(ident), ii)
             self._identifier_index = index
         return self._identifier_index
+
+    def _frame_attribute(self, index: int, name: str, dtype: np.dtype):
+        """Attribute `name` of frame `index` read as `dtype`, or None; no pixels are read.
+
+        The low-level calls into a preallocated scalar are ~3x faster than
+        ``.attrs``, which matters for an index over thousands of frames; any
+        attribute of another type or shape takes the ordinary path.
+        """
+        name_bytes = frame_name(index).encode()
+        try:
+            if self.h5.id.links.get_info(name_bytes).type != h5py.h5l.TYPE_HARD:
+                raise TypeError("not a hard link: let the checked path decide")
+            frame = h5py.h5g.open(self.h5.id, name_bytes)
+            if not h5py.h5a.exists(frame, name.encode()):
+                return None
+            value = np.empty((), dtype=dtype)
+            h5py.h5a.open(frame, name.encode()).read(value)
+            return value[()]
+        except (KeyError, TypeError, ValueError, OSError):
+            return self._frame_group(index).attrs.get(name)
 
     def identifiers(self) -> list[str | None]:
         """Identifier of every frame (None where a frame has none)."""
@@ -157,18 +178,8 @@ class FLSeries:
 
     def times(self) -> np.ndarray:
         """Acquisition time [s] of every frame, NaN where a frame has none (no pixels read)."""
-        times = np.full(len(self), np.nan)
-        value = np.empty((), dtype=float)
-        for ii in range(len(self)):
-            # the low-level calls are ~3x faster than .attrs, which matters for 5,000 frames
-            try:
-                frame = h5py.h5g.open(self.h5.id, frame_name(ii).encode())
-                if h5py.h5a.exists(frame, b"time"):
-                    h5py.h5a.open(frame, b"time").read(value)
-                    times[ii] = value
-            except (KeyError, TypeError, ValueError, OSError):
-                times[ii] = _float_or_nan(self._frame_group(ii).attrs.get("time"))
-        return times
+        return np.array([_float_or_nan(self._frame_attribute(ii, "time", np.float64))
+                         for ii in range(len(self))], dtype=float)
 
     def frame_shapes(self) -> list[tuple[int, ...]]:
         """Shape of every frame's raw image, read from the file's metadata (no pixels)."""
