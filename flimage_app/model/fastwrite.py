@@ -124,7 +124,7 @@ class FrameWriter:
     workers : int or None
         Compression threads (default: the number of CPUs).
     max_pending : int or None
-        Frames compressed ahead of writing (default: twice the workers).
+        Frames compressed ahead of writing (default: one per worker).
     """
 
     def __init__(self, group: h5py.Group, dtype="float32", workers: int | None = None,
@@ -136,7 +136,7 @@ class FrameWriter:
         self._level = _compression_level()
         self._shuffle = bool(COMPRESSION.get("shuffle", False))
         workers = workers or os.cpu_count() or 1
-        self._max_pending = max_pending or 2 * workers
+        self._max_pending = max_pending or workers
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fastwrite")
         self._pending: collections.deque[tuple[np.ndarray | None, Future | None,
                                                Mapping[str, Any]]] = collections.deque()
