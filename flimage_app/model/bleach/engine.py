@@ -28,6 +28,7 @@ from .measure import (
     REGIONS,
     FrameReader,
     border_mask,
+    check_finite_trace,
     check_mask,
     positive_sum,
     region_mean,
@@ -155,11 +156,12 @@ def _measure(reader: FrameReader, method: str, background: str, background_value
             for index, image in reader.iter_fl():
                 level_per_frame[index] = region_mean(image, background_region)
                 steps.step()
-            level = float(np.mean(level_per_frame))
+            level = _mean_level(level_per_frame)
         intensity = np.empty(count)
         for index, image in reader.iter_fl():
             intensity[index] = positive_sum(image, level, region)
             steps.step()
+        check_finite_trace(intensity, "measured region")
         return np.full(count, level), intensity
     # Mean intensity is linear in the level: one pass gives both.
     means, levels = np.empty(count), np.full(count, fixed_level)
@@ -169,8 +171,16 @@ def _measure(reader: FrameReader, method: str, background: str, background_value
             levels[index] = region_mean(image, background_region)
         steps.step()
     if background_region is not None:
-        levels[:] = levels.mean()
+        levels[:] = _mean_level(levels)
+    check_finite_trace(means, "measured region")
     return levels, means - levels
+
+
+def _mean_level(levels: np.ndarray) -> float:
+    """Background level averaged over the frames whose background region has finite pixels."""
+    check_finite_trace(levels[np.isfinite(levels)] if np.isfinite(levels).any() else levels,
+                       "background region")
+    return float(np.mean(levels[np.isfinite(levels)]))
 
 
 def _passes(method: str, background: str) -> int:

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import h5py
 import numpy as np
 
-from ..errors import FileFormatError
+from ..errors import FileFormatError, FitError
 from ..fastwrite import bound_metadata_cache, fletcher32
-from ..image import python_value, read_meta
+from ..image import check_internal, python_value, read_meta
 from ..meta import MetaDict
 from ..series import FRAME_PREFIX, frame_name
 
@@ -141,8 +141,9 @@ class FrameReader:
         return self.h5.file.filename
 
     def group(self, index: int) -> h5py.Group:
-        """HDF5 group of frame `index`."""
+        """HDF5 group of frame `index` (external links are refused, as everywhere)."""
         try:
+            check_internal(self.h5, frame_name(index))
             return self.h5[frame_name(index)]
         except KeyError:
             raise FileFormatError(f"Frame {frame_name(index)} is missing "
@@ -150,7 +151,10 @@ class FrameReader:
 
     def _raw(self, index: int) -> h5py.Dataset:
         try:
-            return self.group(index)["fluorescence/raw"]
+            group = self.group(index)
+            check_internal(group, "fluorescence")
+            check_internal(group["fluorescence"], "raw")
+            return group["fluorescence/raw"]
         except KeyError:
             raise FileFormatError(f"Frame {index} has no fluorescence/raw image") from None
 
@@ -222,8 +226,9 @@ class FrameReader:
         """The background images stored with frame `index` (flimage sums them all)."""
         bg_group = self.group(index).get("fluorescence/bg_data")
         if bg_group is not None:
-            for dataset in bg_group.values():
-                yield dataset[()]
+            for name in bg_group:
+                check_internal(bg_group, name)
+                yield bg_group[name][()]
 
     def times(self) -> np.ndarray:
         """Every frame's "time" [s], NaN where missing (attributes only, no pixels)."""
@@ -281,13 +286,38 @@ def check_mask(mask, shape: tuple[int, int], name: str) -> np.ndarray:
     return mask
 
 
-def positive_sum(image: np.ndarray, level: float, region: np.ndarray | None) -> float:
-    """Sum of the positive pixels of ``image − level`` (inside `region`, if given)."""
+def finite_values(image: np.ndarray, region: np.ndarray | None) -> np.ndarray:
+    """The pixels of `image` inside `region` (all if None), without NaN and ±Inf.
+
+    Dead or saturated pixels stored as NaN / Inf are left out of every
+    measurement rather than spoiling the whole trace.
+    """
     values = image if region is None else image[region]
-    shifted = values - level
+    finite = np.isfinite(values)
+    return values if finite.all() else values[finite]
+
+
+def positive_sum(image: np.ndarray, level: float, region: np.ndarray | None) -> float:
+    """Sum of the positive pixels of ``image − level`` (inside `region`, if given).
+
+    NaN if the region holds no finite pixel.
+    """
+    shifted = finite_values(image, region) - level
+    if shifted.size == 0:
+        return float("nan")
     return float(np.sum(shifted[shifted > 0]))
 
 
 def region_mean(image: np.ndarray, region: np.ndarray | None) -> float:
-    """Mean of `image` over `region` (the whole image if None)."""
-    return float(np.mean(image if region is None else image[region]))
+    """Mean of the finite pixels of `image` over `region` (the whole image if None); NaN if none."""
+    values = finite_values(image, region)
+    return float(np.mean(values)) if values.size else float("nan")
+
+
+def check_finite_trace(values: np.ndarray, what: str) -> None:
+    """Raise FitError naming the frames whose measured `what` is not a number."""
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        shown = ", ".join(map(str, bad[:5])) + (" …" if bad.size > 5 else "")
+        raise FitError(f"Frames {shown} have no finite pixel in the {what} (NaN or Inf "
+                       "everywhere); remove those frames or choose another region")
