@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import collections
 import os
-import zlib
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -26,56 +25,11 @@ from typing import Any
 import h5py
 import numpy as np
 
+from .chunks import encode_chunk
 from .h5io import COMPRESSION, IMAGE_ATTRS, is_in_memory, write_image_dataset
 from .image import FLIMAGE_FORMAT_VERSION, QPIMAGE_FORMAT_VERSION
 from .meta import check_value
 from .series import frame_name
-
-#: Modulus of the 16-bit Fletcher sums.
-_FLETCHER_MODULUS = 65535
-
-
-def _reduced(total: int) -> int:
-    """A Fletcher sum in HDF5's representation: 0 only for all-zero data, else 1 … 65535."""
-    return 0 if total == 0 else (total - 1) % _FLETCHER_MODULUS + 1
-
-
-def fletcher32(data: bytes) -> int:
-    """HDF5's Fletcher-32 checksum of `data`.
-
-    HDF5 reads the data as big-endian 16-bit words (a trailing odd byte is
-    the high byte of one more word), sums them (``sum1``) and sums the
-    running sums (``sum2``), both folded to 16 bits, and returns
-    ``sum2 << 16 | sum1``.  The folding keeps the sums modulo 65535, so the
-    closed forms ``Σ wᵢ`` and ``Σ (n − i)·wᵢ`` give the same result without
-    a Python loop.
-    """
-    if len(data) % 2:
-        data = bytes(data) + b"\0"
-    words = np.frombuffer(data, dtype=">u2").astype(np.int64)
-    if words.size == 0:
-        return 0
-    # (n − i) mod 65535 keeps every product below 2**32, the sum below 2**63.
-    weights = np.arange(words.size, 0, -1, dtype=np.int64) % _FLETCHER_MODULUS
-    sum1 = _reduced(int(words.sum()))
-    sum2 = _reduced(int(np.dot(words, weights)))
-    return (sum2 << 16) | sum1
-
-
-def shuffle_bytes(data: np.ndarray) -> bytes:
-    """HDF5's shuffle filter: byte 0 of every element, then byte 1, …"""
-    flat = np.ascontiguousarray(data).reshape(-1)
-    return flat.view(np.uint8).reshape(flat.size, flat.itemsize).T.tobytes()
-
-
-def encode_chunk(data: np.ndarray, level: int, shuffle: bool = False,
-                 checksum: bool = True) -> bytes:
-    """The bytes HDF5 stores for one chunk holding `data` under the app's filters."""
-    payload = shuffle_bytes(data) if shuffle else np.ascontiguousarray(data).tobytes()
-    compressed = zlib.compress(payload, level)
-    if checksum:
-        compressed += fletcher32(compressed).to_bytes(4, "little")
-    return compressed
 
 
 def _compression_level() -> int:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import collections
 import os
 import warnings
-import zlib
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,8 +19,9 @@ from dataclasses import dataclass
 import h5py
 import numpy as np
 
+from ..chunks import decode_chunk, direct_decoding
 from ..errors import FileFormatError, FitError
-from ..fastwrite import bound_metadata_cache, fletcher32
+from ..fastwrite import bound_metadata_cache
 from ..image import check_internal, python_value, read_meta
 from ..meta import MetaDict
 from ..series import FRAME_PREFIX, frame_name
@@ -37,40 +37,6 @@ class MissingTimeWarning(UserWarning):
 
 
 #: HDF5 filter codes (H5Z_FILTER_DEFLATE, _SHUFFLE, _FLETCHER32).
-_DEFLATE, _SHUFFLE, _FLETCHER32 = 1, 2, 3
-#: Filter pipelines whose chunks :func:`decode_chunk` decodes (as h5py orders them).
-_DECODABLE = {(_DEFLATE,): (False, False), (_DEFLATE, _FLETCHER32): (False, True),
-              (_SHUFFLE, _DEFLATE): (True, False), (_SHUFFLE, _DEFLATE, _FLETCHER32): (True, True)}
-
-
-def direct_decoding(dset: h5py.Dataset) -> tuple[bool, bool] | None:
-    """``(shuffled, checksummed)`` if `dset` is one deflated chunk decodable here, else None."""
-    if dset.chunks is None or dset.chunks != dset.shape or dset.dtype.kind not in "biuf":
-        return None
-    plist = dset.id.get_create_plist()
-    codes = tuple(plist.get_filter(i)[0] for i in range(plist.get_nfilters()))
-    return _DECODABLE.get(codes)
-
-
-def decode_chunk(chunk: bytes, dtype: np.dtype, shape: tuple[int, ...], shuffled: bool,
-                 checksummed: bool) -> np.ndarray | None:
-    """The array in one stored chunk, as HDF5's filters would return it.
-
-    Returns None if the checksum does not match this implementation's
-    reading, so that the caller lets HDF5 decide (it also accepts checksums
-    of very old files and reports damage in its own words).
-    """
-    if checksummed:
-        chunk, stored = chunk[:-4], int.from_bytes(chunk[-4:], "little")
-        if fletcher32(chunk) != stored:
-            return None
-    payload = zlib.decompress(chunk)
-    if shuffled:
-        itemsize = np.dtype(dtype).itemsize
-        payload = np.frombuffer(payload, np.uint8).reshape(itemsize, -1).T.tobytes()
-    return np.frombuffer(payload, dtype=dtype).reshape(shape)
-
-
 def _decoded_fl(chunk: bytes, dtype: np.dtype, shape: tuple[int, ...], shuffled: bool,
                 checksummed: bool) -> np.ndarray | None:
     raw = decode_chunk(chunk, dtype, shape, shuffled, checksummed)

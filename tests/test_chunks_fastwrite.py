@@ -9,12 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flimage_app.model import FLImage, FLSeries
-from flimage_app.model.fastwrite import (
-    FrameWriter,
-    encode_chunk,
-    fletcher32,
-    shuffle_bytes,
-)
+from flimage_app.model.chunks import encode_chunk, fletcher32, shuffle_bytes
+from flimage_app.model.fastwrite import FrameWriter
 from flimage_app.model.h5io import COMPRESSION, write_image_dataset
 
 with warnings.catch_warnings():
