@@ -22,17 +22,11 @@ from flimage_app.model.demo import demo_series_path
 from flimage_app.model.errors import FitError
 from flimage_app.model.provenance import read_provenance
 
+#: fixture errors (error dialogs recorded instead of shown)
+pytest_plugins = ["tests.gui_fixtures"]
+
 
 # ---------------------------------------------------------------------- fixtures
-@pytest.fixture
-def errors(monkeypatch):
-    """Error dialogs recorded instead of shown: a list of (title, message)."""
-    shown: list[tuple[str, str]] = []
-    monkeypatch.setattr(QtWidgets.QMessageBox, "critical",
-                        lambda _parent, title, message, *args: shown.append((title, message)))
-    return shown
-
-
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch, errors):
     """A main window (private settings) with only the bleach panel added."""

@@ -103,7 +103,28 @@ def read_meta(attrs: h5py.AttributeManager) -> MetaDict:
     return MetaDict({key: python_value(attrs[key]) for key in attrs if key in META_DEF})
 
 
-class FLImage:
+class H5Backed:
+    """An object kept in an HDF5 group (`h5`); closes the file it opened itself.
+
+    Used as a context manager, as in flimage.
+    """
+
+    h5: h5py.Group
+    _owns_h5: bool
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the file if this object opened it."""
+        if self._owns_h5 and self.h5.id.valid:
+            self.h5.file.close()
+
+
+class FLImage(H5Backed):
     """Fluorescence image with background correction and metadata.
 
     Parameters
@@ -178,17 +199,6 @@ class FLImage:
         return f"{self.h5.file.filename}:{self.h5.name}"
 
     # ----------------------------------------------------------- protocol
-    def __enter__(self) -> FLImage:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the file if this object opened it."""
-        if self._owns_h5 and self.h5.id.valid:
-            self.h5.file.close()
-
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, FLImage) or self.shape != other.shape:
             return False

@@ -71,6 +71,16 @@ def _check_role(role: str) -> None:
         raise ValueError(f"ROI role must be one of {ROLES}, got {role!r}")
 
 
+def _check_box(kind: str, roi) -> None:
+    """Validate a rectangle-like ROI: role, finite numbers, positive size."""
+    _check_role(roi.role)
+    if not _finite(roi.x, roi.y, roi.width, roi.height, roi.angle):
+        raise ValueError(f"{kind} coordinates must be finite numbers")
+    if roi.width <= 0 or roi.height <= 0:
+        raise ValueError(f"{kind} needs a positive width and height, "
+                         f"got {roi.width} x {roi.height}")
+
+
 def _finite(*values: float) -> bool:
     return all(math.isfinite(v) for v in values)
 
@@ -94,12 +104,7 @@ class RectangleROI:
     kind: ClassVar[str] = "rectangle"
 
     def __post_init__(self) -> None:
-        _check_role(self.role)
-        if not _finite(self.x, self.y, self.width, self.height, self.angle):
-            raise ValueError("Rectangle coordinates must be finite numbers")
-        if self.width <= 0 or self.height <= 0:
-            raise ValueError(f"Rectangle needs a positive width and height, "
-                             f"got {self.width} x {self.height}")
+        _check_box("Rectangle", self)
 
     def corners(self) -> np.ndarray:
         """The four corners as an ``(4, 2)`` array of ``(x, y)``, in drawing order."""
@@ -142,12 +147,7 @@ class EllipseROI:
     kind: ClassVar[str] = "ellipse"
 
     def __post_init__(self) -> None:
-        _check_role(self.role)
-        if not _finite(self.x, self.y, self.width, self.height, self.angle):
-            raise ValueError("Ellipse coordinates must be finite numbers")
-        if self.width <= 0 or self.height <= 0:
-            raise ValueError(f"Ellipse needs a positive width and height, "
-                             f"got {self.width} x {self.height}")
+        _check_box("Ellipse", self)
 
     def mask(self, shape: tuple[int, int]) -> np.ndarray:
         """Boolean image of `shape`, True on the pixels whose centres lie in the ellipse."""

@@ -17,7 +17,7 @@ import numpy as np
 
 from .errors import FileFormatError
 from .h5io import copy_group
-from .image import FLImage, check_internal, is_writable, open_h5, python_value
+from .image import FLImage, H5Backed, check_internal, is_writable, open_h5, python_value
 from .meta import MetaDict, check_value
 
 FRAME_PREFIX = "fli_"
@@ -30,7 +30,7 @@ def frame_name(index: int) -> str:
     return f"{FRAME_PREFIX}{index}"
 
 
-class FLSeries:
+class FLSeries(H5Backed):
     """Series of fluorescence images.
 
     Parameters
@@ -80,17 +80,6 @@ class FLSeries:
             raise
 
     # ----------------------------------------------------------- protocol
-    def __enter__(self) -> FLSeries:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the file if this object opened it."""
-        if self._owns_h5 and self.h5.id.valid:
-            self.h5.file.close()
-
     def __len__(self) -> int:
         if self._length is None:
             self._length = sum(1 for key in self.h5 if key.startswith(FRAME_PREFIX))
