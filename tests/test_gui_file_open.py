@@ -52,3 +52,53 @@ def test_macos_open_event(qtbot):
         assert blocker.args[0] == ["/data/cell.h5"]
     finally:
         receiver.close()
+
+
+def test_running_app_opens_files_from_a_second_launch(tmp_path):
+    """Two real processes: the second `flimage-app FILE` hands FILE to the first."""
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    from tests.gui_support import write_series
+
+    series = tmp_path / "handed_over.h5"
+    write_series(series, count=2)
+    marker = tmp_path / "opened.txt"
+    ready = tmp_path / "ready.txt"
+    first_script = textwrap.dedent(f"""
+        import sys
+        from PyQt6 import QtCore
+        from flimage_app.gui import main_window
+        original = main_window.MainWindow.open_paths
+        def recording(self, paths, *args, **kwargs):
+            result = original(self, paths, *args, **kwargs)
+            open({str(marker)!r}, "a").write("\\n".join(map(str, paths)) + "\\n")
+            QtCore.QTimer.singleShot(100, self.close)
+            return result
+        main_window.MainWindow.open_paths = recording
+        from flimage_app.gui import main
+        from flimage_app.gui.app import ensure_application
+        ensure_application()
+        # fires once the event loop runs, i.e. after the app listens for files
+        QtCore.QTimer.singleShot(0, lambda: open({str(ready)!r}, "w").write("ready"))
+        sys.exit(main([]))
+    """)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen",
+               FLIMAGE_APP_SETTINGS=str(tmp_path / "settings.ini"),
+               USER=f"flimage-test-{os.getpid()}", LOGNAME=f"flimage-test-{os.getpid()}")
+    first = subprocess.Popen([sys.executable, "-c", first_script], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not ready.exists():
+            time.sleep(0.05)
+        assert ready.exists(), "the first app did not start"
+        second = subprocess.run([sys.executable, "-m", "flimage_app", str(series)],
+                                env=env, capture_output=True, timeout=60)
+        assert second.returncode == 0, second.stderr
+        assert first.wait(timeout=30) == 0
+        assert marker.read_text().split() == [str(series)]
+    finally:
+        if first.poll() is None:
+            first.kill()

@@ -42,9 +42,14 @@ def main(files: list[str], demo: bool = False, screenshot: str | os.PathLike | N
     from PyQt6 import QtCore
 
     from flimage_app.gui.app import ensure_application
-    from flimage_app.gui.main_window import MainWindow
+    from flimage_app.gui.file_open import FileOpenReceiver, send_to_running_app
 
     app = ensure_application()
+    if files and not screenshot and not demo and send_to_running_app(files):
+        return 0  # "Open with" while the app runs: the running app opens them
+
+    from flimage_app.gui.main_window import MainWindow
+
     window = MainWindow()
     if screenshot:
         window.headless = True
@@ -60,6 +65,9 @@ def main(files: list[str], demo: bool = False, screenshot: str | os.PathLike | N
               file=sys.stderr)
         window.show_panel("browse")
     if not screenshot:
+        receiver = FileOpenReceiver(window)
+        receiver.files_requested.connect(lambda paths: _open_from_desktop(window, paths))
+        app.installEventFilter(receiver)
         window.show()
         return app.exec()
     try:
@@ -72,6 +80,14 @@ def main(files: list[str], demo: bool = False, screenshot: str | os.PathLike | N
         print(f"flimage-app: error: could not write {screenshot}", file=sys.stderr)
         return 1
     return 0 if opened == requested else 1
+
+
+def _open_from_desktop(window, paths: list[str]) -> None:
+    """Open files handed over by the desktop and bring the window to the front."""
+    window.open_paths(paths)
+    window.showNormal()
+    window.raise_()
+    window.activateWindow()
 
 
 def render_screenshot(window, path: str | os.PathLike,

@@ -79,7 +79,7 @@ class Task(QtCore.QObject):
         except Cancelled:
             self.cancelled.emit()
         except Exception as error:  # every failure must reach the user, not kill the thread
-            if not isinstance(error, FLImageAppError | OSError):
+            if not isinstance(error, FLImageAppError | OSError | ValueError):
                 log.exception("Task failed")
             self.failed.emit(error_message(error))
         else:
