@@ -36,8 +36,10 @@ def main(files: list[str], demo: bool = False, screenshot: str | os.PathLike | N
     Returns
     -------
     int
-        Exit code: 0 on success; 1 when a screenshot could not be written or a
-        file given for a screenshot failed to open.
+        With `screenshot`: 0 on success; 1 when the screenshot could not be
+        written or a file given for it failed to open.  Without, the window runs
+        until closed and the process then ends with the event loop's exit code
+        (see :func:`_exit_now`); 0 if the files were handed to a running app.
     """
     from PyQt6 import QtCore
 
@@ -65,11 +67,16 @@ def main(files: list[str], demo: bool = False, screenshot: str | os.PathLike | N
               file=sys.stderr)
         window.show_panel("browse")
     if not screenshot:
-        receiver = FileOpenReceiver(window)
+        receiver = FileOpenReceiver()
         receiver.files_requested.connect(lambda paths: _open_from_desktop(window, paths))
         app.installEventFilter(receiver)
         window.show()
-        return app.exec()
+        try:
+            code = app.exec()
+        finally:
+            app.removeEventFilter(receiver)
+            receiver.close()
+        _exit_now(window, code)
     try:
         written = render_screenshot(window, screenshot)
         opened = len(window.documents)
@@ -80,6 +87,25 @@ def main(files: list[str], demo: bool = False, screenshot: str | os.PathLike | N
         print(f"flimage-app: error: could not write {screenshot}", file=sys.stderr)
         return 1
     return 0 if opened == requested else 1
+
+
+def _exit_now(window, code: int) -> None:
+    """End the process once the window has closed every file.
+
+    PyQt's own clean-up at interpreter exit visits the Python wrappers of Qt
+    objects; after a panel's background work, some of those objects are
+    already gone and the visit crashes the process (a segmentation fault at
+    exit, after the user's work is done).  Every file is closed and the
+    settings are written by then, so the process ends here instead.
+    """
+    import logging
+
+    window.shutdown()
+    window.settings.sync()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _open_from_desktop(window, paths: list[str]) -> None:

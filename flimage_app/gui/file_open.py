@@ -13,7 +13,7 @@ import json
 import os
 from collections.abc import Iterable
 
-from PyQt6 import QtCore, QtNetwork
+from PyQt6 import QtCore, QtNetwork, sip
 
 #: how long a starting app waits for a running one to answer [ms]
 CONNECT_TIMEOUT_MS = 300
@@ -71,13 +71,24 @@ class FileOpenReceiver(QtCore.QObject):
             socket.disconnected.connect(lambda s=socket: self._finish(s))
 
     def _read(self, socket: QtNetwork.QLocalSocket) -> None:
-        self._buffers[socket] = self._buffers.get(socket, b"") + bytes(socket.readAll())
+        if socket not in self._buffers:
+            return
+        self._buffers[socket] += bytes(socket.readAll())
         if self._buffers[socket].endswith(b"\n"):
             self._finish(socket)
 
     def _finish(self, socket: QtNetwork.QLocalSocket) -> None:
-        data = self._buffers.pop(socket, b"") + bytes(socket.readAll())
-        socket.deleteLater()
+        # reached from readyRead (message complete) and from disconnected: handle once
+        if socket not in self._buffers:
+            return
+        data = self._buffers.pop(socket)
+        if socket.state() == QtNetwork.QLocalSocket.LocalSocketState.ConnectedState:
+            data += bytes(socket.readAll())
+        socket.readyRead.disconnect()
+        socket.disconnected.disconnect()
+        # sip.delete, not deleteLater: Qt made this socket, so PyQt would not learn of a
+        # deleteLater and would touch the dead object when Python exits (a crash)
+        QtCore.QTimer.singleShot(0, lambda: sip.delete(socket))
         if not data.strip():
             return
         try:

@@ -78,6 +78,9 @@ def frame_caption(document: Document, index: int) -> str:
     return caption
 
 
+#: How long closing the window waits for running tasks, which stop at their next cancel check.
+TASK_SHUTDOWN_TIMEOUT_MS = 10_000
+
 class MainWindow(QtWidgets.QMainWindow):
     """Main window of flimage-app (see the module docstring for the panel API)."""
 
@@ -593,6 +596,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.browser.set_playing(False)
         for task in list(self._tasks):
             task.cancel()
+        # tasks of the panels (fits, previews) too: none may outlive the widgets they report to
+        QtCore.QThreadPool.globalInstance().waitForDone(TASK_SHUTDOWN_TIMEOUT_MS)
         self.set_current_document(None)
         self.series_list.clear()
         for document in self.documents:
