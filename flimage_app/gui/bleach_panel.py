@@ -42,8 +42,7 @@ from flimage_app.gui.bleach_plots import BleachPlots, write_curves_csv, write_re
 from flimage_app.gui.frame_cache import H5_LOCK, Frame, read_frame
 from flimage_app.gui.workers import Task, error_message
 from flimage_app.model.bleach import METHODS, correct_series
-from flimage_app.model.bleach.measure import FrameReader
-from flimage_app.model.bleach.methods import HistogramMatcher
+from flimage_app.model.bleach import corrected_frame as engine_corrected_frame
 from flimage_app.model.errors import FitError
 from flimage_app.model.h5io import atomic_output
 
@@ -178,35 +177,13 @@ def masks_equal(first: Masks, second: Masks) -> bool:
     return same(first.signal, second.signal) and same(first.background, second.background)
 
 
-def region_mask(settings: BleachSettings, masks: Masks) -> np.ndarray | None:
-    """Pixels the intensity (and the histogram) is measured on; None: the whole frame."""
-    if settings.region == "signal":
-        return None if masks.signal is None else np.asarray(masks.signal, dtype=bool)
-    if settings.region == "outside":
-        return None if masks.background is None else ~np.asarray(masks.background, dtype=bool)
-    return None
-
-
 def corrected_frame(series, result, index: int, settings: BleachSettings,
                     masks: Masks) -> np.ndarray:
-    """Frame `index` as the correction in `result` would write it (for the preview).
-
-    Same arithmetic as the engine's write pass: background-corrected frame,
-    minus the measured background level, times the factor; histogram
-    matching maps the frame onto its reference (frames 0 … index for the
-    "previous" reference).
-    """
-    with H5_LOCK, FrameReader(series) as reader:
-        if settings.method != "histogram":
-            image = reader.fl(index) - result.background[index]
-            return image * result.correction[index]
-        matcher = HistogramMatcher(settings.histogram_reference, region_mask(settings, masks))
-        frames = (range(index + 1) if settings.histogram_reference == "previous"
-                  else sorted({0, index}))
-        matched = None
-        for number in frames:
-            matched = matcher(reader.fl(number) - result.background[number])
-        return matched
+    """Frame `index` as the correction in `result` would write it (for the preview)."""
+    with H5_LOCK:
+        return engine_corrected_frame(series, result, index, region=settings.region,
+                                      histogram_reference=settings.histogram_reference,
+                                      **masks.engine_options())
 
 
 def bleachcorr_path(source: str | os.PathLike | None, folder: str | os.PathLike,
@@ -1059,5 +1036,4 @@ def _bold_label(text: str) -> QtWidgets.QLabel:
 
 
 __all__ = ["BleachPanel", "BleachSettings", "CorrectedSeries", "FitOutcome", "Masks",
-           "bleachcorr_path", "corrected_frame", "make_recipe", "measure_and_fit",
-           "region_mask"]
+           "bleachcorr_path", "corrected_frame", "make_recipe", "measure_and_fit"]

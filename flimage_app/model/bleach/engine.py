@@ -331,16 +331,8 @@ def _apply(reader: FrameReader, output: h5py.Group | None, result: BleachResult,
     writer = FrameWriter(output, workers=workers) if output is not None else None
     try:
         for index, image in reader.iter_fl():
-            level = result.background[index]
-            if level:
-                image -= level
-            if matcher is not None:
-                before = region_mean(image, region)
-                image = matcher(image)
-                after = region_mean(image, region)
-                result.correction[index] = after / before if before else np.nan
-            else:
-                image *= result.correction[index]
+            image, result.correction[index] = _correct_frame(
+                image, result.background[index], result.correction[index], matcher, region)
             if writer is not None:
                 writer.submit(image, reader.meta(index))
             steps.step()
@@ -349,6 +341,48 @@ def _apply(reader: FrameReader, output: h5py.Group | None, result: BleachResult,
     finally:
         if writer is not None:
             writer.close()
+
+
+def _correct_frame(image: np.ndarray, level: float, factor: float,
+                   matcher: HistogramMatcher | None,
+                   region: np.ndarray | None) -> tuple[np.ndarray, float]:
+    """One frame as the correction writes it, and the factor that was applied.
+
+    The background level is subtracted, then the frame is scaled by `factor`
+    or, with a `matcher`, histogram-matched (the factor is then the ratio of
+    the region's means after / before).  `image` is changed in place.
+    """
+    if level:
+        image -= level
+    if matcher is None:
+        image *= factor
+        return image, factor
+    before = region_mean(image, region)
+    image = matcher(image)
+    after = region_mean(image, region)
+    return image, (after / before if before else np.nan)
+
+
+def corrected_frame(series, result: BleachResult, index: int, *, region: str = "frame",
+                    signal_mask=None, background_mask=None,
+                    histogram_reference: str = "first") -> np.ndarray:
+    """Frame `index` as :func:`correct_series` with `result` writes it (a preview).
+
+    Nothing is written.  For histogram matching the reference frames are
+    read too (frames 0 … `index` for the "previous" reference).
+    """
+    with FrameReader(series, workers=1) as reader:
+        if result.method != "histogram":
+            image, _ = _correct_frame(reader.fl(index), result.background[index],
+                                      result.correction[index], None, None)
+            return image
+        region_mask = _region(region, reader.shape, signal_mask, background_mask)
+        matcher = HistogramMatcher(histogram_reference, region_mask)
+        numbers = range(index + 1) if histogram_reference == "previous" else sorted({0, index})
+        for number in numbers:
+            image, _ = _correct_frame(reader.fl(number), result.background[number], 1.0,
+                                      matcher, region_mask)
+        return image
 
 
 def flimage_bleach_correction(series, h5out=None, border_px: int = 20, flscorr=None,
