@@ -70,7 +70,7 @@ class FLSeries(H5Backed):
                 self.add_flimage(fli)
             if meta:
                 for index in range(len(self)):
-                    attrs = self._frame_group(index).attrs
+                    attrs = self.frame_group(index).attrs
                     for key, value in meta.items():
                         attrs[key] = check_value(key, value)
             if identifier:
@@ -118,10 +118,11 @@ class FLSeries(H5Backed):
         """Shape of the first frame's raw image."""
         if len(self) == 0:
             raise IndexError("The series has no frames")
-        return tuple(self._frame_group(0)["fluorescence/raw"].shape)
+        return tuple(self.frame_group(0)["fluorescence/raw"].shape)
 
     # ----------------------------------------------------------- frames
-    def _frame_group(self, index: int) -> h5py.Group:
+    def frame_group(self, index: int) -> h5py.Group:
+        """HDF5 group of frame `index` (0 … len − 1); external links are refused."""
         name = frame_name(index)
         check_internal(self.h5, name)
         group = self.h5.get(name)
@@ -158,7 +159,7 @@ class FLSeries(H5Backed):
             h5py.h5a.open(frame, name.encode()).read(value)
             return value[()]
         except (KeyError, TypeError, ValueError, OSError):
-            return self._frame_group(index).attrs.get(name)
+            return self.frame_group(index).attrs.get(name)
 
     def identifiers(self) -> list[str | None]:
         """Identifier of every frame (None where a frame has none)."""
@@ -174,7 +175,7 @@ class FLSeries(H5Backed):
         """Shape of every frame's raw image, read from the file's metadata (no pixels)."""
         shapes = []
         for ii in range(len(self)):
-            frame = self._frame_group(ii)
+            frame = self.frame_group(ii)
             check_internal(frame, "fluorescence")
             check_internal(frame["fluorescence"], "raw")
             shapes.append(tuple(frame["fluorescence/raw"].shape))
@@ -186,14 +187,14 @@ class FLSeries(H5Backed):
             position = self._identifiers().get(index)
             if position is None:
                 raise KeyError(f"No frame with identifier {index!r} in this series")
-            return FLImage(h5file=self._frame_group(position))
+            return FLImage(h5file=self.frame_group(position))
         if not isinstance(index, (int, np.integer)):
             raise TypeError(f"Frame index must be an integer or an identifier, got {index!r}")
         length = len(self)
         position = int(index) + length if index < 0 else int(index)
         if not 0 <= position < length:
             raise IndexError(f"Frame index {index} out of range for a series of {length} frames")
-        return FLImage(h5file=self._frame_group(position))
+        return FLImage(h5file=self.frame_group(position))
 
     def add_flimage(self, fli: FLImage, identifier: str | None = None) -> None:
         """Append a copy of `fli` as the next frame.

@@ -22,9 +22,9 @@ import numpy as np
 from ..chunks import decode_chunk, direct_decoding
 from ..errors import FileFormatError, FitError
 from ..fastwrite import bound_metadata_cache
-from ..image import check_internal, python_value, read_meta
+from ..image import check_internal, read_meta
 from ..meta import MetaDict
-from ..series import FRAME_PREFIX, frame_name
+from ..series import FLSeries
 
 #: Where the intensity is measured.
 REGIONS = ("frame", "signal", "outside")
@@ -76,7 +76,13 @@ class FrameReader:
         else:
             raise TypeError(f"Expected an FLSeries, an h5py group or a path, got {series!r}")
         self.h5: h5py.Group = group
-        self.length = sum(1 for key in group if key.startswith(FRAME_PREFIX))
+        try:
+            # frame look-ups, link checks and times as everywhere in the model
+            self.frames = FLSeries(h5file=group)
+        except ValueError as exc:
+            self.close()
+            raise FileFormatError(str(exc)) from None
+        self.length = len(self.frames)
         if self.length == 0:
             self.close()
             raise FileFormatError(f"{self.filename or 'The series'} holds no frames (no fli_0)")
@@ -108,12 +114,7 @@ class FrameReader:
 
     def group(self, index: int) -> h5py.Group:
         """HDF5 group of frame `index` (external links are refused, as everywhere)."""
-        try:
-            check_internal(self.h5, frame_name(index))
-            return self.h5[frame_name(index)]
-        except KeyError:
-            raise FileFormatError(f"Frame {frame_name(index)} is missing "
-                                  f"(the series has {self.length} frames)") from None
+        return self.frames.frame_group(index)
 
     def _raw(self, index: int) -> h5py.Dataset:
         try:
@@ -198,14 +199,7 @@ class FrameReader:
 
     def times(self) -> np.ndarray:
         """Every frame's "time" [s], NaN where missing (attributes only, no pixels)."""
-        times = np.full(self.length, np.nan)
-        for index in range(self.length):
-            value = self.group(index).attrs.get("time")
-            try:
-                times[index] = float(python_value(value))
-            except (TypeError, ValueError):
-                pass
-        return times
+        return self.frames.times()
 
 
 @dataclass(frozen=True)
