@@ -235,6 +235,41 @@ def test_preview_matches_the_frame_the_correction_writes(qtbot, window, panel, d
     panel.preview_button.setChecked(False)
 
 
+def test_preview_is_not_replaced_by_a_raw_frame_read_late(qtbot, window, panel, demo,
+                                                          monkeypatch):
+    """A preview computed before the raw frame arrives must not be overwritten by it."""
+    from flimage_app.gui import frame_cache
+
+    open_demo(qtbot, window, panel, demo)
+    slow_read, release = frame_cache.read_frame, threading.Event()
+
+    def read_late(series, index):
+        if index == 33:
+            release.wait(5)
+        return slow_read(series, index)
+
+    monkeypatch.setattr(frame_cache, "read_frame", read_late)
+    captions = []
+    show = window.image_view.set_frame
+
+    def record(frame, pixel_size=None, caption=""):
+        captions.append((frame.index if frame is not None else None, caption))
+        show(frame, pixel_size, caption)
+
+    monkeypatch.setattr(window.image_view, "set_frame", record)
+    window.browser.set_index(33)
+    panel.preview_button.setChecked(True)
+    qtbot.wait(300)  # the preview of 33 could finish while its raw frame is still read
+    release.set()
+    qtbot.waitUntil(lambda: "PREVIEW" in window.image_view.caption.text()
+                    and window.image_view.frame.index == 33, timeout=10_000)
+    qtbot.wait(200)
+    of_33 = ["PREVIEW" in caption for index, caption in captions if index == 33]
+    # raw first, then the preview, which stays: no preview-raw-preview flicker
+    assert of_33 == [False, True]
+    panel.preview_button.setChecked(False)
+
+
 def test_correct_series_opens_new_series_with_provenance(qtbot, window, panel, demo):
     open_demo(qtbot, window, panel, demo)
     before = file_hash(demo)
