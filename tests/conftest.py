@@ -1,12 +1,34 @@
 """Shared test set-up: offscreen Qt, the reference files, and small synthetic series."""
 
+import gc
 import os
 import pathlib
 import shutil
+import sys
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item):
+    """Delete the widgets a test closed before the next test runs.
+
+    pytest-qt closes a test's widgets with deleteLater(), which only an event loop
+    carries out. Left pending, they were freed by the garbage collector during a later
+    test, which could clear a pyqtgraph item's attributes before Qt's destructor asked
+    it for its bounding rectangle (an AttributeError in an unrelated test).
+    """
+    result = yield
+    widgets = sys.modules.get("PyQt6.QtWidgets")
+    if widgets is not None and widgets.QApplication.instance() is not None:
+        from PyQt6 import QtCore
+
+        QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete.value)
+        gc.collect()
+    return result
+
 
 #: reference files written by flimage (read-only; copy before writing)
 REFERENCE_DIR = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data" / "flimage"
