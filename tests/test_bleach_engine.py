@@ -11,6 +11,7 @@ from flimage_app.model import FLImage, FLSeries
 from flimage_app.model.bleach import METHODS, MissingTimeWarning, correct_series
 from flimage_app.model.bleach.synthetic import blob, write_bleaching_series
 from flimage_app.model.errors import Cancelled, FitError
+from flimage_app.model.provenance import read_provenance
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -171,6 +172,35 @@ def test_missing_times_fall_back_to_frame_index_with_warning(tmp_path):
     assert any("frame index" in note for note in result.report.notes)
     # the rate is per frame now: 0.5/s at 0.1 s per frame
     assert result.report.parameters["k"] == pytest.approx(RATE * 0.1, rel=0.05)
+
+
+def test_metadata_changes_are_fitted_and_written_without_touching_the_input(tmp_path):
+    # a file recorded with the wrong interval (10×), corrected as the app does before saving
+    path = tmp_path / "wrong_interval.h5"
+    write_bleaching_series(path, TIMES * 10, SHAPE, rate=RATE / 10, noise=2.0, plateau=100.0)
+    before = sha256(path)
+    changes = {index: {"time": float(time)} for index, time in enumerate(TIMES)}
+    changes[3]["identifier"] = "checked"
+    result = correct_series(path, tmp_path / "out.h5", "exp", border_px=8,
+                            meta_changes=changes)
+    np.testing.assert_allclose(result.times, TIMES)
+    assert result.report.parameters["k"] == pytest.approx(RATE, rel=0.1)
+    assert sha256(path) == before
+    with FLSeries(h5file=tmp_path / "out.h5", h5mode="r") as corrected:
+        np.testing.assert_allclose(corrected.times(), TIMES)
+        assert corrected[3]["identifier"] == "checked"
+    record = read_provenance(tmp_path / "out.h5")
+    assert record["metadata_changes"]["3"] == {"time": TIMES[3], "identifier": "checked"}
+    # the edits are this file's: applying the recipe elsewhere does not carry them
+    assert "meta_changes" not in record["parameters"]
+
+
+def test_invalid_metadata_changes_are_refused_before_any_work(series_path, tmp_path):
+    with pytest.raises(KeyError, match="colour"):
+        correct_series(series_path, tmp_path / "out.h5", "exp", meta_changes={0: {"colour": 1}})
+    with pytest.raises(ValueError, match="time"):
+        correct_series(series_path, tmp_path / "out.h5", "exp", meta_changes={0: {"time": "x"}})
+    assert not (tmp_path / "out.h5").exists()
 
 
 @pytest.mark.parametrize("method", ["flimage", "exp", "biexp"])

@@ -270,6 +270,29 @@ def test_preview_is_not_replaced_by_a_raw_frame_read_late(qtbot, window, panel, 
     panel.preview_button.setChecked(False)
 
 
+def test_unsaved_time_edits_are_fitted_and_carried_into_the_correction(qtbot, window, panel,
+                                                                      demo):
+    open_demo(qtbot, window, panel, demo)
+    choose(panel, qtbot, method="exp")
+    before, stored_times = file_hash(demo), panel.current_result().times.copy()
+    window.browser.set_index(35)
+    qtbot.waitUntil(lambda: window.metadata_panel.index == 35, timeout=5_000)
+    window.metadata_panel.all_frames_check.setChecked(False)
+    assert window.metadata_panel.edit("time", "20")
+    wait_fit(qtbot, panel)
+    result = panel.current_result()
+    assert result is not None, panel.outcome.failure
+    assert result.times[35] == pytest.approx(20.0) != stored_times[35]
+    np.testing.assert_allclose(result.times[:35], stored_times[:35])
+    assert "edited values" in panel.report_text.toPlainText()
+
+    run_and_wait(qtbot, panel.run_correction())
+    written = panel.corrected_for_current()
+    with FLSeries(h5file=written.path, h5mode="r") as corrected:
+        assert corrected.times()[35] == pytest.approx(20.0)
+    assert file_hash(demo) == before  # the edit lives in the app until File > Save as
+
+
 def test_correct_series_opens_new_series_with_provenance(qtbot, window, panel, demo):
     open_demo(qtbot, window, panel, demo)
     before = file_hash(demo)

@@ -147,14 +147,17 @@ class FitOutcome:
 
 def measure_and_fit(series, settings: BleachSettings, masks: Masks,
                     progress: Callable[[int, int], None] | None = None,
-                    cancel: Callable[[], bool] | None = None) -> FitOutcome:
+                    cancel: Callable[[], bool] | None = None,
+                    meta_changes: dict[int, dict[str, Any]] | None = None) -> FitOutcome:
     """Measure and fit without writing frames; a failed fit is an outcome, not an error.
 
     When the fit fails (:class:`FitError`), the trace is measured again with
     the simple ratio (which fits nothing) so that the panel can show the data
-    the model could not describe.
+    the model could not describe.  `meta_changes` are unsaved metadata edits
+    (e.g. corrected times) that the fit uses instead of the file's values.
     """
-    options = {**settings.engine_options(), **masks.engine_options()}
+    options = {**settings.engine_options(), **masks.engine_options(),
+               "meta_changes": meta_changes}
     try:
         return FitOutcome(settings, result=correct_series(series, None, **options,
                                                           progress=progress, cancel=cancel))
@@ -235,6 +238,7 @@ class BleachPanel(QtWidgets.QWidget):
         self.outcome: FitOutcome | None = None
         self.masks = Masks()
         self._mask_version = 0
+        self._edit_version = 0
         self._roi_panel = None
         self._generation = 0
         self._fit_task: Task | None = None
@@ -399,6 +403,7 @@ class BleachPanel(QtWidgets.QWidget):
         window.documentChanged.connect(self.set_document)
         window.frameChanged.connect(self._on_frame_changed)
         window.frameShown.connect(self._on_frame_shown)
+        window.metadata_panel.metadataEdited.connect(self._on_metadata_edited)
         app = QtWidgets.QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.cleanup)
@@ -521,6 +526,18 @@ class BleachPanel(QtWidgets.QWidget):
         self.provenance_label.setText(text)
         self.provenance_label.setVisible(bool(text))
 
+    def _on_metadata_edited(self, key: str) -> None:
+        # corrections written from now on carry the edit; only new times change the fit
+        self._edit_version += 1
+        if key == "time":
+            self.request_fit()
+
+    def _meta_changes(self) -> dict[int, dict[str, Any]]:
+        """A snapshot of the unsaved metadata edits, for a worker to use."""
+        if self.document is None:
+            return {}
+        return {index: dict(changes) for index, changes in self.document.edits.items()}
+
     def _on_frame_changed(self, index: int) -> None:
         self.plots.set_marker(index)
 
@@ -554,10 +571,10 @@ class BleachPanel(QtWidgets.QWidget):
         self._cancel_task(self._fit_task)
         self._generation += 1
         generation = self._generation
-        settings, masks = self.settings(), self.masks
+        settings, masks, changes = self.settings(), self.masks, self._meta_changes()
         series = document.series
         task = Task(lambda progress, cancel: measure_and_fit(series, settings, masks,
-                                                             progress, cancel), self)
+                                                             progress, cancel, changes), self)
         task.progressed.connect(self._show_fit_progress)
         task.succeeded.connect(lambda outcome: self._on_fit_done(generation, outcome))
         task.failed.connect(lambda message: self._on_fit_error(generation, settings, message))
@@ -749,7 +766,7 @@ class BleachPanel(QtWidgets.QWidget):
     # ------------------------------------------------------------------ correcting
     def _key(self) -> tuple:
         return (id(self.document), self.outcome.settings if self.outcome else None,
-                self._mask_version)
+                self._mask_version, self._edit_version)
 
     def corrected_for_current(self) -> CorrectedSeries | None:
         """The corrected series of the current series and settings, if written already."""
@@ -791,7 +808,8 @@ class BleachPanel(QtWidgets.QWidget):
         if result is None or self.document is None:
             return None
         settings, masks = self.outcome.settings, self.masks
-        options = {**settings.engine_options(), **masks.engine_options()}
+        options = {**settings.engine_options(), **masks.engine_options(),
+                   "meta_changes": self._meta_changes()}
         series, target, key = self.document.series, self._scratch_path(), self._key()
         source_name, source_path = self._origin()
 

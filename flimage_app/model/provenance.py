@@ -100,6 +100,10 @@ def bleach_record(result, inputs: list[dict[str, Any]],
                        "fitted": result.fitted, "correction": result.correction,
                        "background": result.background, "residuals": report.residuals}
     record["masks"] = masks
+    if result.meta_changes:
+        # the fit used these values, not those in the input file
+        record["metadata_changes"] = {str(index): changes
+                                      for index, changes in result.meta_changes.items()}
     return record
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -70,6 +71,11 @@ class BleachResult:
         The fit report.
     output : str or None
         Path of the corrected series, if one was written to a file.
+    settings : dict
+        The options of :func:`correct_series` that produced this result.
+    meta_changes : dict
+        Metadata laid over the file's before measuring (``{frame: {key: value}}``),
+        e.g. times corrected in the app but not saved; empty for none.
     """
 
     method: str
@@ -81,6 +87,7 @@ class BleachResult:
     report: FitReport
     output: str | None = None
     settings: dict = field(default_factory=dict)
+    meta_changes: dict = field(default_factory=dict)
 
     def to_csv(self, path: str | os.PathLike) -> None:
         """Write the per-frame table (time, background, intensity, fit, factor, residual)."""
@@ -201,7 +208,9 @@ def correct_series(series, output, method: str = "flimage", *, border_px: int = 
                    histogram_reference: str = "first", source=None,
                    progress: Progress | None = None, cancel: Cancel | None = None,
                    overwrite: bool = False, strict: bool = True,
-                   workers: int | None = None) -> BleachResult:
+                   workers: int | None = None,
+                   meta_changes: Mapping[int, Mapping[str, Any]] | None = None
+                   ) -> BleachResult:
     """Correct photobleaching in `series` and write the corrected series to `output`.
 
     Parameters
@@ -244,6 +253,10 @@ def correct_series(series, output, method: str = "flimage", *, border_px: int = 
         itself returns it); see :func:`~.fitting.fit_flimage_exponential`.
     workers : int or None
         Compression threads (default: number of CPUs).
+    meta_changes : mapping or None
+        ``{frame index: {key: value}}`` laid over the metadata in the file
+        (e.g. corrected times not yet saved): the fit uses these times and the
+        written frames carry these values.  The input file is not changed.
 
     Returns
     -------
@@ -263,8 +276,9 @@ def correct_series(series, output, method: str = "flimage", *, border_px: int = 
     settings = {"method": method, "border_px": int(border_px), "background": background,
                 "background_value": background_value, "region": region,
                 "histogram_reference": histogram_reference, "strict": bool(strict)}
-    with FrameReader(series, workers) as reader:
-        target_reader = FrameReader(source, workers) if source is not None else reader
+    with FrameReader(series, workers, meta_changes) as reader:
+        target_reader = (FrameReader(source, workers, meta_changes) if source is not None
+                         else reader)
         try:
             if (len(target_reader), target_reader.shape) != (len(reader), reader.shape):
                 raise ValueError(f"The source series has {len(target_reader)} frames of "
@@ -283,6 +297,10 @@ def correct_series(series, output, method: str = "flimage", *, border_px: int = 
             kwargs = {"strict": strict} if method == "flimage" else {}
             correction = CORRECTIONS[method](axis.values, intensity, **kwargs)
             notes = [axis.note] if axis.note else []
+            edited = sum("time" in changes for changes in reader.meta_changes.values())
+            if edited:
+                notes.append(f"the times of {edited} frame{'s' if edited != 1 else ''} are "
+                             "edited values, not those stored in the input file")
             result = BleachResult(
                 method=method, times=axis.values, intensity=intensity,
                 fitted=correction.fitted,
@@ -290,7 +308,7 @@ def correct_series(series, output, method: str = "flimage", *, border_px: int = 
                             else np.ones(len(reader))),
                 background=levels,
                 report=_report(method, correction, axis.unit, notes, histogram_reference),
-                settings=settings)
+                settings=settings, meta_changes=reader.meta_changes)
             masks = {"signal_mask": signal_mask if region == "signal" else None,
                      "background_mask": (background_mask
                                          if "mask" in background or region == "outside"

@@ -12,9 +12,10 @@ from __future__ import annotations
 import collections
 import os
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import h5py
 import numpy as np
@@ -23,7 +24,7 @@ from ..chunks import decode_chunk, direct_decoding
 from ..errors import FileFormatError, FitError
 from ..fastwrite import bound_metadata_cache
 from ..image import check_internal, read_meta
-from ..meta import MetaDict
+from ..meta import MetaDict, check_value
 from ..series import FLSeries
 
 #: Where the intensity is measured.
@@ -55,10 +56,15 @@ class FrameReader:
     workers : int or None
         Threads that decompress frames ahead of :meth:`iter_fl` (default:
         the number of CPUs).
+    meta_changes : mapping or None
+        ``{frame index: {key: value}}`` laid over the file's metadata by
+        :meth:`meta` and :meth:`times` (edits not saved to the file).
     """
 
-    def __init__(self, series, workers: int | None = None) -> None:
+    def __init__(self, series, workers: int | None = None,
+                 meta_changes: Mapping[int, Mapping[str, Any]] | None = None) -> None:
         self.workers = workers or os.cpu_count() or 1
+        self.meta_changes = checked_meta_changes(meta_changes)
         self._pool: ThreadPoolExecutor | None = None
         self._owned: h5py.File | None = None
         if isinstance(series, (str, os.PathLike)):
@@ -126,8 +132,10 @@ class FrameReader:
             raise FileFormatError(f"Frame {index} has no fluorescence/raw image") from None
 
     def meta(self, index: int) -> MetaDict:
-        """Metadata of frame `index`."""
-        return read_meta(self.group(index).attrs)
+        """Metadata of frame `index` (with its entry of `meta_changes` applied)."""
+        meta = read_meta(self.group(index).attrs)
+        meta.update(self.meta_changes.get(index, {}))
+        return meta
 
     def fl(self, index: int) -> np.ndarray:
         """Background-corrected image (raw − stored backgrounds) of frame `index`, float64.
@@ -199,7 +207,20 @@ class FrameReader:
 
     def times(self) -> np.ndarray:
         """Every frame's "time" [s], NaN where missing (attributes only, no pixels)."""
-        return self.frames.times()
+        times = self.frames.times()
+        for index, changes in self.meta_changes.items():
+            if "time" in changes and index < times.size:
+                times[index] = changes["time"]
+        return times
+
+
+def checked_meta_changes(changes: Mapping[int, Mapping[str, Any]] | None
+                         ) -> dict[int, dict[str, Any]]:
+    """``{frame index: {key: value}}`` with every key and value checked like the file's."""
+    checked: dict[int, dict[str, Any]] = {}
+    for index, entries in (changes or {}).items():
+        checked[int(index)] = {key: check_value(key, value) for key, value in entries.items()}
+    return checked
 
 
 @dataclass(frozen=True)
