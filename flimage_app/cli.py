@@ -6,7 +6,8 @@
     flimage-app info FILE
     flimage-app import STACK -o OUT.h5 [--pixel-size M] [--interval S]
     flimage-app export IN.h5 -o OUT.tif|OUT.npy [--raw]
-    flimage-app bleach IN.h5 -o OUT.h5 [--method M] [--border-px N] [--csv CSV] [--tif TIF]
+    flimage-app bleach IN.h5 -o OUT.h5 [--method M] [--background B] [--region R] [ROIs …]
+    flimage-app bleach IN.h5 -o OUT.h5 --like CORRECTED.h5 [--csv CSV] [--tif TIF]
     flimage-app denoise IN.h5 -o OUT.h5 [--weight W]
 
 Errors print one line ``flimage-app: error: …`` and exit with status 1
@@ -42,8 +43,8 @@ from . import __version__
 PROG = "flimage-app"
 #: bleach-correction methods (flimage_app.model.bleach.METHODS)
 BLEACH_METHODS: tuple[str, ...] = ("flimage", "ratio", "exp", "biexp", "histogram")
-#: background choices of the bleach verb that need no mask file
-BLEACH_BACKGROUNDS: tuple[str, ...] = ("border", "constant", "stored")
+#: background choices of the bleach verb (flimage_app.model.bleach.BACKGROUNDS)
+BLEACH_BACKGROUNDS: tuple[str, ...] = ("border", "constant", "mask", "stored")
 PANELS: tuple[str, ...] = ("browse", "background", "bleach")
 HDF5_SUFFIXES: tuple[str, ...] = (".h5", ".hdf5", ".hdf")
 EXPORT_SUFFIXES: tuple[str, ...] = (".tif", ".tiff", ".npy")
@@ -165,11 +166,11 @@ def pixel_size_metres(text: str) -> float:
     return value
 
 
-def _output_argument(parser: argparse.ArgumentParser, help: str) -> None:
+def output_argument(parser: argparse.ArgumentParser, help: str) -> None:
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help=help)
 
 
-def _overwrite_argument(parser: argparse.ArgumentParser) -> None:
+def overwrite_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing output files")
 
@@ -287,7 +288,7 @@ def _format_value(key: str, value: Any) -> str:
 # ---- import
 def _import_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("stack", type=Path, help="TIFF (ImageJ, OME, plain) or .npy stack")
-    _output_argument(parser, "FLSeries HDF5 file to write (.h5)")
+    output_argument(parser, "FLSeries HDF5 file to write (.h5)")
     parser.add_argument("--pixel-size", type=pixel_size_metres, metavar="M",
                         help="pixel size in metres (overrides the file), e.g. 1.3e-7")
     parser.add_argument("--interval", type=positive_float, metavar="S",
@@ -296,7 +297,7 @@ def _import_arguments(parser: argparse.ArgumentParser) -> None:
                         help="channel (or colour sample) to import, counted from 0")
     parser.add_argument("--plane", type=non_negative_int, metavar="N",
                         help="Z plane to import, counted from 0")
-    _overwrite_argument(parser)
+    overwrite_argument(parser)
 
 
 @verb("import", "convert a TIFF / .npy stack into an FLSeries HDF5 file", _import_arguments)
@@ -328,10 +329,10 @@ class UsageError(Exception):
 # ---- export
 def _export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, help="FLSeries / FLImage HDF5 (or TIFF, .npy) file")
-    _output_argument(parser, "ImageJ TIFF (.tif) or NumPy (.npy) stack to write")
+    output_argument(parser, "ImageJ TIFF (.tif) or NumPy (.npy) stack to write")
     parser.add_argument("--raw", action="store_true",
                         help="export the raw fluorescence instead of the background-corrected")
-    _overwrite_argument(parser)
+    overwrite_argument(parser)
 
 
 @verb("export", "write a series as an ImageJ TIFF or .npy stack (float32, TYX)",
@@ -356,67 +357,28 @@ def export_series_file(source: Path, target: Path, *, raw: bool, overwrite: bool
                progress=console.progress("export"))
 
 
-# ---- bleach
+# ---- bleach (implemented in cli_bleach)
 def _bleach_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", type=Path, help="FLSeries HDF5 file (or TIFF, .npy)")
-    _output_argument(parser, "corrected FLSeries HDF5 file to write (.h5)")
-    parser.add_argument("--method", choices=BLEACH_METHODS, default="flimage",
-                        help="correction method (default: flimage's exponential with offset)")
-    parser.add_argument("--border-px", type=non_negative_int, default=20, metavar="N",
-                        help="width of the image border used for the background (default 20)")
-    parser.add_argument("--background", choices=BLEACH_BACKGROUNDS, default="border",
-                        help="background: image border (default), a constant "
-                             "(--background-value), or the backgrounds stored in the file")
-    parser.add_argument("--background-value", type=float, metavar="V",
-                        help="the constant background for --background constant")
-    parser.add_argument("--csv", type=Path, metavar="CURVE.csv",
-                        help="also write the bleach curve and fit to this CSV file")
-    parser.add_argument("--tif", type=Path, metavar="OUT.tif",
-                        help="also export the corrected series as an ImageJ TIFF")
-    _overwrite_argument(parser)
+    from .cli_bleach import configure_parser
+
+    configure_parser(parser)
 
 
-@verb("bleach", "correct photobleaching of a series", _bleach_arguments)
+@verb("bleach", "correct photobleaching of a series (or correct it like an earlier file)",
+      _bleach_arguments)
 def run_bleach(args: argparse.Namespace, console: Console) -> int:
-    require_suffix(args.output, HDF5_SUFFIXES, "the output of bleach")
-    if args.csv is not None:
-        require_suffix(args.csv, (".csv",), "--csv")
-    if args.tif is not None:
-        require_suffix(args.tif, (".tif", ".tiff"), "--tif")
-    if (args.background == "constant") != (args.background_value is not None):
-        raise UsageError("--background-value goes with --background constant (and it needs one)")
-    check_outputs([args.input], [args.output, args.csv, args.tif], args.overwrite)
+    from .cli_bleach import run
 
-    from .model.bleach import correct_series
-    from .model.h5io import atomic_output
-
-    with open_input(args.input) as series:
-        result = correct_series(series, args.output, method=args.method,
-                                border_px=args.border_px, background=args.background,
-                                background_value=args.background_value,
-                                progress=console.progress("bleach correction"),
-                                overwrite=args.overwrite)
-    if result.report is not None:
-        print(result.report.as_text())
-    if args.csv is not None:
-        with atomic_output(args.csv, overwrite=args.overwrite) as temporary:
-            result.to_csv(temporary)
-        console.note(f"wrote {args.csv}")
-    if args.tif is not None:
-        export_series_file(args.output, args.tif, raw=False, overwrite=args.overwrite,
-                           console=console)
-        console.note(f"wrote {args.tif}")
-    console.note(f"wrote {args.output}")
-    return 0
+    return run(args, console)
 
 
 # ---- denoise
 def _denoise_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, help="FLSeries HDF5 file (or TIFF, .npy)")
-    _output_argument(parser, "denoised FLSeries HDF5 file to write (.h5)")
+    output_argument(parser, "denoised FLSeries HDF5 file to write (.h5)")
     parser.add_argument("--weight", type=positive_float, default=2.0, metavar="W",
                         help="total-variation denoising weight (default 2.0, as flimage)")
-    _overwrite_argument(parser)
+    overwrite_argument(parser)
 
 
 @verb("denoise", "total-variation denoising of every frame", _denoise_arguments)
@@ -595,7 +557,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.showwarning = _show_warning(console)
             return args.run(args, console)
     except UsageError as exc:
-        getattr(args, "verb_parser", parser).error(str(exc))
+        # one line, as argparse writes it but without the (long) usage block
+        failed = getattr(args, "verb_parser", parser)
+        failed.exit(2, f"{failed.prog}: error: {exc}\n")
     except KeyboardInterrupt:
         print(f"\n{PROG}: interrupted", file=sys.stderr)
         return 130

@@ -24,6 +24,10 @@ KIND_ALIASES: dict[str, str] = {"rect": "rectangle", "rectangle": "rectangle",
                                 "ellipse": "ellipse", "oval": "ellipse",
                                 "polygon": "polygon", "poly": "polygon"}
 
+#: how an ROI is written on the command line (``--roi`` and the options like it)
+ROI_SPEC_SYNTAX = ("rect:X,Y,W,H, ellipse:X,Y,W,H (bounding box) or polygon:x1,y1,x2,y2,… "
+                   "in pixels (x = column, y = row, from the top-left corner)")
+
 HELP = "fit the background on regions of interest in every frame and write a new file"
 
 
@@ -67,17 +71,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", metavar="IN", help="FLSeries / FLImage HDF5 file or TIFF stack")
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
                         help="new HDF5 file (an FLImage input gives an FLImage file)")
-    parser.add_argument("--roi", action="append", default=[], metavar="SPEC",
-                        help="background region: rect:X,Y,W,H, ellipse:X,Y,W,H (bounding box) "
-                             "or polygon:x1,y1,x2,y2,… in pixels (x = column, y = row); "
-                             "repeat for several")
-    parser.add_argument("--exclude", action="append", default=[], metavar="SPEC",
-                        help="region never used as background (same syntax), e.g. a cell")
+    add_roi_arguments(parser, rois_note=" (its profile and offset are the defaults)")
     parser.add_argument("--border-px", type=int, default=0, metavar="N",
                         help="also use a frame N pixels wide around the image")
-    parser.add_argument("--rois", metavar="ROIS.json",
-                        help="ROI set exported by the app (its profile and offset are the "
-                             "defaults)")
     parser.add_argument("--profile", choices=VALID_FIT_PROFILES, default=None,
                         help="background shape (default: tilt, or that of --rois)")
     parser.add_argument("--offset", choices=VALID_FIT_OFFSETS, default=None,
@@ -91,8 +87,56 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
 
 
-def build_roiset(args: argparse.Namespace):
-    """The ROI set described by the command line arguments."""
+def add_roi_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup, *,
+                      purpose: str = "background region", rois_note: str = "") -> None:
+    """Add ``--roi``, ``--exclude`` and ``--rois``: background regions as the app draws them.
+
+    Shared by the verbs that take background regions, so that they are
+    written the same way everywhere; :func:`roiset_from_arguments` reads them.
+
+    Parameters
+    ----------
+    parser
+        Parser or argument group to add the options to.
+    purpose
+        What an ``--roi`` region is, at the start of its help text.
+    rois_note
+        Added to the help text of ``--rois``.
+    """
+    parser.add_argument("--roi", action="append", default=[], metavar="SPEC",
+                        help=f"{purpose}: {ROI_SPEC_SYNTAX}; repeat for several")
+    parser.add_argument("--exclude", action="append", default=[], metavar="SPEC",
+                        help="region never used as background (same syntax), e.g. a cell")
+    parser.add_argument("--rois", metavar="ROIS.json",
+                        help="ROI set saved with the Export button of the app's Background "
+                             f"panel{rois_note}")
+
+
+def has_roi_arguments(args: argparse.Namespace) -> bool:
+    """True when any of ``--roi``, ``--exclude`` or ``--rois`` was given."""
+    return bool(args.roi or args.exclude or args.rois)
+
+
+def roiset_from_arguments(args: argparse.Namespace, border_px: int = 0):
+    """The ROI set of ``--rois``, ``--roi`` and ``--exclude``, plus a border `border_px` wide.
+
+    Parameters
+    ----------
+    args
+        Parsed arguments with ``rois``, ``roi`` and ``exclude`` (see :func:`add_roi_arguments`).
+    border_px
+        Width of an image border added as a background region (0: none).
+
+    Returns
+    -------
+    ROISet
+        May hold no ROI; the caller decides whether that is an error.
+
+    Raises
+    ------
+    FLImageAppError
+        An unreadable ROI file, a malformed ROI, or a negative `border_px`.
+    """
     from dataclasses import replace
 
     from .model.rois import BorderROI, ROISet, load_roiset_json
@@ -102,14 +146,21 @@ def build_roiset(args: argparse.Namespace):
     rois += [parse_roi_spec(s, name=f"roi {i}") for i, s in enumerate(args.roi, start=1)]
     rois += [parse_roi_spec(s, role="exclude", name=f"exclude {i}")
              for i, s in enumerate(args.exclude, start=1)]
-    if args.border_px < 0:
+    if border_px < 0:
         raise FLImageAppError("--border-px must be 0 or positive")
-    if args.border_px > 0:
-        rois.append(BorderROI(args.border_px, name="border"))
-    if not rois:
+    if border_px > 0:
+        rois.append(BorderROI(border_px, name="border"))
+    return replace(roiset, rois=tuple(rois))
+
+
+def build_roiset(args: argparse.Namespace):
+    """The ROI set described by the command line arguments of the ``background`` verb."""
+    from dataclasses import replace
+
+    roiset = roiset_from_arguments(args, args.border_px)
+    if not roiset.rois:
         raise FLImageAppError("No background region: give --roi, --border-px or --rois")
-    return replace(roiset, rois=tuple(rois),
-                   fit_profile=args.profile or roiset.fit_profile,
+    return replace(roiset, fit_profile=args.profile or roiset.fit_profile,
                    fit_offset=args.offset or roiset.fit_offset)
 
 

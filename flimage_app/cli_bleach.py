@@ -1,0 +1,450 @@
+"""The ``flimage-app bleach`` verb: correct photobleaching of a series.
+
+The correction is set up on the command line (method, background, where the
+fluorescence is measured, with regions written as in the ``background`` verb
+or loaded from an ROI set the app exported), or taken from an earlier
+corrected file with ``--like``: that file's provenance record holds the
+method, every parameter and the masks, so the input is corrected exactly as
+that file was (what the app's batch dialog does, one file per call)::
+
+    flimage-app bleach cells.h5 -o cells_corr.h5 --method exp --background mask \\
+        --rois cells_rois.json --region signal --signal-rois cells_rois.json
+    flimage-app bleach day2.h5 -o day2_corr.h5 --like cells_corr.h5
+
+Options that cannot go together are refused before any file is read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .cli import (
+    BLEACH_BACKGROUNDS,
+    BLEACH_METHODS,
+    HDF5_SUFFIXES,
+    Console,
+    UsageError,
+    check_outputs,
+    export_series_file,
+    non_negative_int,
+    open_input,
+    output_argument,
+    overwrite_argument,
+    require_suffix,
+)
+from .cli_background import (
+    add_roi_arguments,
+    has_roi_arguments,
+    parse_roi_spec,
+    roiset_from_arguments,
+)
+from .model.errors import FLImageAppError
+
+#: where the intensity is measured (flimage_app.model.bleach.REGIONS)
+BLEACH_REGIONS: tuple[str, ...] = ("frame", "signal", "outside")
+#: reference frames of histogram matching
+HISTOGRAM_REFERENCES: tuple[str, ...] = ("first", "previous")
+DEFAULT_METHOD = "flimage"
+DEFAULT_BORDER_PX = 20
+
+#: the options that set up a correction (argparse destination → option); ``--like``
+#: takes all of them from its file, so none of them may be given with it
+CORRECTION_OPTIONS: dict[str, str] = {
+    "method": "--method", "histogram_reference": "--histogram-reference",
+    "allow_stalled_fit": "--allow-stalled-fit", "background": "--background",
+    "border_px": "--border-px", "background_value": "--background-value", "roi": "--roi",
+    "exclude": "--exclude", "rois": "--rois", "region": "--region",
+    "signal_roi": "--signal-roi", "signal_rois": "--signal-rois",
+}
+
+DESCRIPTION = """\
+Correct photobleaching: measure the fluorescence of every frame, follow how it
+fades, and scale every frame back to the level of the first one.  The input file
+is never changed; the corrected series is written to a new file.
+
+methods (--method):
+  flimage    exponential decay with offset, fitted exactly as flimage 0.3.3 does
+             (default; gives the same numbers as flimage)
+  ratio      each frame scaled by I(first frame) / I(frame); no fit, follows noise
+  exp        A·exp(−k·t) + C fitted against the frame times
+  biexp      two exponentials + C: a fast and a slow bleaching component
+  histogram  each frame's intensity histogram matched to the first (or previous)
+             frame; no fit
+
+regions (--roi, --exclude, --signal-roi) are written in image pixels (x = column,
+y = row, counted from the top-left corner) as rect:X,Y,W,H, ellipse:X,Y,W,H (its
+bounding box) or polygon:x1,y1,x2,y2,…; ROIS.json is an ROI set saved with the
+Export button of the app's Background panel."""
+
+EPILOG = """\
+examples:
+  flimage-app bleach cells.h5 -o cells_corr.h5 --method exp --csv cells_curve.csv
+  flimage-app bleach cells.h5 -o cells_corr.h5 --method exp --background mask \\
+      --roi rect:0,0,40,512 --region signal --signal-roi ellipse:200,180,90,70
+  # correct many files as one that was tuned in the app (saved as tuned_corr.h5):
+  for f in *.h5; do flimage-app bleach "$f" -o "corrected/$f" --like tuned_corr.h5; done"""
+
+
+# ------------------------------------------------------------------ arguments
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments and help texts of the ``bleach`` verb to `parser`.
+
+    Correction options default to None (not given), so that contradictions
+    and ``--like`` can be checked; :func:`correction_setup` fills in the defaults.
+    """
+    parser.description = DESCRIPTION
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("input", type=Path, metavar="IN",
+                        help="series to correct: FLSeries HDF5 file, TIFF stack or .npy")
+    output_argument(parser, "corrected FLSeries HDF5 file to write (.h5)")
+
+    method = parser.add_argument_group("how the bleaching is undone")
+    method.add_argument("--method", choices=BLEACH_METHODS,
+                        help=f"correction method, see above (default: {DEFAULT_METHOD})")
+    method.add_argument("--histogram-reference", choices=HISTOGRAM_REFERENCES,
+                        help="with --method histogram: match every frame to the first frame "
+                             "(default) or to the frame before it")
+    method.add_argument("--allow-stalled-fit", action="store_true", default=None,
+                        help="with --method flimage: keep a fit that stalled far from the "
+                             "data, as flimage itself does (default: stop with an error)")
+
+    background = parser.add_argument_group(
+        "background (a level subtracted from every frame before it is measured)")
+    background.add_argument(
+        "--background", choices=BLEACH_BACKGROUNDS,
+        help="border: mean of the image border (default); constant: --background-value; "
+             "mask: mean of the background regions (--roi, --exclude, --rois); stored: "
+             "only the background already stored in the file's frames")
+    background.add_argument(
+        "--border-px", type=non_negative_int, metavar="N",
+        help=f"width of the image border in pixels: with --background border the region "
+             f"measured (default {DEFAULT_BORDER_PX}); with --background mask a border "
+             "added to the background regions")
+    background.add_argument("--background-value", type=float, metavar="V",
+                            help="the level subtracted with --background constant "
+                                 "(in the image's units)")
+    add_roi_arguments(background,
+                      purpose="background region, for --background mask and "
+                              "--region outside")
+
+    region = parser.add_argument_group("where the fluorescence is measured")
+    region.add_argument("--region", choices=BLEACH_REGIONS,
+                        help="frame: the whole frame (default); signal: the signal regions "
+                             "(--signal-roi, --signal-rois); outside: everything that is not "
+                             "background (--roi, --exclude, --rois)")
+    region.add_argument("--signal-roi", action="append", metavar="SPEC",
+                        help="signal region for --region signal, e.g. a cell (same syntax as "
+                             "--roi); repeat for several")
+    region.add_argument("--signal-rois", metavar="ROIS.json",
+                        help="take the signal for --region signal from an ROI set, as the "
+                             "app's Bleach panel does: its exclude regions (the cells drawn "
+                             "over the background), or everything outside its background "
+                             "regions if it has none")
+
+    like = parser.add_argument_group("repeat an earlier correction")
+    like.add_argument("--like", type=Path, metavar="CORRECTED.h5",
+                      help="correct IN exactly as CORRECTED.h5 was corrected (same method, "
+                           "settings and regions, read from the record the app stores in "
+                           "every corrected file); no other correction option may be given")
+
+    outputs = parser.add_argument_group("more outputs")
+    outputs.add_argument("--csv", type=Path, metavar="CURVE.csv",
+                         help="also write the bleach curve, fit and factor per frame to a "
+                              "CSV table")
+    outputs.add_argument("--tif", type=Path, metavar="OUT.tif",
+                         help="also export the corrected series as an ImageJ TIFF stack")
+    overwrite_argument(outputs)
+
+
+def given_correction_options(args: argparse.Namespace) -> list[str]:
+    """The correction options given on the command line (as written there)."""
+    return [option for name, option in CORRECTION_OPTIONS.items()
+            if getattr(args, name) not in (None, [], False)]
+
+
+# ------------------------------------------------------------------ setup
+@dataclass(frozen=True)
+class CorrectionSetup:
+    """A correction set up on the command line; masks follow once the frame shape is known.
+
+    Attributes
+    ----------
+    options
+        Keyword arguments of :func:`flimage_app.model.bleach.correct_series`
+        other than the masks.
+    background_rois
+        ROI set of the background mask (``--background mask``, ``--region
+        outside``), or None when no mask is needed.
+    signal_rois
+        Regions of ``--signal-roi``.
+    signal_roiset
+        ROI set of ``--signal-rois`` (signal taken as the Bleach panel does), or None.
+    """
+
+    options: dict[str, Any]
+    background_rois: Any = None
+    signal_rois: tuple = ()
+    signal_roiset: Any = None
+
+    def masks(self, shape: tuple[int, int]) -> dict[str, Any]:
+        """``background_mask`` and ``signal_mask`` for frames of `shape` (None if unused).
+
+        Raises
+        ------
+        FLImageAppError
+            A mask that selects no pixel of the frames.
+        """
+        import numpy as np
+
+        size = f"{shape[0]} x {shape[1]} px"
+        background_mask = signal_mask = None
+        if self.background_rois is not None:
+            background_mask = self.background_rois.mask(shape)
+            if background_mask is None or not background_mask.any():
+                raise FLImageAppError(f"The background regions (--roi, --exclude, --rois) "
+                                      f"select no pixel of the {size} frames; are they "
+                                      "inside the image?")
+        if self.options["region"] == "signal":
+            parts = [roi.mask(shape) for roi in self.signal_rois]
+            if self.signal_roiset is not None:
+                parts.append(signal_mask_of(self.signal_roiset, shape))
+            signal_mask = np.logical_or.reduce(parts)
+            if not signal_mask.any():
+                raise FLImageAppError(f"The signal regions (--signal-roi, --signal-rois) "
+                                      f"select no pixel of the {size} frames; are they "
+                                      "inside the image?")
+        return {"background_mask": background_mask, "signal_mask": signal_mask}
+
+
+def correction_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The engine options the command line asks for, defaults filled in.
+
+    Raises
+    ------
+    UsageError
+        Options that contradict each other or lack a partner, named in one line.
+    """
+    method = args.method or DEFAULT_METHOD
+    background = args.background or "border"
+    region = args.region or "frame"
+    if args.histogram_reference is not None and method != "histogram":
+        raise UsageError("--histogram-reference goes with --method histogram")
+    if args.allow_stalled_fit and method != "flimage":
+        raise UsageError("--allow-stalled-fit goes with --method flimage (the other fits "
+                         "never return a stalled fit)")
+    if background == "constant" and args.background_value is None:
+        raise UsageError("--background constant needs --background-value V, the level to "
+                         "subtract")
+    if args.background_value is not None and background != "constant":
+        raise UsageError("--background-value goes with --background constant")
+    if args.border_px is not None and background not in ("border", "mask"):
+        raise UsageError(f"--border-px goes with --background border or mask, "
+                         f"not {background}")
+    border_for_mask = bool(background == "mask" and args.border_px)
+    if background == "mask" and not (has_roi_arguments(args) or border_for_mask):
+        raise UsageError("--background mask needs background regions: --roi, --rois "
+                         "(or --border-px)")
+    if region == "outside" and not (has_roi_arguments(args) or border_for_mask):
+        raise UsageError("--region outside needs background regions: --roi or --rois")
+    if has_roi_arguments(args) and background != "mask" and region != "outside":
+        raise UsageError("--roi, --exclude and --rois set the background regions; they go "
+                         "with --background mask or --region outside")
+    has_signal = bool(args.signal_roi or args.signal_rois)
+    if has_signal and region != "signal":
+        raise UsageError("--signal-roi and --signal-rois go with --region signal")
+    if region == "signal" and not has_signal:
+        raise UsageError("--region signal needs the signal regions: --signal-roi SPEC or "
+                         "--signal-rois ROIS.json")
+    border_px = args.border_px if args.border_px is not None else DEFAULT_BORDER_PX
+    return {"method": method, "background": background,
+            "border_px": border_px if background == "border" else DEFAULT_BORDER_PX,
+            "background_value": args.background_value, "region": region,
+            "histogram_reference": args.histogram_reference or "first",
+            "strict": not args.allow_stalled_fit}
+
+
+def correction_setup(args: argparse.Namespace, options: dict[str, Any]) -> CorrectionSetup:
+    """Read the ROI files and parse the regions for `options` (see :func:`correction_options`).
+
+    Raises
+    ------
+    FLImageAppError
+        An unreadable ROI file or a malformed region.
+    """
+    background_rois = None
+    if options["background"] == "mask" or options["region"] == "outside":
+        border = (args.border_px or 0) if options["background"] == "mask" else 0
+        background_rois = roiset_from_arguments(args, border)
+        _warn_about_frame_overrides(background_rois, args.rois)
+    signal_rois: tuple = ()
+    signal_roiset = None
+    if options["region"] == "signal":
+        signal_rois = tuple(parse_roi_spec(spec, name=f"signal {number}")
+                            for number, spec in enumerate(args.signal_roi or [], start=1))
+        if args.signal_rois:
+            from .model.rois import load_roiset_json
+
+            signal_roiset = load_roiset_json(args.signal_rois)
+            if not signal_roiset.rois:
+                raise FLImageAppError(f"{args.signal_rois} holds no region shared by all "
+                                      "frames; it cannot give the signal")
+            _warn_about_frame_overrides(signal_roiset, args.signal_rois)
+    return CorrectionSetup(options, background_rois, signal_rois, signal_roiset)
+
+
+def _warn_about_frame_overrides(roiset, path: str | None) -> None:
+    if roiset.overrides:
+        frames = ", ".join(map(str, sorted(roiset.overrides)))
+        warnings.warn(f"{path}: the regions drawn for single frames ({frames}) are not used; "
+                      "a bleach correction uses the same regions on every frame",
+                      stacklevel=2)
+
+
+def signal_mask_of(roiset, shape: tuple[int, int]):
+    """The signal of an ROI set, as the app's Bleach panel takes it from the Background panel.
+
+    The exclude regions (cells drawn over the background) when there are
+    any, else everything outside the background regions.
+    """
+    import numpy as np
+
+    excludes = [roi for roi in roiset.rois if roi.role == "exclude"]
+    if excludes:
+        return np.logical_or.reduce([roi.mask(shape) for roi in excludes])
+    return ~roiset.mask(shape)
+
+
+def describe(options: dict[str, Any]) -> str:
+    """One line for people: method, background and where the fluorescence was measured."""
+    background = options["background"]
+    if background == "border":
+        background = f"image border {options['border_px']} px"
+    elif background == "constant":
+        background = f"constant {options['background_value']:g}"
+    elif background == "mask":
+        background = "background regions"
+    region = {"frame": "the whole frame", "signal": "the signal regions",
+              "outside": "everything outside the background regions"}[options["region"]]
+    method = options["method"]
+    if method == "histogram":
+        method += f" (to the {options['histogram_reference']} frame)"
+    return f"method {method}; background: {background}; measured in {region}"
+
+
+# ------------------------------------------------------------------ --like
+def read_like(path: Path) -> dict[str, Any]:
+    """The provenance record of the bleach correction stored in `path`.
+
+    Raises
+    ------
+    FLImageAppError
+        `path` is missing, unreadable, carries no record, or was not made by a
+        bleach correction.
+    """
+    from .model.errors import FileFormatError
+    from .model.loader import check_readable
+    from .model.provenance import read_provenance
+
+    check_readable(path)
+    try:
+        record = read_provenance(path)
+    except FileFormatError as error:
+        if "no provenance record" in str(error):
+            raise FLImageAppError(f"{path} holds no record of how it was corrected (it was "
+                                  "not written by flimage-app); --like needs a file the app "
+                                  "corrected") from None
+        raise
+    operation = record.get("operation")
+    if operation != "bleach correction":
+        raise FLImageAppError(f"{path} was made by {operation!r}, not by a bleach correction; "
+                              "--like needs a bleach-corrected file")
+    return record
+
+
+def check_like_masks(record: dict[str, Any], like: Path, source: Path,
+                     shape: tuple[int, int]) -> None:
+    """Refuse recorded masks that do not fit frames of `shape`, in one line."""
+    for key, mask in (record.get("masks") or {}).items():
+        if mask is not None and tuple(mask.shape) != tuple(shape):
+            what = key.replace("_", " ")
+            raise FLImageAppError(
+                f"{like.name} was corrected with a {what} of {mask.shape[0]} x "
+                f"{mask.shape[1]} px, but the frames of {source.name} are {shape[0]} x "
+                f"{shape[1]} px; --like needs frames of the same size")
+
+
+def like_options(record: dict[str, Any]) -> dict[str, Any]:
+    """The recorded parameters, with defaults where a record lacks one (see :func:`describe`)."""
+    parameters = record.get("parameters", {})
+    return {"method": parameters.get("method", record.get("method")),
+            "background": parameters.get("background", "border"),
+            "border_px": parameters.get("border_px", DEFAULT_BORDER_PX),
+            "background_value": parameters.get("background_value"),
+            "region": parameters.get("region", "frame"),
+            "histogram_reference": parameters.get("histogram_reference", "first")}
+
+
+# ------------------------------------------------------------------ run
+def run(args: argparse.Namespace, console: Console) -> int:
+    """Execute the verb; returns the exit status.
+
+    Raises
+    ------
+    UsageError
+        Contradictory options (exit status 2).
+    FLImageAppError, OSError, ValueError
+        Bad files or a failed fit (one line, exit status 1).
+    """
+    require_suffix(args.output, HDF5_SUFFIXES, "the output of bleach")
+    if args.csv is not None:
+        require_suffix(args.csv, (".csv",), "--csv")
+    if args.tif is not None:
+        require_suffix(args.tif, (".tif", ".tiff"), "--tif")
+    options = None
+    if args.like is not None:
+        given = given_correction_options(args)
+        if given:
+            raise UsageError(f"--like takes the whole correction from {args.like.name}; "
+                             f"leave out {', '.join(given)}")
+    else:
+        options = correction_options(args)
+    read_too = [Path(path) for path in (args.like, args.rois, args.signal_rois) if path]
+    check_outputs([args.input, *read_too], [args.output, args.csv, args.tif], args.overwrite)
+
+    from .model.bleach import correct_series
+    from .model.h5io import atomic_output
+    from .model.provenance import reapply
+
+    record = read_like(args.like) if args.like is not None else None
+    setup = correction_setup(args, options) if options is not None else None
+    progress = console.progress("bleach correction")
+    with open_input(args.input) as series:
+        if record is not None:
+            check_like_masks(record, args.like, args.input, series.frame_shape)
+            console.note(f"correcting like {args.like.name}: {describe(like_options(record))}")
+            if record.get("source"):
+                console.note(f"{args.like.name} was measured on {record['input'].get('file')} "
+                             "and applied to another file; here IN is measured and corrected")
+            result = reapply(record, series, args.output, progress=progress,
+                             overwrite=args.overwrite)
+        else:
+            masks = setup.masks(series.frame_shape)
+            result = correct_series(series, args.output, **options, **masks,
+                                    progress=progress, overwrite=args.overwrite)
+    if result.report is not None:
+        print(result.report.as_text())
+    if args.csv is not None:
+        with atomic_output(args.csv, overwrite=args.overwrite) as temporary:
+            result.to_csv(temporary)
+        console.note(f"wrote {args.csv}")
+    if args.tif is not None:
+        export_series_file(args.output, args.tif, raw=False, overwrite=args.overwrite,
+                           console=console)
+        console.note(f"wrote {args.tif}")
+    console.note(f"wrote {args.output}")
+    return 0
