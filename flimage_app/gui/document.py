@@ -7,6 +7,7 @@ through :func:`flimage_app.model.h5io.atomic_output`.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 from collections.abc import Callable
@@ -106,6 +107,26 @@ class Document:
         for index in frames:
             self.edits.setdefault(index, {})[key] = checked
         return checked
+
+    def set_interval(self, interval: float, start: float = 0.0) -> None:
+        """Record the times ``start + i · interval`` [s] as edits of every frame `i`.
+
+        For series saved without times or with a wrong frame interval.
+
+        Raises
+        ------
+        ValueError
+            `interval` is not a positive number or `start` is not a number.
+        """
+        interval, start = float(interval), float(start)
+        if not (math.isfinite(interval) and interval > 0):
+            raise ValueError(f"The frame interval must be a positive number of seconds, "
+                             f"got {interval!r}")
+        if not math.isfinite(start):
+            raise ValueError(f"The time of the first frame must be a number, got {start!r}")
+        for index in range(len(self)):
+            self.edits.setdefault(index, {})["time"] = check_value("time",
+                                                                   start + index * interval)
 
     def discard_edits(self) -> None:
         self.edits.clear()
