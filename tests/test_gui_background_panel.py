@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -10,8 +13,17 @@ import roifile
 from PyQt6 import QtCore
 
 from flimage_app.gui.background_panel import BackgroundPanel
+from flimage_app.gui.background_preview import (
+    THUMBNAIL_MAX_PX,
+    LatestTaskRunner,
+    PreviewRequest,
+    compute_preview,
+    quality_text,
+)
 from flimage_app.model import FLSeries
+from flimage_app.model import background as background_model
 from flimage_app.model.background import estimate
+from flimage_app.model.background_apply import assess_region
 from flimage_app.model.rois import (
     BorderROI,
     EllipseROI,
@@ -53,7 +65,8 @@ def roi_items(panel):
 
 
 def wait_preview(qtbot, panel):
-    qtbot.waitUntil(lambda: not panel.preview_timer.isActive(), timeout=3000)
+    """Wait until the preview shows the newest regions and settings (it is fitted in a worker)."""
+    qtbot.waitUntil(lambda: not panel.busy, timeout=10000)
 
 
 # ----------------------------------------------------------------- drawing
@@ -193,6 +206,243 @@ def test_experimental_background_of_wrong_size_is_refused(qtbot, panel, tmp_path
     np.save(tmp_path / "small.npy", np.zeros((1, 4, 4)))
     assert not panel.load_experimental(tmp_path / "small.npy")
     assert errors and "4×4 px" in errors[-1][1]
+
+
+@pytest.mark.parametrize("profile, offset", [("tilt", "mean"), ("poly2o", "mode"),
+                                             ("offset", "gauss"), ("tilt", "fit")])
+def test_preview_matches_the_model_fit(qtbot, window, panel, profile, offset):
+    rois = (BorderROI(4), EllipseROI(12, 8, 16, 16, role="exclude"))
+    panel.add_rois(list(rois), "regions")
+    panel.set_fit(profile=profile, offset=offset)
+    wait_preview(qtbot, panel)
+    image = window.current_frame().raw.astype(float)
+    mask = ROISet(rois=rois).mask(SHAPE)
+    expected = estimate(image, offset, profile, from_mask=mask)
+    result = panel.preview_result
+    np.testing.assert_allclose(result.background, expected)
+    np.testing.assert_allclose(result.corrected, image - expected)
+    np.testing.assert_allclose(panel.preview_items["background"].image, expected)
+    np.testing.assert_allclose(panel.preview_items["corrected"].image, image - expected)
+    quality = assess_region(image, expected, mask, profile)
+    assert panel.preview_quality.n_pixels == quality.n_pixels == mask.sum()
+    assert panel.preview_quality.residual_std == pytest.approx(quality.residual_std)
+    assert panel.stats_label.text() == quality_text(quality, mask.size, expected)
+
+
+def test_a_failed_fit_is_reported_in_the_panel(qtbot, panel, errors, caplog):
+    panel.add_roi(BorderROI(3))
+    panel.set_fit(profile="offset", offset="fit")  # the offset profile has no fitted constant
+    wait_preview(qtbot, panel)
+    assert panel.stats_label.text().startswith("Fit failed: ")
+    assert "needs a fitted profile" in panel.stats_label.text()
+    assert panel.preview_result is None and panel.preview_quality is None
+    assert panel.preview_items["background"].image is None
+    assert panel.overlay.image is not None  # the region is still shown
+    assert errors == []
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+def test_stored_data_background_is_read_in_the_worker_and_subtracted(qtbot, window, tmp_path):
+    path = tmp_path / "with_data.h5"
+    frames = write_series(path, count=2, shape=SHAPE, with_background=True)
+    panel = BackgroundPanel(window)
+    window.add_panel("background", panel, "Background")
+    window.open_paths([path])
+    wait_for_frame(qtbot, window, 0)
+    panel.add_roi(BorderROI(3))
+    wait_preview(qtbot, panel)
+    mask = BorderROI(3).mask(SHAPE)
+    expected = estimate(frames[0] - 10.0, "mean", "tilt", from_mask=mask)
+    np.testing.assert_allclose(panel.preview_result.background, expected, rtol=1e-6)
+    document = window.current_document()
+    np.testing.assert_array_equal(panel._data_backgrounds[document][0], np.full(SHAPE, 10.0))
+    # the next preview of that frame takes the background from the cache
+    request = panel.preview_request()
+    assert request.read_data_background is None
+    np.testing.assert_array_equal(request.data_background, np.full(SHAPE, 10.0))
+
+
+def test_large_frames_get_subsampled_thumbnails():
+    rng = np.random.default_rng(1)
+    raw = (50 + rng.normal(0, 2, (1100, 1300))).astype(np.float32)
+    request = PreviewRequest(0, raw, ROISet(rois=(BorderROI(30),)))
+    result = compute_preview(request)
+    expected = estimate(raw.astype(float), "mean", "tilt", from_mask=BorderROI(30).mask(
+        raw.shape))
+    np.testing.assert_allclose(result.background, expected)
+    small, levels = result.thumbnails["corrected"]
+    assert max(small.shape) <= THUMBNAIL_MAX_PX
+    np.testing.assert_allclose(small, (raw - expected)[::3, ::3])
+    assert levels[0] < 0 < levels[1]
+
+
+# ----------------------------------------------------------------- the preview in a worker
+
+@pytest.fixture
+def slow_first_fit(monkeypatch):
+    """Make the first preview fit wait for ``release``; every fit records (profile, offset)."""
+    original = background_model.estimate
+    state = SimpleNamespace(entered=threading.Event(), release=threading.Event(), calls=[])
+
+    def estimate_slowly(data, fit_offset="mean", fit_profile="tilt", **options):
+        state.calls.append((fit_profile, fit_offset))
+        if len(state.calls) == 1:
+            state.entered.set()
+            state.release.wait(60)  # the test releases it; never hang the suite
+        return original(data, fit_offset, fit_profile, **options)
+
+    monkeypatch.setattr(background_model, "estimate", estimate_slowly)
+    yield state
+    state.release.set()
+
+
+def record_previews(panel, monkeypatch):
+    """Every background image the panel puts on display, and what each signal showed."""
+    shown = SimpleNamespace(images=[], updates=[])
+    item = panel.preview_items["background"]
+    set_image = item.setImage
+
+    def recording_set_image(image=None, *args, **kwargs):
+        if image is not None:
+            shown.images.append(np.array(image, copy=True))
+        return set_image(image, *args, **kwargs)
+
+    monkeypatch.setattr(item, "setImage", recording_set_image)
+    panel.previewUpdated.connect(lambda: shown.updates.append(panel.preview_result))
+    return shown
+
+
+@pytest.mark.parametrize("change", ["profile", "region", "frame"])
+def test_a_stale_preview_is_never_shown(qtbot, window, panel, slow_first_fit, monkeypatch,
+                                        change):
+    shown = record_previews(panel, monkeypatch)
+    panel.add_roi(BorderROI(3))
+    qtbot.waitUntil(slow_first_fit.entered.is_set, timeout=10000)
+    stale = estimate(window.current_frame().raw.astype(float), "mean", "tilt",
+                     from_mask=BorderROI(3).mask(SHAPE))
+    index, rois, profile = 0, (BorderROI(3),), "tilt"
+    if change == "profile":
+        profile = "offset"
+        panel.set_fit(profile=profile)
+    elif change == "region":
+        rois = (RectangleROI(0, 0, 8, 32, name="border 1"),)
+        panel.replace_roi(0, rois[0], "Resize")
+    else:
+        index = 1
+        window.browser.set_index(index)
+        wait_for_frame(qtbot, window, index)
+    panel.update_preview()  # what the debounce timer does: the request waits for the stale fit
+    assert panel.busy and panel._preview_runner.running
+    assert shown.updates == []
+    slow_first_fit.release.set()
+    wait_preview(qtbot, panel)
+    qtbot.waitUntil(lambda: not panel._preview_runner.running, timeout=10000)
+
+    latest = estimate(window.current_frame().raw.astype(float), "mean", profile,
+                      from_mask=ROISet(rois=rois).mask(SHAPE))
+    assert window.current_frame().index == index
+    assert slow_first_fit.calls == [("tilt", "mean"), (profile, "mean")]
+    assert len(shown.updates) == 1 and shown.updates[0] is panel.preview_result
+    np.testing.assert_allclose(panel.preview_result.background, latest)
+    assert len(shown.images) == 1
+    np.testing.assert_allclose(shown.images[0], latest)
+    assert not np.allclose(stale, latest)
+
+
+def test_a_preview_finished_before_the_next_request_is_not_shown(qtbot, window, panel,
+                                                                 slow_first_fit, monkeypatch):
+    shown = record_previews(panel, monkeypatch)
+    panel.add_roi(BorderROI(3))
+    qtbot.waitUntil(slow_first_fit.entered.is_set, timeout=10000)
+    panel.preview_timer.setInterval(600_000)  # hold the next request back until asked
+    panel.set_fit(profile="offset")
+    slow_first_fit.release.set()
+    qtbot.waitUntil(lambda: not panel._preview_runner.running, timeout=10000)
+    assert shown.images == [] and shown.updates == []
+    assert panel.busy  # the preview of the new profile is still to come
+    panel.update_preview()
+    wait_preview(qtbot, panel)
+    expected = estimate(window.current_frame().raw.astype(float), "mean", "offset",
+                        from_mask=BorderROI(3).mask(SHAPE))
+    assert len(shown.images) == 1
+    np.testing.assert_allclose(shown.images[0], expected)
+
+
+def test_fitting_hint_while_a_slow_fit_runs(qtbot, panel, slow_first_fit):
+    panel.add_roi(BorderROI(3))
+    qtbot.waitUntil(slow_first_fit.entered.is_set, timeout=10000)
+    qtbot.waitUntil(lambda: not panel.fitting_label.isHidden(), timeout=10000)
+    slow_first_fit.release.set()
+    with qtbot.waitSignal(panel.previewUpdated, timeout=10000):
+        pass
+    assert panel.fitting_label.isHidden()
+    assert "Residual in the region" in panel.stats_label.text()
+
+
+def test_closing_the_window_while_a_preview_runs_is_clean(qtbot, window, panel,
+                                                          slow_first_fit, errors, caplog):
+    caplog.set_level(logging.DEBUG)
+    window.show()
+    qtbot.waitExposed(window)
+    panel.add_roi(BorderROI(3))
+    qtbot.waitUntil(slow_first_fit.entered.is_set, timeout=10000)
+    # closing waits for the worker threads: release the fit from another thread
+    releaser = threading.Timer(0.3, slow_first_fit.release.set)
+    releaser.start()
+    window.close()
+    releaser.join()
+    assert window.documents == []
+    qtbot.waitUntil(lambda: not panel._preview_runner.running, timeout=10000)
+    qtbot.waitUntil(lambda: not panel.busy, timeout=10000)
+    assert panel.preview_result is None
+    assert panel.stats_label.text().startswith("Draw a region")
+    assert errors == []
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+def test_closing_the_series_while_a_preview_runs_is_clean(qtbot, window, panel,
+                                                          slow_first_fit, errors, caplog):
+    shown_results = []
+    panel.previewUpdated.connect(lambda: shown_results.append(panel.preview_result))
+    panel.add_roi(BorderROI(3))
+    qtbot.waitUntil(slow_first_fit.entered.is_set, timeout=10000)
+    window.close_current()
+    slow_first_fit.release.set()
+    qtbot.waitUntil(lambda: not panel._preview_runner.running, timeout=10000)
+    wait_preview(qtbot, panel)
+    assert all(result is None for result in shown_results)
+    assert panel.preview_result is None and panel.preview_items["background"].image is None
+    assert panel.stats_label.text().startswith("Draw a region")
+    assert errors == []
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+def test_requests_made_while_a_task_runs_are_coalesced(qtbot):
+    runner = LatestTaskRunner()
+    gate = threading.Event()
+    ran, reported = [], []
+
+    def job(name: str):
+        def work(_progress, cancel):
+            ran.append(name)
+            if name == "first":
+                gate.wait(60)
+                ran.append(f"first cancelled: {cancel()}")
+            return name
+        return work
+
+    runner.succeeded.connect(reported.append)
+    try:
+        runner.submit(job("first"))
+        qtbot.waitUntil(lambda: ran == ["first"], timeout=10000)
+        runner.submit(job("second"))
+        runner.submit(job("third"))
+        assert runner.busy and runner.running
+    finally:
+        gate.set()
+    qtbot.waitUntil(lambda: not runner.busy and not runner.running, timeout=10000)
+    assert ran == ["first", "first cancelled: True", "third"]
+    assert reported == ["third"]
 
 
 # ----------------------------------------------------------------- masks for the bleach panel

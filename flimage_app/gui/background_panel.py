@@ -9,6 +9,9 @@ A debounced preview fits the background of the frame on display with the
 model's :func:`~flimage_app.model.background.estimate` and shows the region
 on the image, the fitted background, the corrected frame, and the residual
 in the region with warnings (:func:`~flimage_app.model.background_apply.assess_region`).
+The fit runs in a worker thread (:mod:`.background_preview`): the GUI thread
+only collects the inputs and shows the result of the newest request; results
+of regions, settings, frames or series changed since are dropped.
 
 *Apply* writes a new file with :func:`~flimage_app.model.background_apply.apply_background`
 in a worker thread and opens it.  ROIs are stored in the series' own
@@ -32,14 +35,19 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtGui, QtWidgets
 
+from flimage_app.gui.background_preview import (
+    LatestTaskRunner,
+    PreviewRequest,
+    PreviewResult,
+    compute_preview,
+    stored_data_background_reader,
+)
 from flimage_app.gui.frame_cache import H5_LOCK
 from flimage_app.gui.roi_tools import DrawingTool, RoiGraphic
 from flimage_app.gui.workers import error_message
-from flimage_app.model import background as bg_estimate
 from flimage_app.model.background_apply import (
     ApplyResult,
     apply_background,
-    assess_region,
     load_background_image,
 )
 from flimage_app.model.errors import FLImageAppError
@@ -64,6 +72,8 @@ log = logging.getLogger(__name__)
 
 #: wait this long after the last edit before the preview is recomputed (ms)
 PREVIEW_DELAY_MS = 200
+#: a fit that takes longer than this says "fitting…" (quicker ones would only flicker) (ms)
+FITTING_HINT_DELAY_MS = 300
 #: new rectangles and ellipses span this fraction of the visible image
 NEW_SHAPE_FRACTION = 0.2
 PROFILE_LABELS = {"tilt": "tilt (plane)", "offset": "offset (constant)",
@@ -100,9 +110,12 @@ class BackgroundPanel(QtWidgets.QWidget):
     -------
     masks_changed()
         The regions of the current series changed (or another series is shown).
+    previewUpdated()
+        The preview shows the newest regions and settings (a fit, or a message).
     """
 
     masks_changed = QtCore.pyqtSignal()
+    previewUpdated = QtCore.pyqtSignal()
 
     def __init__(self, main_window) -> None:
         super().__init__()
@@ -110,13 +123,17 @@ class BackgroundPanel(QtWidgets.QWidget):
         self.image_view = main_window.image_view
         self.view_box: pg.ViewBox = self.image_view.view_box
         self.roiset = ROISet()
+        #: residual statistics of the preview on display (None without a fit)
         self.preview_quality = None
+        #: the preview on display, full resolution (None without one)
+        self.preview_result: PreviewResult | None = None
         self._document = None
         self._graphics: list[RoiGraphic] = []
         self._selected: int | None = None
         self._roisets: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._stacks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-        self._data_backgrounds: dict[tuple[int, int], np.ndarray | None] = {}
+        #: document → frame index → its stored "data" background (None: it has none)
+        self._data_backgrounds: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._experimental: tuple[str, np.ndarray] | None = None
         self.undo_group = QtGui.QUndoGroup(self)
         self._empty_stack = QtGui.QUndoStack(self)
@@ -130,6 +147,10 @@ class BackgroundPanel(QtWidgets.QWidget):
         self.preview_timer = QtCore.QTimer(self)
         self.preview_timer.setSingleShot(True)
         self.preview_timer.setInterval(PREVIEW_DELAY_MS)
+        self._preview_runner = LatestTaskRunner(self)
+        self._fitting_hint_timer = QtCore.QTimer(self)
+        self._fitting_hint_timer.setSingleShot(True)
+        self._fitting_hint_timer.setInterval(FITTING_HINT_DELAY_MS)
 
         self._build_widgets()
         self._connect()
@@ -184,6 +205,14 @@ class BackgroundPanel(QtWidgets.QWidget):
             self.offset_combo.addItem(OFFSET_LABELS[key], key)
         self.show_region_check = QtWidgets.QCheckBox("Show region on image")
         self.show_region_check.setChecked(True)
+        self.fitting_label = QtWidgets.QLabel("fitting…")
+        self.fitting_label.setStyleSheet("color: #888888; font-style: italic;")
+        self.fitting_label.setToolTip("The preview is being computed for the latest regions "
+                                      "and settings")
+        policy = self.fitting_label.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)  # the row must not jump when it appears
+        self.fitting_label.setSizePolicy(policy)
+        self.fitting_label.setVisible(False)
 
         self.preview = pg.GraphicsLayoutWidget()
         self.preview.setBackground(QtGui.QColor(24, 24, 28))
@@ -265,7 +294,11 @@ class BackgroundPanel(QtWidgets.QWidget):
         form = QtWidgets.QFormLayout(fit)
         form.addRow("Profile:", self.profile_combo)
         form.addRow("Offset:", self.offset_combo)
-        form.addRow(self.show_region_check)
+        region_row = QtWidgets.QHBoxLayout()
+        region_row.addWidget(self.show_region_check)
+        region_row.addStretch(1)
+        region_row.addWidget(self.fitting_label)
+        form.addRow(region_row)
         form.addRow(self.preview)
         form.addRow(self.stats_label)
         form.addRow(self.warning_label)
@@ -318,6 +351,9 @@ class BackgroundPanel(QtWidgets.QWidget):
         self.range_first.valueChanged.connect(lambda _: self.scope_range.setChecked(True))
         self.range_last.valueChanged.connect(lambda _: self.scope_range.setChecked(True))
         self.preview_timer.timeout.connect(self.update_preview)
+        self._preview_runner.succeeded.connect(self._show_preview_result)
+        self._preview_runner.failed.connect(self._show_preview_failure)
+        self._fitting_hint_timer.timeout.connect(self._show_fitting_hint)
         self.main_window.documentChanged.connect(self.set_document)
         self.main_window.frameShown.connect(self._on_frame_shown)
         # after the main window's own handlers: store the ROIs in the copy just saved
@@ -326,6 +362,7 @@ class BackgroundPanel(QtWidgets.QWidget):
     def set_document(self, document) -> None:
         """Show the regions of `document` (restored from its file the first time)."""
         self.tool.cancel()
+        self._preview_runner.invalidate()  # a preview of the previous series is never shown
         if self._document is not None:
             self._roisets[self._document] = self.roiset
         self._document = document
@@ -675,8 +712,17 @@ class BackgroundPanel(QtWidgets.QWidget):
         return None if background is None else ~background
 
     # ------------------------------------------------------------------ preview
+    @property
+    def busy(self) -> bool:
+        """True while the preview of the newest regions and settings is not shown yet."""
+        return self.preview_timer.isActive() or self._preview_runner.busy
+
     def schedule_preview(self) -> None:
-        """Recompute the preview shortly (edits in quick succession trigger it once)."""
+        """Recompute the preview shortly (edits in quick succession trigger it once).
+
+        The preview being computed is out of date from now on: it is not shown.
+        """
+        self._preview_runner.invalidate()
         self.preview_timer.start()
 
     def _provisional_roiset(self) -> ROISet:
@@ -686,63 +732,74 @@ class BackgroundPanel(QtWidgets.QWidget):
         rois = [graphic.current_roi() for graphic in self._graphics]
         return self.roiset.with_rois(rois, self._edit_target())
 
-    def fit_image(self, frame) -> np.ndarray:
-        """The image the fit runs on: raw minus the experimental ("data") background."""
-        raw = np.asarray(frame.raw, dtype=float)
-        if self._experimental is not None:
-            return raw - self._experimental[1]
-        data = self._stored_data_background(frame.index)
-        return raw if data is None else raw - data
-
-    def _stored_data_background(self, index: int) -> np.ndarray | None:
-        document = self.main_window.current_document()
-        if document is None:
-            return None
-        key = (id(document), index)
-        if key not in self._data_backgrounds:
-            with H5_LOCK:
-                image = document.series[index]
-                data = image.get_bg("data") if "data" in image.bg_keys else None
-            self._data_backgrounds[key] = data
-        return self._data_backgrounds[key]
-
-    def update_preview(self) -> None:
-        """Fit the frame on display with the current regions and show the result."""
-        self.preview_timer.stop()
+    def preview_request(self) -> PreviewRequest | None:
+        """The inputs of the preview fit of the frame on display (None: nothing to fit)."""
         frame = self.main_window.current_frame()
         roiset = self._provisional_roiset()
-        mask = roiset.mask(frame.raw.shape[:2], frame.index) if frame is not None else None
-        self.preview_quality = None
-        if frame is None or mask is None:
+        if frame is None or not roiset.rois_for_frame(frame.index):
+            return None
+        if self._experimental is not None:
+            return PreviewRequest(frame.index, frame.raw, roiset, self._experimental[1])
+        document = self.main_window.current_document()
+        stored = self._data_backgrounds.get(document, {}) if document is not None else {}
+        if document is None or frame.index in stored:
+            return PreviewRequest(frame.index, frame.raw, roiset, stored.get(frame.index))
+        # the file is read in the worker, not here: the GUI thread never waits for it
+        return PreviewRequest(frame.index, frame.raw, roiset, None,
+                              stored_data_background_reader(document.series, frame.index))
+
+    def update_preview(self) -> None:
+        """Fit the frame on display with the current regions in a worker; show it when done."""
+        self.preview_timer.stop()
+        request = self.preview_request()
+        if request is None:
+            self._preview_runner.invalidate()
+            self.preview_quality = None
+            self.preview_result = None
             self._clear_preview("Draw a region where there is only background "
                                 "(rectangle, ellipse, polygon, free-hand or border).")
+            self._preview_done()
             return
-        self._show_overlay(mask)
-        if not mask.any():
-            self._clear_preview("The regions cover no pixel of this frame.", keep_overlay=True)
+        self._preview_runner.submit(lambda _progress, cancel: compute_preview(request, cancel))
+        if not self._fitting_hint_timer.isActive() and self.fitting_label.isHidden():
+            self._fitting_hint_timer.start()
+
+    def _show_fitting_hint(self) -> None:
+        if self._preview_runner.busy:
+            self.fitting_label.setVisible(True)
+
+    def _preview_done(self) -> None:
+        self._fitting_hint_timer.stop()
+        self.fitting_label.setVisible(False)
+        self.previewUpdated.emit()
+
+    def _show_preview_result(self, result: PreviewResult) -> None:
+        request = result.request
+        if result.data_background_was_read:
+            document = self.main_window.current_document()
+            if document is not None:
+                stored = self._data_backgrounds.setdefault(document, {})
+                stored[request.index] = result.data_background_read
+        self._show_overlay(result.overlay)
+        if result.failure is not None:
+            self.preview_quality = None
+            self.preview_result = None
+            self._clear_preview(result.failure, keep_overlay=True)
+            self._preview_done()
             return
-        image = self.fit_image(frame)
-        try:
-            background = bg_estimate.estimate(image, fit_offset=roiset.fit_offset,
-                                              fit_profile=roiset.fit_profile, from_mask=mask)
-        except (ValueError, np.linalg.LinAlgError) as error:
-            self._clear_preview(f"Fit failed: {error_message(error)}", keep_overlay=True)
-            return
-        corrected = image - background
-        quality = assess_region(image, background, mask, roiset.fit_profile)
-        self.preview_quality = quality
-        for key, array in (("background", background), ("corrected", corrected)):
-            self.preview_items[key].setImage(array, autoLevels=False,
-                                             levels=_robust_levels(array))
-        # a mean of 1e-15 is zero to the user: round at a thousandth of the noise
-        resolution = 1e-3 * quality.noise if np.isfinite(quality.noise) else 0.0
-        mean = 0.0 if abs(quality.residual_mean) < resolution else quality.residual_mean
-        self.stats_label.setText(
-            f"Region {quality.n_pixels} px ({100 * quality.n_pixels / mask.size:.1f} % of the "
-            f"frame). Residual in the region: mean {mean:.3g}, std "
-            f"{quality.residual_std:.3g} (pixel noise {quality.noise:.3g}). Fitted "
-            f"background {background.min():.4g} … {background.max():.4g}.")
-        self.warning_label.setText("\n".join(f"⚠ {w}" for w in quality.warnings))
+        self.preview_quality = result.quality
+        self.preview_result = result
+        for key, (image, levels) in result.thumbnails.items():
+            self.preview_items[key].setImage(image, autoLevels=False, levels=levels)
+        self.stats_label.setText(result.text)
+        self.warning_label.setText("\n".join(f"⚠ {w}" for w in result.quality.warnings))
+        self._preview_done()
+
+    def _show_preview_failure(self, message: str) -> None:
+        self.preview_quality = None
+        self.preview_result = None
+        self._clear_preview(f"Preview failed: {message}", keep_overlay=True)
+        self._preview_done()
 
     def _clear_preview(self, message: str, keep_overlay: bool = False) -> None:
         if not keep_overlay:
@@ -752,10 +809,10 @@ class BackgroundPanel(QtWidgets.QWidget):
         self.stats_label.setText(message)
         self.warning_label.setText("")
 
-    def _show_overlay(self, mask: np.ndarray) -> None:
-        rgba = np.zeros(mask.shape + (4,), dtype=np.ubyte)
-        rgba[mask] = (60, 220, 90, 70)
-        self.overlay.setImage(rgba, autoLevels=False, levels=(0, 255))
+    def _show_overlay(self, rgba: np.ndarray) -> None:
+        # no levels: 8-bit RGBA then goes to the screen as it is (with levels (0, 255)
+        # pyqtgraph rescales every pixel, 5 ms at 2048² px on the GUI thread)
+        self.overlay.setImage(rgba, autoLevels=False)
         self.overlay.setVisible(self.show_region_check.isChecked())
 
     # ------------------------------------------------------------------ experimental background
@@ -947,9 +1004,3 @@ def _same_geometry(a: ROI, b: ROI) -> bool:
     """True when `a` and `b` differ at most in name and role (so the drawn item can stay)."""
     return type(a) is type(b) and replace(a, name="", role="include") == \
         replace(b, name="", role="include")
-
-
-def _robust_levels(image: np.ndarray) -> tuple[float, float]:
-    from flimage_app.gui.image_view import robust_levels
-
-    return robust_levels(image)
