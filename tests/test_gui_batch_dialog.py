@@ -10,16 +10,21 @@ import tifffile
 from PyQt6 import QtWidgets
 
 from flimage_app.gui.batch_dialog import (
+    SUMMARY_WARNING_LINES,
+    WARNING_COLOUR,
     BatchDialog,
+    BatchOutcome,
     batch_output_path,
     run_batch,
     summary_text,
 )
 from flimage_app.gui.bleach_panel import BleachSettings, Masks, make_recipe
-from flimage_app.model.bleach import correct_series
+from flimage_app.model.bleach import MissingTimeWarning, correct_series
+from flimage_app.model.bleach.synthetic import bleaching_frame, write_bleaching_series
 from flimage_app.model.demo import demo_series_path
 from flimage_app.model.errors import Cancelled
 from flimage_app.model.provenance import read_provenance
+from flimage_app.model.tiffio import MissingCalibrationWarning
 
 
 @pytest.fixture
@@ -172,3 +177,90 @@ def test_dialog_cancel(qtbot, files, monkeypatch):
     assert "0 of 2 files corrected (2 not run)" in dialog.summary_label.text()
     assert [dialog.table.item(row, 1).text() for row in range(2)] == ["not run", "not run"]
     assert not files["good"].with_name("cells_bleachcorr.h5").exists()
+
+
+# ------------------------------------------------------------------ warnings per file
+TIMES = 0.5 * np.arange(12)
+NO_TIME = "12 of 12 frames have no \"time\" metadata"
+
+
+@pytest.fixture
+def uncalibrated(tmp_path):
+    """Two series without frame times, a .npy stack without times or pixel size, one complete."""
+    folder = tmp_path / "lab"
+    folder.mkdir()
+    paths = {name: folder / f"{name}.h5" for name in ("monday", "tuesday", "calibrated")}
+    for name in ("monday", "tuesday"):
+        write_bleaching_series(paths[name], TIMES, (32, 32), rate=0.3, with_times=False)
+    write_bleaching_series(paths["calibrated"], TIMES, (32, 32), rate=0.3)
+    paths["stack"] = folder / "stack.npy"
+    np.save(paths["stack"], np.array([bleaching_frame(index, time, (32, 32), rate=0.3)
+                                      for index, time in enumerate(TIMES)]))
+    return paths
+
+
+def test_warnings_are_kept_per_file_and_summarised(uncalibrated, recwarn):
+    recipe = make_recipe(BleachSettings(method="exp", border_px=4), Masks())
+    order = ("monday", "tuesday", "stack", "calibrated")
+    outcomes = run_batch([uncalibrated[name] for name in order], recipe)
+    assert [outcome.ok for outcome in outcomes] == [True] * 4
+    monday, tuesday, stack, calibrated = (outcome.warnings for outcome in outcomes)
+    assert len(monday) == 1 and monday[0].startswith(NO_TIME)
+    assert "frame index is used as time" in monday[0]
+    # the same message for a second file is not swallowed as "already shown"
+    assert tuesday == monday
+    assert any("no pixel size" in warning for warning in stack)
+    assert any("no frame times" in warning for warning in stack)
+    assert not any(warning.startswith("stack.npy") for warning in stack)  # the row names it
+    assert calibrated == ()
+    # collected for the files, not shown by the process's warning display as well
+    assert not [warning for warning in recwarn
+                if issubclass(warning.category, (MissingTimeWarning, MissingCalibrationWarning))]
+
+    text = summary_text(outcomes, 4)
+    assert text.startswith("4 of 4 files corrected\n3 files with warnings")
+    assert f"  monday.h5: {NO_TIME}" in text and f"  tuesday.h5: {NO_TIME}" in text
+    assert "  stack.npy: the file holds no pixel size" in text
+    assert "calibrated.h5" not in text
+
+
+def test_warnings_of_a_failed_file_are_kept(uncalibrated):
+    """No frame times and a constant that leaves no signal: the warning explains the numbers."""
+    recipe = make_recipe(BleachSettings(method="ratio", background="constant",
+                                        background_value=1e6), Masks())
+    [outcome] = run_batch([uncalibrated["monday"]], recipe)
+    assert not outcome.ok and outcome.warnings[0].startswith(NO_TIME)
+    assert "1 failed" in summary_text([outcome], 1) and "1 file with warnings" in \
+        summary_text([outcome], 1)
+
+
+def test_summary_lists_a_few_warnings_and_points_to_the_table():
+    outcomes = [BatchOutcome(f"/data/cell{number}.h5", f"/data/cell{number}_bleachcorr.h5",
+                             True, "ok", ("no frame times", "no pixel size"))
+                for number in range(10)]
+    lines = summary_text(outcomes, 10).splitlines()
+    assert lines[1] == "10 files with warnings (check these results):"
+    assert lines[2:2 + SUMMARY_WARNING_LINES][0] == "  cell0.h5: no frame times"
+    assert lines[-1] == f"  … and {20 - SUMMARY_WARNING_LINES} more (see the Details column)"
+    assert len(lines) == 2 + SUMMARY_WARNING_LINES + 1
+
+
+def test_dialog_shows_the_warnings_of_each_file(qtbot, uncalibrated):
+    recipe = make_recipe(BleachSettings(method="exp", border_px=4), Masks())
+    dialog = BatchDialog(recipe, "Exponential + offset")
+    qtbot.addWidget(dialog)
+    dialog.add_files([uncalibrated["monday"], uncalibrated["calibrated"]])
+    dialog.run()
+    qtbot.waitUntil(lambda: not dialog.running, timeout=30_000)
+    qtbot.waitUntil(lambda: dialog.run_button.isEnabled(), timeout=5000)
+
+    assert [dialog.table.item(row, 1).text() for row in range(2)] == ["done ⚠", "done"]
+    details = dialog.table.item(0, 2)
+    assert "monday_bleachcorr.h5" in details.text() and f"⚠ {NO_TIME}" in details.text()
+    assert "frame index is used as time" in details.toolTip()
+    assert details.foreground().color().name() == WARNING_COLOUR
+    assert dialog.table.item(1, 2).foreground().color().name() != WARNING_COLOUR
+    assert "⚠" not in dialog.table.item(1, 2).text()
+    summary = dialog.summary_label.text()
+    assert "2 of 2 files corrected" in summary and "1 file with warnings" in summary
+    assert f"monday.h5: {NO_TIME}" in summary

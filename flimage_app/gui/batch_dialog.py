@@ -5,25 +5,34 @@
 recipe through :func:`flimage_app.model.provenance.reapply`, and written to
 ``<name>_bleachcorr.h5`` beside it (or in a chosen folder).  A file that
 fails is recorded with its reason and the next file goes on; only Cancel
-stops the run.  :class:`BatchDialog` lets the user pick the files and shows
-per-file progress and a summary of the failures.
+stops the run.  Warnings raised while a file is read and corrected (no frame
+times, no pixel size …) are collected for that file
+(:func:`~flimage_app.gui.thread_warnings.collect_warnings`, safe in the worker
+thread) and kept in its outcome.  :class:`BatchDialog` lets the user pick the
+files and shows per-file progress, warnings, and a summary of the failures and
+warnings.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from PyQt6 import QtCore, QtWidgets
+from PyQt6 import QtCore, QtGui, QtWidgets
 
+from flimage_app.gui.thread_warnings import collect_warnings
 from flimage_app.gui.workers import Task, error_message
 from flimage_app.model.errors import Cancelled
 
 OPEN_FILTER = ("Series (*.h5 *.hdf5 *.hdf *.tif *.tiff *.npy);;HDF5 (*.h5 *.hdf5 *.hdf);;"
                "TIFF stacks (*.tif *.tiff);;NumPy arrays (*.npy);;All files (*)")
+#: Warning lines the summary lists before it refers to the table for the rest.
+SUMMARY_WARNING_LINES = 8
+#: Text colour of the result of a file with warnings.
+WARNING_COLOUR = "#b35c00"
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,8 @@ class BatchOutcome:
     output: str | None
     ok: bool
     message: str
+    #: warnings raised while the file was read and corrected, each once, in order
+    warnings: tuple[str, ...] = ()
 
 
 def batch_output_path(path: str | os.PathLike, folder: str | os.PathLike | None = None) -> Path:
@@ -102,21 +113,29 @@ def run_batch(paths: Sequence[str | os.PathLike], recipe: dict[str, Any], *,
         if file_started is not None:
             file_started(number)
         output = batch_output_path(path, output_folder)
-        try:
-            message = correct_file(path, recipe, output, overwrite, file_progress, cancel)
-            outcome = BatchOutcome(path, str(output), True, message)
-        except Cancelled:
-            raise
-        except Exception as error:  # one bad file must not stop the others
-            outcome = BatchOutcome(path, None, False, error_message(error))
+        with collect_warnings() as caught:
+            try:
+                message = correct_file(path, recipe, output, overwrite, file_progress, cancel)
+                outcome = BatchOutcome(path, str(output), True, message)
+            except Cancelled:
+                raise
+            except Exception as error:  # one bad file must not stop the others
+                outcome = BatchOutcome(path, None, False, error_message(error))
+        outcome = replace(outcome, warnings=file_warnings(caught, path))
         outcomes.append(outcome)
         if file_done is not None:
             file_done(number, outcome)
     return outcomes
 
 
+def file_warnings(messages: Sequence[str], path: str | os.PathLike) -> tuple[str, ...]:
+    """Each message once, in order, without a leading "<file name>: " (the row names the file)."""
+    prefix = f"{Path(path).name}: "
+    return tuple(dict.fromkeys(message.removeprefix(prefix) for message in messages))
+
+
 def summary_text(outcomes: Sequence[BatchOutcome], total: int) -> str:
-    """"3 of 4 files corrected; 1 failed: name: reason" style summary."""
+    """"3 of 4 files corrected; 1 failed: name: reason" style summary, then the warnings."""
     done = sum(outcome.ok for outcome in outcomes)
     failures = [outcome for outcome in outcomes if not outcome.ok]
     text = f"{done} of {total} files corrected"
@@ -125,6 +144,15 @@ def summary_text(outcomes: Sequence[BatchOutcome], total: int) -> str:
     if failures:
         text += f"; {len(failures)} failed:\n" + "\n".join(
             f"  {Path(outcome.path).name}: {outcome.message}" for outcome in failures)
+    warned = [outcome for outcome in outcomes if outcome.warnings]
+    if warned:
+        lines = [f"  {Path(outcome.path).name}: {warning}"
+                 for outcome in warned for warning in outcome.warnings]
+        shown = lines[:SUMMARY_WARNING_LINES]
+        if len(lines) > len(shown):
+            shown.append(f"  … and {len(lines) - len(shown)} more (see the Details column)")
+        files = "1 file" if len(warned) == 1 else f"{len(warned)} files"
+        text += f"\n{files} with warnings (check these results):\n" + "\n".join(shown)
     return text
 
 
@@ -318,7 +346,10 @@ class BatchDialog(QtWidgets.QDialog):
 
     def _on_file_done(self, row: int, outcome: BatchOutcome) -> None:
         self.outcomes.append(outcome)
-        self._set_row(row, "done" if outcome.ok else "FAILED", outcome.message)
+        status = "done" if outcome.ok else "FAILED"
+        if outcome.warnings:
+            status += " ⚠"
+        self._set_row(row, status, outcome.message, outcome.warnings)
         self.total_bar.setValue(row + 1)
 
     def _finish(self, prefix: str) -> None:
@@ -327,12 +358,20 @@ class BatchDialog(QtWidgets.QDialog):
         for row in range(len(self.outcomes), len(self.paths)):
             self._set_row(row, "not run", "")
 
-    def _set_row(self, row: int, status: str, details: str) -> None:
+    def _set_row(self, row: int, status: str, details: str,
+                 warnings: Sequence[str] = ()) -> None:
         if row >= self.table.rowCount():
             return
-        self.table.item(row, 1).setText(status)
-        self.table.item(row, 2).setText(details)
-        self.table.item(row, 2).setToolTip(details)
+        tooltip = "\n".join([details, *(f"⚠ {warning}" for warning in warnings)])
+        if warnings:
+            details = " ".join([details, *(f"⚠ {warning}" for warning in warnings)])
+        brush = (QtGui.QBrush(QtGui.QColor(WARNING_COLOUR)) if warnings
+                 else self.table.palette().text())
+        for column, text in ((1, status), (2, details)):
+            item = self.table.item(row, column)
+            item.setText(text)
+            item.setToolTip(tooltip)
+            item.setForeground(brush)
 
     def _set_running(self, running: bool) -> None:
         self.run_button.setEnabled(not running and bool(self.paths))
