@@ -212,7 +212,7 @@ class CorrectionSetup:
         if self.options["region"] == "signal":
             parts = [roi.mask(shape) for roi in self.signal_rois]
             if self.signal_roiset is not None:
-                parts.append(signal_mask_of(self.signal_roiset, shape))
+                parts.append(self.signal_roiset.signal_mask(shape))
             signal_mask = np.logical_or.reduce(parts)
             if not signal_mask.any():
                 raise FLImageAppError(f"The signal regions (--signal-roi, --signal-rois) "
@@ -303,20 +303,6 @@ def _warn_about_frame_overrides(roiset, path: str | None) -> None:
         warnings.warn(f"{path}: the regions drawn for single frames ({frames}) are not used; "
                       "a bleach correction uses the same regions on every frame",
                       stacklevel=2)
-
-
-def signal_mask_of(roiset, shape: tuple[int, int]):
-    """The signal of an ROI set, as the app's Bleach panel takes it from the Background panel.
-
-    The exclude regions (cells drawn over the background) when there are
-    any, else everything outside the background regions.
-    """
-    import numpy as np
-
-    excludes = [roi for roi in roiset.rois if roi.role == "exclude"]
-    if excludes:
-        return np.logical_or.reduce([roi.mask(shape) for roi in excludes])
-    return ~roiset.mask(shape)
 
 
 def describe(options: dict[str, Any]) -> str:

@@ -371,3 +371,19 @@ def test_import_imagej_bad_files(tmp_path):
         import_imagej(bad)
     with pytest.raises(FileFormatError, match=".roi or RoiSet"):
         import_imagej(tmp_path / "rois.txt")
+
+
+def test_signal_is_the_excluded_cells_or_else_everything_but_the_background():
+    shape = (20, 30)
+    background = RectangleROI(x=0, y=0, width=5, height=20, name="margin")
+    cell = RectangleROI(x=10, y=5, width=4, height=3, role="exclude", name="cell")
+    assert ROISet().signal_mask(shape) is None
+    np.testing.assert_array_equal(ROISet(rois=(background,)).signal_mask(shape),
+                                  ~background.mask(shape))
+    expected = np.zeros(shape, bool)
+    expected[5:8, 10:14] = True
+    np.testing.assert_array_equal(ROISet(rois=(background, cell)).signal_mask(shape), expected)
+    # a frame with its own regions uses them
+    per_frame = ROISet(rois=(background,), overrides={2: (background, cell)})
+    np.testing.assert_array_equal(per_frame.signal_mask(shape, 2), expected)
+    np.testing.assert_array_equal(per_frame.signal_mask(shape, 1), ~background.mask(shape))

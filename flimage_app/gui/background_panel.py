@@ -59,7 +59,6 @@ from flimage_app.model.rois import (
     PolygonROI,
     RectangleROI,
     ROISet,
-    combined_mask,
     import_imagej,
     load_roiset_json,
     read_roiset,
@@ -703,13 +702,7 @@ class BackgroundPanel(QtWidgets.QWidget):
         shape = self.frame_shape()
         if shape is None:
             return None
-        index = self.frame_index() if index is None else index
-        rois = self.roiset.rois_for_frame(index)
-        excludes = [replace(roi, role="include") for roi in rois if roi.role == "exclude"]
-        if excludes:
-            return combined_mask(excludes, shape)
-        background = self.roiset.mask(shape, index)
-        return None if background is None else ~background
+        return self.roiset.signal_mask(shape, self.frame_index() if index is None else index)
 
     # ------------------------------------------------------------------ preview
     @property

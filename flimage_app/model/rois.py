@@ -368,6 +368,20 @@ class ROISet:
         """Background mask of frame `index` (see :func:`combined_mask`); None without ROIs."""
         return combined_mask(self.rois_for_frame(index), shape)
 
+    def signal_mask(self, shape: tuple[int, int], index: int | None = None) -> np.ndarray | None:
+        """Where the signal of frame `index` is; None without ROIs.
+
+        The exclude ROIs (cells drawn over the background) when there are any,
+        else everything outside the background.  The bleach correction measures
+        the fluorescence there (``region="signal"``).
+        """
+        rois = self.rois_for_frame(index)
+        excludes = [roi for roi in rois if roi.role == "exclude"]
+        if excludes:
+            return np.logical_or.reduce([roi_mask(roi, shape) for roi in excludes])
+        background = combined_mask(rois, shape)
+        return None if background is None else ~background
+
     def is_empty(self) -> bool:
         """True when neither shared nor per-frame ROIs are defined."""
         return not self.rois and not any(self.overrides.values())
