@@ -274,7 +274,7 @@ def test_add_panel_api(qtbot, window):
     window.add_panel("extra", label, "Extra")
     assert window.panel("extra") is label
     assert window.show_panel("extra")
-    assert window.panel_tabs.currentWidget() is label
+    assert window.current_panel() is label
     assert not window.show_panel("nonexistent")
     with pytest.raises(ValueError):
         window.add_panel("extra", QtWidgets.QLabel())

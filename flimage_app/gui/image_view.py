@@ -18,6 +18,10 @@ from flimage_app.gui.frame_cache import VIEW_MODES, Frame
 #: Colour maps offered to the user, in menu order; the first is the default.
 COLORMAP_NAMES = ("grey", "viridis", "green (GFP)", "fire", "inferno")
 
+#: Shown in the view while no frame is on display.
+EMPTY_MESSAGE = "Open a series with File ▸ Open… or drop files onto the window"
+READING_MESSAGE = "Reading the frame…"
+
 VIEW_MODE_LABELS = {"raw": "Raw", "background": "Background", "corrected": "Corrected"}
 
 #: Percentiles of the frame's intensities mapped to black and white in auto-levels mode;
@@ -184,6 +188,21 @@ class ScaleBar:
             self.HEIGHT + 3 + text.height() + 2 * pad))
 
 
+def _toolbar_label(text: str, buddy: QtWidgets.QWidget) -> QtWidgets.QLabel:
+    """A label for a toolbar control that explains what the control does when hovered."""
+    label = QtWidgets.QLabel(text)
+    label.setBuddy(buddy)
+    label.setToolTip(buddy.toolTip())
+    label.setContentsMargins(4, 0, 0, 0)
+    return label
+
+
+def _gap(width: int = 8) -> QtWidgets.QWidget:
+    gap = QtWidgets.QWidget()
+    gap.setFixedWidth(width)
+    return gap
+
+
 class ImageView(QtWidgets.QWidget):
     """Image display with a toolbar (view mode, colour map, levels) and a histogram.
 
@@ -237,10 +256,12 @@ class ImageView(QtWidgets.QWidget):
         self.caption.setBrush(QtGui.QColor(235, 235, 235))
         self.caption.setPos(10, 8)
         self.caption.setZValue(1000)
-        self.placeholder = pg.TextItem(
-            "Open a series with File ▸ Open… or drop files here", color=(170, 170, 170),
-            anchor=(0.5, 0.5))
-        self.view_box.addItem(self.placeholder, ignoreBounds=True)
+        # what the empty view means (reading, unreadable frame), centred on the view box
+        self.placeholder = QtWidgets.QGraphicsSimpleTextItem(self.view_box)
+        self.placeholder.setBrush(QtGui.QColor(190, 190, 190))
+        self.placeholder.setZValue(1000)
+        self.view_box.sigResized.connect(self._centre_placeholder)
+        self.show_message(EMPTY_MESSAGE)
 
         self.mode_combo = QtWidgets.QComboBox()
         for mode in VIEW_MODES:
@@ -259,22 +280,24 @@ class ImageView(QtWidgets.QWidget):
         self.fit_button = QtWidgets.QPushButton("Fit view")
         self.fit_button.setToolTip("Zoom to show the whole image (or double-click the image)")
 
-        toolbar = QtWidgets.QHBoxLayout()
-        toolbar.setContentsMargins(4, 2, 4, 2)
-        toolbar.addWidget(QtWidgets.QLabel("Show:"))
-        toolbar.addWidget(self.mode_combo)
-        toolbar.addSpacing(12)
-        toolbar.addWidget(QtWidgets.QLabel("Colour map:"))
-        toolbar.addWidget(self.colormap_combo)
-        toolbar.addSpacing(12)
-        toolbar.addWidget(self.hold_levels_check)
-        toolbar.addWidget(self.auto_button)
-        toolbar.addStretch(1)
-        toolbar.addWidget(self.fit_button)
+        mode_label = _toolbar_label("Show:", self.mode_combo)
+        colormap_label = _toolbar_label("Colour map:", self.colormap_combo)
+        spacer = QtWidgets.QWidget()
+        spacer.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding,
+                             QtWidgets.QSizePolicy.Policy.Preferred)
+        # a QToolBar moves what does not fit into its » menu, so a narrow window (small
+        # laptop screen) keeps every control reachable instead of growing wider
+        self.toolbar = QtWidgets.QToolBar()
+        self.toolbar.setIconSize(QtCore.QSize(16, 16))
+        self.toolbar.setStyleSheet("QToolBar { border: none; spacing: 4px; }")
+        for widget in (mode_label, self.mode_combo, _gap(), colormap_label,
+                       self.colormap_combo, _gap(), self.hold_levels_check, self.auto_button,
+                       spacer, self.fit_button):
+            self.toolbar.addWidget(widget)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
-        layout.addLayout(toolbar)
+        layout.addWidget(self.toolbar)
         layout.addWidget(self.graphics, 1)
 
         self.mode_combo.currentIndexChanged.connect(
@@ -342,6 +365,7 @@ class ImageView(QtWidgets.QWidget):
             self.image_item.clear()
             self._shape = None
             self.placeholder.setVisible(True)
+            self._centre_placeholder()
             return
         self.placeholder.setVisible(False)
         new_shape = frame.raw.shape != self._shape
@@ -351,6 +375,22 @@ class ImageView(QtWidgets.QWidget):
             self.scale_bar.image_shape = frame.raw.shape
             self.fit_view()
             self.update_histogram()
+
+    def show_message(self, text: str) -> None:
+        """Text shown in the middle of the view while no frame is on display."""
+        self.placeholder.setText(text)
+        self._centre_placeholder()
+
+    @property
+    def message(self) -> str:
+        """The text shown while no frame is on display."""
+        return self.placeholder.text()
+
+    def _centre_placeholder(self, *_args) -> None:
+        box = self.view_box.boundingRect()
+        text = self.placeholder.boundingRect()
+        self.placeholder.setPos(box.center().x() - text.width() / 2,
+                                box.center().y() - text.height() / 2)
 
     def _show(self, frame: Frame, auto: bool) -> None:
         image = frame.image(self._mode)

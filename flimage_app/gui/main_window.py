@@ -36,9 +36,21 @@ from flimage_app.gui import app as app_settings
 from flimage_app.gui.dialogs import GettingStartedDialog, show_about, show_error
 from flimage_app.gui.document import Document
 from flimage_app.gui.frame_cache import H5_LOCK, VIEW_MODES, Frame
-from flimage_app.gui.image_view import COLORMAP_NAMES, VIEW_MODE_LABELS, ImageView
-from flimage_app.gui.metadata_panel import MetadataPanel
+from flimage_app.gui.image_view import (
+    COLORMAP_NAMES,
+    EMPTY_MESSAGE,
+    READING_MESSAGE,
+    VIEW_MODE_LABELS,
+    ImageView,
+)
+from flimage_app.gui.metadata_panel import (
+    MetadataPanel,
+    document_title,
+    has_unsaved_edits,
+    series_edits,
+)
 from flimage_app.gui.series_browser import STEP_ACTIONS, SeriesBrowser, summary_from_meta
+from flimage_app.gui.welcome import WelcomeView
 from flimage_app.gui.workers import Task, TaskFunction, error_message, run_with_progress
 from flimage_app.model.errors import FLImageAppError
 
@@ -95,6 +107,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.documents: list[Document] = []
         self._current: Document | None = None
         self._panels: dict[str, QtWidgets.QWidget] = {}
+        #: The scroll area around each panel (the page of its tab).
+        self._panel_pages: dict[str, QtWidgets.QScrollArea] = {}
         self._tasks: list[Task] = []
         #: Errors go to stderr instead of dialogs (screenshot mode: nobody can click OK).
         self.headless = False
@@ -120,6 +134,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.metadata_panel = MetadataPanel()
         self.panel_tabs = QtWidgets.QTabWidget()
         self.panel_tabs.setDocumentMode(True)
+        # every tab stays visible in a narrow pane (shortened) instead of behind scroll arrows
+        self.panel_tabs.tabBar().setElideMode(QtCore.Qt.TextElideMode.ElideRight)
+        self.panel_tabs.setUsesScrollButtons(False)
+        route_drops_to_window(self.image_view)
 
         left = QtWidgets.QWidget()
         left_layout = QtWidgets.QVBoxLayout(left)
@@ -129,21 +147,27 @@ class MainWindow(QtWidgets.QMainWindow):
         left_layout.addWidget(_heading("Frames"))
         left_layout.addWidget(self.browser.table, 1)
 
-        centre = QtWidgets.QWidget()
-        centre_layout = QtWidgets.QVBoxLayout(centre)
+        self.viewer = QtWidgets.QWidget()
+        centre_layout = QtWidgets.QVBoxLayout(self.viewer)
         centre_layout.setContentsMargins(0, 4, 0, 0)
         centre_layout.setSpacing(2)
         centre_layout.addWidget(self.image_view, 1)
         centre_layout.addWidget(self.browser)
+        # without a series the image, its toolbar and the slider mean nothing: the centre
+        # says what to do instead
+        self.welcome = WelcomeView()
+        self.centre = QtWidgets.QStackedWidget()
+        self.centre.addWidget(self.welcome)
+        self.centre.addWidget(self.viewer)
 
         self.splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
-        self.splitter.addWidget(centre)
+        self.splitter.addWidget(self.centre)
         self.splitter.addWidget(self.panel_tabs)
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setStretchFactor(2, 0)
-        self.splitter.setSizes([300, 760, 340])
+        self.splitter.setSizes(default_splitter_sizes(1400))
         self.setCentralWidget(self.splitter)
 
         self.info_label = QtWidgets.QLabel("")
@@ -222,6 +246,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.image_view.colormapChanged.connect(self._on_colormap_changed)
         self.image_view.hold_levels_check.toggled.connect(self.hold_levels_action.setChecked)
         self.metadata_panel.metadataEdited.connect(self._on_metadata_edited)
+        self.metadata_panel.seriesMetadataEdited.connect(self._on_series_metadata_edited)
+        self.welcome.openRequested.connect(self.open_dialog)
+        self.welcome.demoRequested.connect(self.open_demo)
+        self.welcome.recentRequested.connect(lambda path: self.open_paths([path]))
+        self.welcome.helpRequested.connect(self.show_getting_started)
 
     def report_error(self, title: str, message: str) -> None:
         """Tell the user that something failed: a dialog, or stderr when headless."""
@@ -249,7 +278,17 @@ class MainWindow(QtWidgets.QMainWindow):
         if name in self._panels:
             raise ValueError(f"A panel named {name!r} exists already")
         self._panels[name] = widget
-        self.panel_tabs.addTab(widget, title or name)
+        # a tall panel scrolls inside its tab instead of making the window taller than a
+        # laptop screen (the window's minimum height is the tallest panel's otherwise)
+        page = QtWidgets.QScrollArea()
+        page.setWidgetResizable(True)
+        page.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        page.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        page.setWidget(widget)
+        self._panel_pages[name] = page
+        route_drops_to_window(widget)
+        tab = self.panel_tabs.addTab(page, title or name)
+        self.panel_tabs.setTabToolTip(tab, title or name)  # the tab text may be shortened
         action = self.panels_menu.addAction(title or name)
         action.triggered.connect(lambda _checked=False, n=name: self.show_panel(n))
 
@@ -265,8 +304,14 @@ class MainWindow(QtWidgets.QMainWindow):
         widget = self._panels.get("metadata" if name == "browse" else name)
         if widget is None:
             return False
-        self.panel_tabs.setCurrentWidget(widget)
+        self.panel_tabs.setCurrentWidget(self._panel_pages["metadata" if name == "browse"
+                                                            else name])
         return True
+
+    def current_panel(self) -> QtWidgets.QWidget | None:
+        """The panel whose tab is in front (None if there is none)."""
+        page = self.panel_tabs.currentWidget()
+        return page.widget() if isinstance(page, QtWidgets.QScrollArea) else page
 
     def current_document(self) -> Document | None:
         return self._current
@@ -351,7 +396,7 @@ class MainWindow(QtWidgets.QMainWindow):
         """Show `series` as a new entry in the list of open series and switch to it."""
         document = Document(series, self._unique_name(name), source_path, source_kind)
         self.documents.append(document)
-        item = QtWidgets.QListWidgetItem(document.title)
+        item = QtWidgets.QListWidgetItem(document_title(document))
         item.setToolTip(source_path or "made in this session (not saved)")
         self.series_list.addItem(item)
         self.series_list.setCurrentRow(len(self.documents) - 1)
@@ -383,6 +428,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.recent_menu.addSeparator()
             self.recent_menu.addAction("Clear list", self._clear_recent)
         self.recent_menu.setEnabled(bool(recent))
+        self.welcome.set_recent_files(recent)
 
     def _clear_recent(self) -> None:
         self.settings.setValue("recent_files", [])
@@ -411,6 +457,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self._current.cache.readFailed.disconnect(self._on_read_failed)
         self._current = document
         self.image_view.set_frame(None)
+        self.centre.setCurrentWidget(self.viewer if document is not None else self.welcome)
+        self.image_view.show_message(READING_MESSAGE if document is not None else EMPTY_MESSAGE)
         if document is not None:
             document.cache.frameReady.connect(self._on_frame_ready)
             document.cache.readFailed.connect(self._on_read_failed)
@@ -470,6 +518,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _on_read_failed(self, index: int, message: str) -> None:
         if index == self.browser.index:
             self.image_view.set_frame(None)
+            self.image_view.show_message(f"Frame {index} cannot be read:\n{message}")
             self.statusBar().showMessage(f"Frame {index} cannot be read: {message}")
 
     def _display(self, document: Document, frame: Frame) -> None:
@@ -495,15 +544,25 @@ class MainWindow(QtWidgets.QMainWindow):
         document = self._current
         if document is None:
             return
-        self.series_list.item(self.documents.index(document)).setText(document.title)
+        self.series_list.item(self.documents.index(document)).setText(document_title(document))
         self._update_title()
         if key == "pixel size" and self.image_view.frame is not None:
             self._display(document, self.image_view.frame)
         self.statusBar().showMessage(f"Edited {key!r}; save a copy with File ▸ Save As…", 5000)
 
+    def _on_series_metadata_edited(self, key: str) -> None:
+        document = self._current
+        if document is None:
+            return
+        self.series_list.item(self.documents.index(document)).setText(document_title(document))
+        self._update_title()
+        self.statusBar().showMessage(f"Edited the series {key}; save a copy with "
+                                     "File ▸ Save As…", 5000)
+
     def _update_title(self) -> None:
         document = self._current
-        self.setWindowTitle(f"{document.title} — flimage-app" if document else "flimage-app")
+        self.setWindowTitle(f"{document_title(document)} — flimage-app" if document
+                            else "flimage-app")
 
     # ------------------------------------------------------------------ saving, closing
     def save(self) -> None:
@@ -552,7 +611,8 @@ class MainWindow(QtWidgets.QMainWindow):
         except (FLImageAppError, OSError, ValueError) as error:
             self.report_error("Save failed", f"{path}: {error_message(error)}")
             return
-        self.series_list.item(self.documents.index(document)).setText(document.title)
+        series_edits(document).mark_saved()
+        self.series_list.item(self.documents.index(document)).setText(document_title(document))
         self._update_title()
         self.statusBar().showMessage(f"Saved {path}", 5000)
 
@@ -561,7 +621,7 @@ class MainWindow(QtWidgets.QMainWindow):
         document = self._current
         if document is None:
             return
-        if document.modified and not self._confirm_discard([document]):
+        if has_unsaved_edits(document) and not self._confirm_discard([document]):
             return
         row = self.documents.index(document)
         self.set_current_document(None)
@@ -583,7 +643,7 @@ class MainWindow(QtWidgets.QMainWindow):
         return answer == QtWidgets.QMessageBox.StandardButton.Discard
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
-        modified = [document for document in self.documents if document.modified]
+        modified = [document for document in self.documents if has_unsaved_edits(document)]
         if modified and not self._confirm_discard(modified):
             event.ignore()
             return
@@ -612,13 +672,22 @@ class MainWindow(QtWidgets.QMainWindow):
         else:
             self.resize(1400, 900)
         splitter = self.settings.value("splitter")
-        if isinstance(splitter, QtCore.QByteArray) and not splitter.isEmpty():
-            self.splitter.restoreState(splitter)
+        self._splitter_restored = (isinstance(splitter, QtCore.QByteArray)
+                                   and not splitter.isEmpty()
+                                   and self.splitter.restoreState(splitter))
         colormap = str(self.settings.value("colormap", COLORMAP_NAMES[0]))
         self.image_view.set_colormap(colormap if colormap in COLORMAP_NAMES
                                      else COLORMAP_NAMES[0])
         self.colormap_actions[self.image_view.colormap].setChecked(True)
         self._update_recent_menu()
+
+    def showEvent(self, event: QtGui.QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._splitter_restored:
+            # first start: share the width the window really has (a small laptop screen
+            # gets proportionally narrower side panes, not a squeezed image)
+            self.splitter.setSizes(default_splitter_sizes(self.splitter.width()))
+            self._splitter_restored = True
 
     def _save_settings(self) -> None:
         self.settings.setValue("geometry", self.saveGeometry())
@@ -630,12 +699,40 @@ class MainWindow(QtWidgets.QMainWindow):
         GettingStartedDialog(self).exec()
 
 
+def default_splitter_sizes(width: int) -> list[int]:
+    """Widths of the series pane, the image and the panel pane in a window `width` wide.
+
+    The side panes get a share of the width within sensible bounds; the image gets
+    the rest.
+    """
+    left = min(max(round(0.24 * width), 270), 330)
+    right = min(max(round(0.25 * width), 250), 400)
+    return [left, max(width - left - right, 0), right]
+
+
 def _heading(text: str) -> QtWidgets.QLabel:
     label = QtWidgets.QLabel(text)
     font = label.font()
     font.setBold(True)
     label.setFont(font)
     return label
+
+
+def route_drops_to_window(widget: QtWidgets.QWidget) -> None:
+    """Let files dropped onto `widget`'s views reach the main window.
+
+    Qt hands a drop to the innermost widget that accepts drops; graphics views
+    (pyqtgraph's image and plots) and read-only text views accept them by default
+    but ignore files, so a file dropped onto the image or a plot was refused.
+    None of these views takes drops; editable text fields keep theirs.
+    """
+    views = [widget, *widget.findChildren(QtWidgets.QAbstractScrollArea)]
+    for view in views:
+        read_only_text = (isinstance(view, QtWidgets.QPlainTextEdit | QtWidgets.QTextEdit)
+                          and view.isReadOnly())
+        if isinstance(view, QtWidgets.QGraphicsView) or read_only_text:
+            view.setAcceptDrops(False)
+            view.viewport().setAcceptDrops(False)
 
 
 def _local_paths(mime: QtCore.QMimeData) -> list[str]:

@@ -1,21 +1,41 @@
-"""Metadata panel: every metadata key of the current frame with its unit; editable.
+"""Metadata panel: the series identifier and every metadata key of the current frame.
 
 Values are shown in display units (µm instead of m) and converted back to SI
 before they are validated by the model (:func:`flimage_app.model.meta.check_value`)
-and recorded as unsaved edits of the :class:`~flimage_app.gui.document.Document`.
+and recorded as unsaved edits: frame metadata in the
+:class:`~flimage_app.gui.document.Document`, series metadata in the document's
+:class:`SeriesEdits` (see :func:`series_edits`).  Both are written only into
+copies (File ▸ Save As); the opened file is never changed.
 """
 
 from __future__ import annotations
 
+import math
+import weakref
 from typing import Any
 
+import h5py
 from PyQt6 import QtCore, QtGui, QtWidgets
 
+from flimage_app.gui.frame_cache import H5_LOCK
 from flimage_app.gui.workers import error_message
-from flimage_app.model.meta import META_DEF, META_KEYS, META_UNITS, NUMERIC_KEYS
+from flimage_app.model.meta import META_DEF, META_KEYS, META_UNITS, NUMERIC_KEYS, check_value
 
 #: SI unit → (unit shown, factor from SI to shown).
 DISPLAY_UNITS: dict[str, tuple[str, float]] = {"m": ("µm", 1e6)}
+
+#: Series-level metadata keys (attributes of the FLSeries root) and their meaning.
+SERIES_DEF: dict[str, str] = {"identifier": "identifier of the whole series"}
+SERIES_KEYS: list[str] = list(SERIES_DEF)
+
+#: Rows of the table: a heading, the series keys, a heading, the frame keys.
+SERIES_HEADING_ROW = 0
+SERIES_FIRST_ROW = 1
+FRAME_HEADING_ROW = SERIES_FIRST_ROW + len(SERIES_KEYS)
+FRAME_FIRST_ROW = FRAME_HEADING_ROW + 1
+
+#: Colour of values edited but not saved yet.
+EDITED_COLOUR = "#1f5fbf"
 
 
 def display_unit(key: str) -> tuple[str, float]:
@@ -47,16 +67,153 @@ def parse_value(key: str, text: str) -> Any:
     return text
 
 
+class SeriesEdits:
+    """Unsaved edits of a document's series-level metadata (the series identifier).
+
+    Frame metadata edits live in :attr:`Document.edits`; the document has no place
+    for attributes of the series root, so they are kept here and written into every
+    saved copy through the document's ``app_data_writers`` hook, which receives the
+    root group of the series in the copy.
+
+    Use :func:`series_edits` to get the one instance of a document.
+    """
+
+    def __init__(self, document) -> None:
+        self.document = document
+        #: key → value (validated; "" removes the attribute from the saved copy)
+        self.edits: dict[str, Any] = {}
+        #: key → value in the last saved copy, for keys edited before that save
+        self._saved: dict[str, Any] = {}
+        self._file_values: dict[str, Any] = {}
+        document.app_data_writers.append(self._write)
+
+    @property
+    def editable(self) -> bool:
+        """False for an FLImage file: it holds one image and no series attributes."""
+        return self.document.source_kind != "FLImage"
+
+    def file_value(self, key: str) -> Any:
+        """The value in the opened file (None if unset)."""
+        if key not in self._file_values:
+            with H5_LOCK:
+                value = self.document.series.h5.attrs.get(key)
+            if isinstance(value, bytes):
+                value = value.decode("utf-8", "replace")
+            self._file_values[key] = None if value is None else str(value)
+        return self._file_values[key]
+
+    def value(self, key: str) -> Any:
+        """The value with the unsaved edit applied (None if unset)."""
+        return self.edits[key] if key in self.edits else self.file_value(key)
+
+    def set(self, key: str, value: Any) -> Any:
+        """Record an edit of series key `key`; returns the stored value.
+
+        Raises
+        ------
+        KeyError, ValueError
+            Unknown key, invalid value, or a file without series metadata.
+        """
+        if key not in SERIES_DEF:
+            raise KeyError(f"Unknown series metadata key {key!r}; "
+                           f"valid keys are: {', '.join(SERIES_KEYS)}")
+        if not self.editable:
+            raise ValueError("This file is a single FLImage and has no series metadata; "
+                             "edit the frame's identifier instead")
+        checked = check_value(key, value)
+        self.edits[key] = checked
+        return checked
+
+    def is_edited(self, key: str) -> bool:
+        """True when `key` differs from the last saved copy (or from the file)."""
+        if key not in self.edits:
+            return False
+        baseline = self._saved[key] if key in self._saved else self.file_value(key)
+        return (self.edits[key] or None) != (baseline or None)
+
+    @property
+    def modified(self) -> bool:
+        """True when an edit is not in a saved copy yet."""
+        return any(self.is_edited(key) for key in self.edits)
+
+    def mark_saved(self) -> None:
+        """The edits are in a copy now (call after a successful save)."""
+        self._saved.update(self.edits)
+
+    def _write(self, root: h5py.Group) -> None:
+        for key, value in self.edits.items():
+            if value in ("", None):
+                if key in root.attrs:
+                    del root.attrs[key]
+            else:
+                root.attrs[key] = value
+
+
+_SERIES_EDITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def series_edits(document) -> SeriesEdits:
+    """The :class:`SeriesEdits` of `document` (made, and hooked into saving, on first use)."""
+    edits = _SERIES_EDITS.get(document)
+    if edits is None:
+        edits = _SERIES_EDITS[document] = SeriesEdits(document)
+    return edits
+
+
+def has_unsaved_edits(document) -> bool:
+    """True when `document` has frame or series metadata edits not in a saved copy."""
+    edits = _SERIES_EDITS.get(document)
+    return document.modified or (edits is not None and edits.modified)
+
+
+def document_title(document) -> str:
+    """Name of `document` with a star while it has unsaved edits."""
+    return f"{document.name}{' *' if has_unsaved_edits(document) else ''}"
+
+
+#: Keys quantitative work needs, and what their absence means for the user.
+CALIBRATION_NOTES: dict[str, str] = {
+    "pixel size": "No pixel size: positions are in pixels and there is no scale bar. "
+                  "Double-click the pixel size value to set it (in µm).",
+    "time": "No acquisition time: the frame number stands in for time, so bleach rates "
+            "are per frame. Double-click the time value to set it (in s).",
+}
+#: Background of the value cell of a missing calibration key (matches the notice).
+MISSING_COLOUR = "#fff4d6"
+
+
+def missing_calibration(meta: dict[str, Any]) -> list[str]:
+    """The keys of :data:`CALIBRATION_NOTES` that `meta` lacks or holds unusably.
+
+    A time must be a finite number (0 s is a time); a pixel size must be positive.
+    """
+    missing = []
+    for key in CALIBRATION_NOTES:
+        try:
+            number = float(meta.get(key))
+        except (TypeError, ValueError):
+            missing.append(key)
+            continue
+        if not math.isfinite(number) or (key == "pixel size" and number <= 0):
+            missing.append(key)
+    return missing
+
+
 class MetadataPanel(QtWidgets.QWidget):
-    """Table of the current frame's metadata.
+    """Table of the series identifier and the current frame's metadata.
 
     Signals
     -------
     metadataEdited(str)
-        The key whose value the user changed (already recorded in the document).
+        The frame metadata key whose value the user changed (already recorded
+        in the document).
+    seriesMetadataEdited(str)
+        The series metadata key whose value the user changed (recorded in the
+        document's :class:`SeriesEdits`).
     """
 
     metadataEdited = QtCore.pyqtSignal(str)
+    seriesMetadataEdited = QtCore.pyqtSignal(str)
 
     COLUMNS = ("Key", "Value", "Unit")
 
@@ -68,58 +225,106 @@ class MetadataPanel(QtWidgets.QWidget):
 
         self.heading = QtWidgets.QLabel("No series open")
         self.heading.setWordWrap(True)
-        self.table = QtWidgets.QTableWidget(len(META_KEYS), len(self.COLUMNS))
+        self.notice = QtWidgets.QLabel("")
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("background: #fff4d6; color: #5c4400; padding: 4px; "
+                                  "border: 1px solid #e8c766; border-radius: 3px;")
+        self.table = QtWidgets.QTableWidget(FRAME_FIRST_ROW + len(META_KEYS), len(self.COLUMNS))
         self.table.setHorizontalHeaderLabels(self.COLUMNS)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(22)
-        self.table.horizontalHeader().setSectionResizeMode(
-            1, QtWidgets.QHeaderView.ResizeMode.Stretch)
-        self.table.setColumnWidth(0, 130)
-        self.table.setColumnWidth(2, 40)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QtWidgets.QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setTextElideMode(QtCore.Qt.TextElideMode.ElideMiddle)
+        self.table.setWordWrap(False)  # wrapping at "-" or "_" would defeat the middle elision
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.DoubleClicked
                                    | QtWidgets.QAbstractItemView.EditTrigger.EditKeyPressed)
-        for row, key in enumerate(META_KEYS):
-            key_item = QtWidgets.QTableWidgetItem(key)
-            unit_item = QtWidgets.QTableWidgetItem(display_unit(key)[0])
-            for item in (key_item, unit_item):
-                item.setFlags(QtCore.Qt.ItemFlag.ItemIsEnabled)
-                item.setToolTip(META_DEF[key])
-            self.table.setItem(row, 0, key_item)
-            self.table.setItem(row, 1, QtWidgets.QTableWidgetItem(""))
-            self.table.setItem(row, 2, unit_item)
-        self.all_frames_check = QtWidgets.QCheckBox("Edits apply to all frames")
+        self._add_heading_row(SERIES_HEADING_ROW, "Series",
+                              "Metadata of the whole series (attributes of the file's "
+                              "series group)")
+        for row, key in enumerate(SERIES_KEYS, start=SERIES_FIRST_ROW):
+            self._add_key_row(row, key, SERIES_DEF[key])
+        self._add_heading_row(FRAME_HEADING_ROW, "Frame",
+                              "Metadata of the frame shown (attributes of its fli_N group)")
+        for row, key in enumerate(META_KEYS, start=FRAME_FIRST_ROW):
+            self._add_key_row(row, key, META_DEF[key])
+        # the table is as tall as its rows: no empty white area under them
+        self.table.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding,
+                                 QtWidgets.QSizePolicy.Policy.Fixed)
+        self.table.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setFixedHeight(self.table.verticalHeader().length()
+                                  + header.sizeHint().height() + 2 * self.table.frameWidth())
+
+        self.all_frames_check = QtWidgets.QCheckBox("Frame edits apply to all frames")
         self.all_frames_check.setChecked(True)
         self.all_frames_check.setToolTip(
-            "Ticked: a changed value is set on every frame (e.g. pixel size).\n"
+            "Ticked: a changed frame value is set on every frame (e.g. pixel size).\n"
             "Unticked: only on the frame shown.")
         self.message = QtWidgets.QLabel("")
         self.message.setWordWrap(True)
         self.message.setStyleSheet("color: #b00020;")
-        hint = QtWidgets.QLabel("Double-click a value to edit it. Edits are saved only into a "
-                                "copy (File ▸ Save As…); the opened file stays unchanged.")
+        hint = QtWidgets.QLabel("Double-click a value to edit it. Edited values are blue; they "
+                                "are saved only into a copy (File ▸ Save As…), the opened file "
+                                "stays unchanged.")
         hint.setWordWrap(True)
-        hint.setStyleSheet("color: palette(mid);")
 
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(self.heading)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(self.notice)
+        layout.addWidget(self.table)
         layout.addWidget(self.all_frames_check)
         layout.addWidget(self.message)
         layout.addWidget(hint)
+        layout.addStretch(1)
         self.table.itemChanged.connect(self._on_item_changed)
         self.set_document(None)
 
+    def _add_heading_row(self, row: int, text: str, tooltip: str) -> None:
+        item = QtWidgets.QTableWidgetItem(text)
+        item.setFlags(QtCore.Qt.ItemFlag.ItemIsEnabled)
+        item.setToolTip(tooltip)
+        font = item.font()
+        font.setBold(True)
+        item.setFont(font)
+        item.setBackground(self.palette().brush(QtGui.QPalette.ColorRole.Button))
+        self.table.setItem(row, 0, item)
+        self.table.setSpan(row, 0, 1, len(self.COLUMNS))
+
+    def _add_key_row(self, row: int, key: str, meaning: str) -> None:
+        key_item = QtWidgets.QTableWidgetItem(key)
+        unit_item = QtWidgets.QTableWidgetItem(display_unit(key)[0])
+        for item in (key_item, unit_item):
+            item.setFlags(QtCore.Qt.ItemFlag.ItemIsEnabled)
+            item.setToolTip(meaning)
+        self.table.setItem(row, 0, key_item)
+        self.table.setItem(row, 1, QtWidgets.QTableWidgetItem(""))
+        self.table.setItem(row, 2, unit_item)
+
+    # --- rows -----------------------------------------------------------------------------
     def key_row(self, key: str) -> int:
-        return META_KEYS.index(key)
+        """Table row of frame metadata `key`."""
+        return FRAME_FIRST_ROW + META_KEYS.index(key)
+
+    def series_row(self, key: str) -> int:
+        """Table row of series metadata `key`."""
+        return SERIES_FIRST_ROW + SERIES_KEYS.index(key)
 
     def value_text(self, key: str) -> str:
-        """Text shown for `key` (for tests and the status bar)."""
+        """Text shown for frame metadata `key` (for tests and the status bar)."""
         return self.table.item(self.key_row(key), 1).text()
 
+    def series_value_text(self, key: str) -> str:
+        """Text shown for series metadata `key`."""
+        return self.table.item(self.series_row(key), 1).text()
+
+    # --- state ----------------------------------------------------------------------------
     def set_document(self, document, index: int = 0) -> None:
         """Show frame `index` of `document` (None: nothing open)."""
         self.document = document
         self.index = index
+        self.message.setText("")
         self.refresh()
 
     def set_index(self, index: int) -> None:
@@ -131,25 +336,73 @@ class MetadataPanel(QtWidgets.QWidget):
         try:
             enabled = self.document is not None and len(self.document) > 0
             self.table.setEnabled(enabled)
+            self.all_frames_check.setEnabled(enabled)
             meta = self.document.frame_meta(self.index) if enabled else {}
             edited = self.document.edits.get(self.index, {}) if enabled else {}
-            self.heading.setText(f"<b>{self.document.name}</b> — frame {self.index}"
-                                 if enabled else "No series open")
-            for row, key in enumerate(META_KEYS):
-                item = self.table.item(row, 1)
-                item.setText(format_value(key, meta.get(key)))
-                font = item.font()
-                font.setItalic(key in edited)
-                item.setFont(font)
-                item.setToolTip(f"{META_DEF[key]}" + (" — edited, not saved" if key in edited
-                                                        else ""))
-                item.setForeground(QtGui.QBrush(QtGui.QColor("#1f5fbf")) if key in edited
-                                   else self.palette().brush(QtGui.QPalette.ColorRole.Text))
+            if enabled:
+                count = len(self.document)
+                self.heading.setText(f"<b>{self.document.name}</b> · {count} "
+                                     f"frame{'s' if count != 1 else ''}")
+            else:
+                self.heading.setText("No series open")
+            self.table.item(FRAME_HEADING_ROW, 0).setText(
+                f"Frame {self.index}" if enabled else "Frame")
+            missing = missing_calibration(meta) if enabled else []
+            self.notice.setText("\n".join(CALIBRATION_NOTES[key] for key in missing))
+            self.notice.setVisible(bool(missing))
+            for key in META_KEYS:
+                row = self.key_row(key)
+                self._show_value(row, format_value(key, meta.get(key)), META_DEF[key],
+                                 key in edited, editable=True)
+                # point at the cell the notice asks to fill in
+                self.table.item(row, 1).setBackground(
+                    QtGui.QBrush(QtGui.QColor(MISSING_COLOUR)) if key in missing
+                    else QtGui.QBrush())
+            self._refresh_series(enabled)
         finally:
             self._updating = False
 
+    def _refresh_series(self, enabled: bool) -> None:
+        edits = series_edits(self.document) if enabled else None
+        for key in SERIES_KEYS:
+            row = self.series_row(key)
+            if edits is None:
+                self._show_value(row, "", SERIES_DEF[key], False, editable=False)
+            elif not edits.editable:
+                self._show_value(row, "— (single image file)",
+                                 "This file holds one FLImage and no series: edit the "
+                                 "frame's identifier below", False, editable=False)
+            else:
+                self._show_value(row, format_value(key, edits.value(key)), SERIES_DEF[key],
+                                 edits.is_edited(key), editable=True)
+
+    def _show_value(self, row: int, text: str, meaning: str, edited: bool,
+                    editable: bool) -> None:
+        item = self.table.item(row, 1)
+        item.setText(text)
+        flags = QtCore.Qt.ItemFlag.ItemIsEnabled | QtCore.Qt.ItemFlag.ItemIsSelectable
+        if editable:
+            flags |= QtCore.Qt.ItemFlag.ItemIsEditable
+        item.setFlags(flags)
+        font = item.font()
+        font.setItalic(edited or not editable)
+        item.setFont(font)
+        # the value in the tooltip too: a long one is shortened in the cell
+        item.setToolTip((f"{text}\n" if text else "") + meaning
+                        + (" — edited, not saved" if edited else ""))
+        if edited:
+            item.setForeground(QtGui.QBrush(QtGui.QColor(EDITED_COLOUR)))
+        else:
+            role = (QtGui.QPalette.ColorRole.Text if editable
+                    else QtGui.QPalette.ColorRole.PlaceholderText)
+            item.setForeground(self.palette().brush(role))
+
+    # --- editing --------------------------------------------------------------------------
     def edit(self, key: str, text: str) -> bool:
-        """Apply `text` (display units) as the new value of `key`; False if it was rejected."""
+        """Apply `text` (display units) as the new value of frame key `key`.
+
+        Returns False if it was rejected (the reason is shown in the panel).
+        """
         if self.document is None:
             return False
         frames = (list(range(len(self.document))) if self.all_frames_check.isChecked()
@@ -165,7 +418,26 @@ class MetadataPanel(QtWidgets.QWidget):
         self.metadataEdited.emit(key)
         return True
 
+    def edit_series(self, key: str, text: str) -> bool:
+        """Apply `text` as the new value of series key `key`; False if it was rejected."""
+        if self.document is None:
+            return False
+        try:
+            series_edits(self.document).set(key, parse_value(key, text))
+        except (KeyError, ValueError, TypeError) as error:
+            self.message.setText(error_message(error))
+            self.refresh()
+            return False
+        self.message.setText("")
+        self.refresh()
+        self.seriesMetadataEdited.emit(key)
+        return True
+
     def _on_item_changed(self, item: QtWidgets.QTableWidgetItem) -> None:
         if self._updating or item.column() != 1:
             return
-        self.edit(META_KEYS[item.row()], item.text())
+        row = item.row()
+        if SERIES_FIRST_ROW <= row < FRAME_HEADING_ROW:
+            self.edit_series(SERIES_KEYS[row - SERIES_FIRST_ROW], item.text())
+        elif row >= FRAME_FIRST_ROW:
+            self.edit(META_KEYS[row - FRAME_FIRST_ROW], item.text())

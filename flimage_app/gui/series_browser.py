@@ -29,6 +29,16 @@ STEP_ACTIONS = {
 }
 
 
+#: Columns of the frame table.
+INDEX_COLUMN, IDENTIFIER_COLUMN, TIME_COLUMN, BACKGROUND_COLUMN = range(4)
+
+#: Room around a cell's text in the frame table (both sides, px).
+CELL_PADDING = 10
+
+#: Stored background kinds as the table names them ("data" and "fit" are the file's keys).
+BACKGROUND_LABELS = {"data": "image", "fit": "fitted"}
+
+
 def step_index(current: int, action: str, length: int, page: int = PAGE_STEP) -> int:
     """The frame index after navigation `action` (a key of :data:`STEP_ACTIONS`), clamped."""
     if length <= 0:
@@ -85,6 +95,14 @@ class FrameTableModel(QtCore.QAbstractTableModel):
     """One row per frame: index, identifier, time [s], backgrounds (read on first display)."""
 
     HEADERS = ("#", "Identifier", "Time [s]", "Background")
+    HEADER_TIPS = (
+        "Frame index, counted from 0 as in the file (fli_0, fli_1, …)",
+        "The frame's identifier (metadata key \"identifier\")",
+        "Acquisition time in seconds; – where the file records none",
+        "Backgrounds stored with the frame: image (a measured or loaded background, "
+        "bg_data/data), fitted (estimated from background regions, bg_data/fit), "
+        "or none. Show ▸ Corrected subtracts them.",
+    )
 
     def __init__(self, series=None, parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
@@ -122,9 +140,12 @@ class FrameTableModel(QtCore.QAbstractTableModel):
 
     def headerData(self, section: int, orientation: QtCore.Qt.Orientation,
                    role: int = QtCore.Qt.ItemDataRole.DisplayRole):
-        if (orientation == QtCore.Qt.Orientation.Horizontal
-                and role == QtCore.Qt.ItemDataRole.DisplayRole):
+        if orientation != QtCore.Qt.Orientation.Horizontal:
+            return None
+        if role == QtCore.Qt.ItemDataRole.DisplayRole:
             return self.HEADERS[section]
+        if role == QtCore.Qt.ItemDataRole.ToolTipRole:
+            return self.HEADER_TIPS[section]
         return None
 
     def data(self, index: QtCore.QModelIndex, role: int = QtCore.Qt.ItemDataRole.DisplayRole):
@@ -148,7 +169,9 @@ class FrameTableModel(QtCore.QAbstractTableModel):
             return summary.identifier
         if column == 2:
             return format_time(summary.time)
-        return ", ".join(summary.backgrounds) if summary.backgrounds else "none"
+        if not summary.backgrounds:
+            return "none"
+        return ", ".join(BACKGROUND_LABELS.get(key, key) for key in summary.backgrounds)
 
 
 class SeriesBrowser(QtWidgets.QWidget):
@@ -179,10 +202,13 @@ class SeriesBrowser(QtWidgets.QWidget):
         self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.setAlternatingRowColors(True)
         header = self.table.horizontalHeader()
-        header.setStretchLastSection(True)
-        for column, width in enumerate((40, 72, 72)):
-            self.table.setColumnWidth(column, width)
-        self.table.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        header.setStretchLastSection(False)
+        # the identifier takes the room left; long ones keep their distinctive end (t0123)
+        header.setSectionResizeMode(IDENTIFIER_COLUMN, QtWidgets.QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(36)
+        self.table.setTextElideMode(QtCore.Qt.TextElideMode.ElideMiddle)
+        self.table.setWordWrap(False)  # wrapping at "-" or "_" would defeat the middle elision
+        self.table.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.table.setToolTip("Click a row to show that frame")
 
         self.play_button = QtWidgets.QToolButton()
@@ -200,15 +226,21 @@ class SeriesBrowser(QtWidgets.QWidget):
         self.slider.setPageStep(PAGE_STEP)
         self.index_spin = QtWidgets.QSpinBox()
         self.index_spin.setToolTip("Frame index (0-based, as in the file: fli_0, fli_1, …)")
+        self.frame_label = QtWidgets.QLabel("Frame")
+        self.frame_label.setBuddy(self.index_spin)
+        self.frame_label.setToolTip(self.index_spin.toolTip())
         self.count_label = QtWidgets.QLabel("of 0")
+        self.count_label.setToolTip("Number of frames in the series")
         self.time_label = QtWidgets.QLabel("")
         self.time_label.setMinimumWidth(110)
+        self.time_label.setToolTip("Acquisition time of the frame shown (metadata \"time\"); "
+                                   "– when the file records none")
 
         row = QtWidgets.QHBoxLayout(self)
         row.setContentsMargins(6, 2, 6, 2)
         row.addWidget(self.play_button)
         row.addWidget(self.rate_spin)
-        row.addWidget(QtWidgets.QLabel("Frame"))
+        row.addWidget(self.frame_label)
         row.addWidget(self.index_spin)
         row.addWidget(self.count_label)
         row.addWidget(self.slider, 1)
@@ -238,6 +270,7 @@ class SeriesBrowser(QtWidgets.QWidget):
         self.set_playing(False)
         self.table_model.set_series(series)
         self._length = self.table_model.rowCount()
+        self.fit_columns()
         last = max(self._length - 1, 0)
         for widget in (self.slider, self.index_spin):
             widget.blockSignals(True)
@@ -245,8 +278,10 @@ class SeriesBrowser(QtWidgets.QWidget):
             widget.blockSignals(False)
         self.count_label.setText(f"of {self._length}")
         enabled = self._length > 0
-        for widget in (self.slider, self.index_spin, self.play_button, self.rate_spin):
-            widget.setEnabled(enabled and (widget is not self.play_button or self._length > 1))
+        self.index_spin.setEnabled(enabled)
+        # a single image has nothing to scrub or play
+        for widget in (self.slider, self.play_button, self.rate_spin):
+            widget.setEnabled(self._length > 1)
         self._index = -1
         if enabled:
             self.set_index(min(max(index, 0), last))
@@ -278,6 +313,25 @@ class SeriesBrowser(QtWidgets.QWidget):
         cached = self.table_model.cached_summary(index)
         self.show_time(cached.time if cached is not None else math.nan)
         self.frameChanged.emit(index, direction)
+
+    def fit_columns(self) -> None:
+        """Size the fixed columns to their header and widest expected value.
+
+        Widths come from font metrics and the series length, not from the rows:
+        measuring rows would read every frame of a long series.
+        """
+        header = self.table.horizontalHeader()
+        cell_metrics = self.table.fontMetrics()
+        widest = {
+            INDEX_COLUMN: str(max(self._length - 1, 0)),
+            TIME_COLUMN: format_time(9_999.0),  # wider times (> 2.7 h) are elided
+            BACKGROUND_COLUMN: BACKGROUND_LABELS["fit"],
+        }
+        for column, sample in widest.items():
+            # the header's own size hint includes its margins and bold font, if any
+            width = max(header.sectionSizeHint(column),
+                        cell_metrics.horizontalAdvance(sample) + CELL_PADDING)
+            self.table.setColumnWidth(column, width)
 
     def show_time(self, seconds: float) -> None:
         """Show the acquisition time of the current frame (NaN: unknown)."""

@@ -1,0 +1,215 @@
+"""Metadata panel: the series identifier (shown, edited, saved into copies only) and the
+notice about missing pixel size and time."""
+
+from __future__ import annotations
+
+import hashlib
+
+import h5py
+import numpy as np
+import pytest
+from PyQt6 import QtCore, QtWidgets
+
+from flimage_app.gui.main_window import MainWindow
+from flimage_app.gui.metadata_panel import (
+    MISSING_COLOUR,
+    has_unsaved_edits,
+    missing_calibration,
+    series_edits,
+)
+from flimage_app.model import FLImage, FLSeries
+from tests.gui_support import wait_for_frame, write_series
+
+#: fixtures settings_file, errors, window
+pytest_plugins = ["tests.gui_fixtures"]
+
+SERIES_ID = "HeLa-GFP_2024-05-03_dish2"
+
+
+@pytest.fixture(autouse=True)
+def discard_without_asking(monkeypatch):
+    """Closing a window with unsaved edits asks first; tests answer "Discard" (no modal)."""
+    monkeypatch.setattr(MainWindow, "_confirm_discard", lambda self, documents: True)
+
+
+def file_hash(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def series_path(tmp_path):
+    path = tmp_path / "cells.h5"
+    write_series(path, count=4)
+    with h5py.File(path, "a") as h5:
+        h5.attrs["identifier"] = SERIES_ID
+    return path
+
+
+def save_as(window, monkeypatch, target) -> None:
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName",
+                        lambda *args, **kwargs: (str(target), ""))
+    window.save_as_action.trigger()
+
+
+def test_series_identifier_is_shown_apart_from_the_frame_identifier(qtbot, window,
+                                                                   series_path):
+    window.open_paths([series_path])
+    wait_for_frame(qtbot, window, 0)
+    panel = window.metadata_panel
+    assert panel.series_value_text("identifier") == SERIES_ID
+    assert panel.value_text("identifier") == "frame-0"
+    item = panel.table.item(panel.series_row("identifier"), 1)
+    assert item.flags() & QtCore.Qt.ItemFlag.ItemIsEditable
+    assert SERIES_ID in item.toolTip()
+
+
+def test_series_identifier_edit_stays_unsaved_until_save_as(qtbot, window, series_path,
+                                                           tmp_path, monkeypatch):
+    before = file_hash(series_path)
+    window.open_paths([series_path])
+    wait_for_frame(qtbot, window, 0)
+    panel = window.metadata_panel
+    document = window.current_document()
+    edited = []
+    panel.seriesMetadataEdited.connect(edited.append)
+    frame_edits = []
+    panel.metadataEdited.connect(frame_edits.append)
+
+    # typed into the table, as a user does
+    item = panel.table.item(panel.series_row("identifier"), 1)
+    item.setText("  experiment 7  ")
+    assert edited == ["identifier"] and frame_edits == []
+    assert panel.series_value_text("identifier") == "experiment 7"
+    assert item.font().italic()
+    assert has_unsaved_edits(document) and not document.modified  # frames untouched
+    assert window.windowTitle().startswith("cells.h5 *")
+    assert window.series_list.item(0).text() == "cells.h5 *"
+    assert panel.value_text("identifier") == "frame-0"
+    with FLSeries(h5file=series_path, h5mode="r") as original:
+        assert original.identifier == SERIES_ID  # nothing written yet
+
+    target = tmp_path / "saved.h5"
+    save_as(window, monkeypatch, target)
+    assert file_hash(series_path) == before
+    assert not has_unsaved_edits(document)
+    assert window.series_list.item(0).text() == "cells.h5"
+    with FLSeries(h5file=target, h5mode="r") as saved:
+        assert saved.identifier == "experiment 7"
+        assert saved.identifiers() == [f"frame-{index}" for index in range(4)]
+        np.testing.assert_array_equal(saved.times(), [0.0, 2.0, 4.0, 6.0])
+
+
+def test_series_identifier_edit_asks_before_discarding(qtbot, window, series_path,
+                                                      monkeypatch):
+    window.open_paths([series_path])
+    wait_for_frame(qtbot, window, 0)
+    assert window.metadata_panel.edit_series("identifier", "renamed")
+    asked = []
+    monkeypatch.setattr(MainWindow, "_confirm_discard",
+                        lambda self, documents: asked.append(documents) or False)
+    window.close_current()
+    assert len(asked) == 1 and window.current_document() is not None
+    monkeypatch.setattr(MainWindow, "_confirm_discard", lambda self, documents: True)
+    window.close_current()
+    assert window.current_document() is None
+
+
+def test_series_identifier_set_back_is_not_an_edit(qtbot, window, series_path):
+    window.open_paths([series_path])
+    wait_for_frame(qtbot, window, 0)
+    panel = window.metadata_panel
+    assert panel.edit_series("identifier", "renamed")
+    assert has_unsaved_edits(window.current_document())
+    assert panel.edit_series("identifier", SERIES_ID)
+    assert not has_unsaved_edits(window.current_document())
+    assert not window.windowTitle().startswith("cells.h5 *")
+
+
+def test_empty_series_identifier_removes_it_from_the_copy(qtbot, window, series_path,
+                                                          tmp_path, monkeypatch):
+    window.open_paths([series_path])
+    wait_for_frame(qtbot, window, 0)
+    assert window.metadata_panel.edit_series("identifier", "")
+    target = tmp_path / "anonymous.h5"
+    save_as(window, monkeypatch, target)
+    with FLSeries(h5file=target, h5mode="r") as saved:
+        assert saved.identifier is None
+
+
+def test_series_without_identifier_gets_one(qtbot, window, tmp_path, monkeypatch):
+    path = tmp_path / "plain.h5"
+    write_series(path, count=2)
+    window.open_paths([path])
+    wait_for_frame(qtbot, window, 0)
+    panel = window.metadata_panel
+    assert panel.series_value_text("identifier") == ""
+    assert panel.edit_series("identifier", "first experiment")
+    target = tmp_path / "named.h5"
+    save_as(window, monkeypatch, target)
+    with FLSeries(h5file=target, h5mode="r") as saved:
+        assert saved.identifier == "first experiment"
+
+
+def test_single_image_file_has_no_series_identifier_to_edit(qtbot, window, tmp_path):
+    path = tmp_path / "image.h5"
+    with FLImage(data=np.ones((8, 10), dtype=np.float32), h5file=path, h5mode="w",
+                 meta_data={"identifier": "the image", "pixel size": 1e-7, "time": 1.0}):
+        pass
+    window.open_paths([path])
+    wait_for_frame(qtbot, window, 0)
+    panel = window.metadata_panel
+    item = panel.table.item(panel.series_row("identifier"), 1)
+    assert not item.flags() & QtCore.Qt.ItemFlag.ItemIsEditable
+    assert "single image" in panel.series_value_text("identifier")
+    assert not panel.edit_series("identifier", "x")
+    assert "FLImage" in panel.message.text()
+    assert not has_unsaved_edits(window.current_document())
+    assert panel.value_text("identifier") == "the image"
+
+
+def test_series_edits_of_two_documents_are_separate(qtbot, window, series_path, tmp_path):
+    other = tmp_path / "other.h5"
+    write_series(other, count=2, seed=2)
+    first, second = window.open_paths([series_path, other])
+    assert series_edits(first) is series_edits(first)
+    series_edits(second).set("identifier", "only the second")
+    assert series_edits(first).value("identifier") == SERIES_ID
+    assert not has_unsaved_edits(first) and has_unsaved_edits(second)
+    with pytest.raises(KeyError):
+        series_edits(first).set("pixel size", 1e-6)  # a frame key, not a series key
+
+
+def test_missing_pixel_size_and_time_are_pointed_out(qtbot, window, tmp_path):
+    path = tmp_path / "bare.h5"
+    with FLSeries(h5file=path, h5mode="w") as series:
+        for _ in range(3):
+            series.add_flimage(FLImage(data=np.ones((8, 8), dtype=np.float32)))
+    window.open_paths([path])
+    wait_for_frame(qtbot, window, 0)
+    panel = window.metadata_panel
+    assert not panel.notice.isHidden()
+    assert "No pixel size" in panel.notice.text() and "No acquisition time" in panel.notice.text()
+    pixel_item = panel.table.item(panel.key_row("pixel size"), 1)
+    assert pixel_item.background().color().name() == MISSING_COLOUR
+    assert panel.edit("pixel size", "0.2")
+    assert "No pixel size" not in panel.notice.text()
+    assert "No acquisition time" in panel.notice.text()
+    assert pixel_item.background().style() == QtCore.Qt.BrushStyle.NoBrush
+    assert panel.edit("time", "3")
+    assert panel.notice.isHidden()
+
+
+def test_calibrated_series_has_no_notice(qtbot, window, series_path):
+    window.open_paths([series_path])
+    wait_for_frame(qtbot, window, 0)
+    assert window.metadata_panel.notice.isHidden()
+
+
+@pytest.mark.parametrize(("meta", "expected"), [
+    ({"pixel size": 1e-7, "time": 0.0}, []),
+    ({"pixel size": 0.0, "time": 5}, ["pixel size"]),
+    ({"time": float("nan")}, ["pixel size", "time"]),
+    ({"pixel size": "n/a", "time": ""}, ["pixel size", "time"]),
+])
+def test_missing_calibration_rules(meta, expected):
+    assert missing_calibration(meta) == expected
