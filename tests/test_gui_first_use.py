@@ -247,3 +247,24 @@ def test_small_window_is_as_small_as_asked(qtbot, full_window, series_path):
         assert table.columnWidth(column) >= header_width(table, column), column
     # the image keeps room: the panes at its sides took their share, not more
     assert full_window.image_view.width() >= 0.45 * SMALL_SCREEN[0]
+
+
+@pytest.mark.parametrize("size", [(1400, 900), SMALL_SCREEN])
+def test_wide_panel_gets_room_from_the_image(qtbot, full_window, size):
+    full_window.resize(*size)
+    full_window.show()
+    qtbot.waitExposed(full_window)
+    _left, _centre, before = full_window.splitter.sizes()
+    panel = full_window.panel("background")  # the bleach panel widens the pane itself
+    needed = panel.minimumSizeHint().width()
+    assert before < needed  # the default pane is narrower than the background panel
+    full_window.show_panel("background")
+    left, centre, right = full_window.splitter.sizes()
+    assert right > before
+    assert centre >= 0.4 * sum((left, centre, right)) - 2
+    if size == (1400, 900):  # enough room: the whole panel shows, no horizontal scrolling
+        page = full_window.panel_tabs.currentWidget()
+        qtbot.waitUntil(lambda: page.viewport().width() >= needed, timeout=5000)
+        assert page.horizontalScrollBar().maximum() == 0
+    full_window.show_panel("metadata")
+    assert full_window.splitter.sizes()[2] == right  # not shrunk behind the user's back

@@ -213,3 +213,22 @@ def test_calibrated_series_has_no_notice(qtbot, window, series_path):
 ])
 def test_missing_calibration_rules(meta, expected):
     assert missing_calibration(meta) == expected
+
+
+def test_time_and_identifier_edits_change_the_shown_frame_only(qtbot, window, series_path):
+    window.open_paths([series_path])
+    wait_for_frame(qtbot, window, 0)
+    window.browser.set_index(2)
+    wait_for_frame(qtbot, window, 2)
+    panel = window.metadata_panel
+    document = window.current_document()
+    assert panel.all_frames_check.isChecked()
+    assert panel.edit("time", "100")
+    assert panel.edit("identifier", "bright frame")
+    assert panel.edit("pixel size", "0.4")  # a property of the whole series: every frame
+    assert document.meta_value(2, "time") == 100.0
+    assert [document.meta_value(index, "time") for index in (0, 1, 3)] == [0.0, 2.0, 6.0]
+    assert document.meta_value(2, "identifier") == "bright frame"
+    assert document.meta_value(3, "identifier") == "frame-3"
+    assert all(document.pixel_size(index) == pytest.approx(0.4e-6) for index in range(4))
+    assert "always change on the frame shown" in panel.all_frames_check.toolTip()

@@ -174,7 +174,7 @@ def test_table_slider_and_frame_stay_in_step(qtbot, window, long_series):
     wait_for_frame(qtbot, window, 12)
     assert browser.table.currentIndex().row() == 12
     assert window.metadata_panel.value_text("identifier") == "frame-12"
-    assert "t = 24.00 s" in window.image_view.caption.text()
+    assert "t = 24.000 s" in window.image_view.caption.text()
 
 
 def test_table_reads_rows_lazily(qtbot, window, long_series):

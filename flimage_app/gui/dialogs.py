@@ -27,9 +27,12 @@ so that bleaching shows as fading. Pick a colour map from the toolbar. Hover ove
 the pixel position (px and µm) and its raw and background-corrected values in the status bar.</li>
 <li><b>Raw, background, corrected</b>: the toolbar switches between the raw image, the stored
 background and the corrected image (raw − background).</li>
-<li><b>Metadata</b>: the panel on the right lists every key of the current frame with its unit.
-Double-click a value to edit it; edits are checked, kept in memory and written only when you
-<i>Save As…</i> a copy.</li>
+<li><b>Metadata</b>: the panel on the right shows the identifier of the whole series and every
+key of the current frame with its unit; a yellow note says when the pixel size or the acquisition
+time is missing. Double-click a value to edit it; edits are checked, shown in blue, kept in memory
+and written only when you <i>Save As…</i> a copy. A new pixel size applies to every frame (untick
+<i>Frame edits apply to all frames</i> to change one); a time or frame identifier changes the frame
+shown only.</li>
 <li>Several series can be open at once; switch between them in the <i>Open series</i> list.</li>
 </ol>
 <p>Units: files store SI units (metres, seconds); the app shows µm and s.</p>

@@ -49,7 +49,12 @@ from flimage_app.gui.metadata_panel import (
     has_unsaved_edits,
     series_edits,
 )
-from flimage_app.gui.series_browser import STEP_ACTIONS, SeriesBrowser, summary_from_meta
+from flimage_app.gui.series_browser import (
+    STEP_ACTIONS,
+    SeriesBrowser,
+    format_time,
+    summary_from_meta,
+)
 from flimage_app.gui.welcome import WelcomeView
 from flimage_app.gui.workers import Task, TaskFunction, error_message, run_with_progress
 from flimage_app.model.errors import FLImageAppError
@@ -86,9 +91,14 @@ def frame_caption(document: Document, index: int) -> str:
     caption = f"{document.name}   frame {index} of {len(document)}"
     time = _float_or_nan(document.meta_value(index, "time"))
     if math.isfinite(time):
-        caption += f"   t = {time:.2f} s"
+        caption += f"   t = {format_time(time)} s"  # as in the frame table and slider row
     return caption
 
+
+#: Share of the window width the image keeps when a panel asks for room.
+MIN_IMAGE_SHARE = 0.4
+#: Narrowest the series pane becomes when a panel asks for room (px).
+MIN_SERIES_PANE = 200
 
 #: How long closing the window waits for running tasks, which stop at their next cancel check.
 TASK_SHUTDOWN_TIMEOUT_MS = 10_000
@@ -251,6 +261,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.welcome.demoRequested.connect(self.open_demo)
         self.welcome.recentRequested.connect(lambda path: self.open_paths([path]))
         self.welcome.helpRequested.connect(self.show_getting_started)
+        self.panel_tabs.currentChanged.connect(lambda _index: self._make_room_for_panel())
 
     def report_error(self, title: str, message: str) -> None:
         """Tell the user that something failed: a dialog, or stderr when headless."""
@@ -307,6 +318,28 @@ class MainWindow(QtWidgets.QMainWindow):
         self.panel_tabs.setCurrentWidget(self._panel_pages["metadata" if name == "browse"
                                                             else name])
         return True
+
+    def _make_room_for_panel(self) -> None:
+        """Widen the panel pane so that the panel in front fits, if the image can spare it.
+
+        Panels with plots need more width than the metadata table; without this they
+        would open cut off (behind a horizontal scroll bar) in a narrow pane.
+        """
+        page = self.panel_tabs.currentWidget()
+        if not isinstance(page, QtWidgets.QScrollArea) or page.widget() is None:
+            return
+        needed = (page.widget().minimumSizeHint().width()
+                  + page.verticalScrollBar().sizeHint().width() + 2 * page.frameWidth())
+        left, centre, right = self.splitter.sizes()
+        if right >= needed or right == 0:  # wide enough, or collapsed on purpose
+            return
+        total = left + centre + right
+        spare_centre = max(centre - round(MIN_IMAGE_SHARE * total), 0)
+        spare_left = max(left - MIN_SERIES_PANE, 0)
+        grow_centre = min(needed - right, spare_centre)
+        grow_left = min(needed - right - grow_centre, spare_left)
+        self.splitter.setSizes([left - grow_left, centre - grow_centre,
+                                right + grow_centre + grow_left])
 
     def current_panel(self) -> QtWidgets.QWidget | None:
         """The panel whose tab is in front (None if there is none)."""
@@ -688,6 +721,7 @@ class MainWindow(QtWidgets.QMainWindow):
             # gets proportionally narrower side panes, not a squeezed image)
             self.splitter.setSizes(default_splitter_sizes(self.splitter.width()))
             self._splitter_restored = True
+            self._make_room_for_panel()
 
     def _save_settings(self) -> None:
         self.settings.setValue("geometry", self.saveGeometry())

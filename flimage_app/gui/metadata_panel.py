@@ -28,6 +28,10 @@ DISPLAY_UNITS: dict[str, tuple[str, float]] = {"m": ("µm", 1e6)}
 SERIES_DEF: dict[str, str] = {"identifier": "identifier of the whole series"}
 SERIES_KEYS: list[str] = list(SERIES_DEF)
 
+#: Frame keys that differ from frame to frame by nature: an edit changes the frame
+#: shown only (the same time or identifier on every frame would spoil the series).
+PER_FRAME_KEYS: frozenset[str] = frozenset({"time", "identifier"})
+
 #: Rows of the table: a heading, the series keys, a heading, the frame keys.
 SERIES_HEADING_ROW = 0
 SERIES_FIRST_ROW = 1
@@ -261,7 +265,9 @@ class MetadataPanel(QtWidgets.QWidget):
         self.all_frames_check.setChecked(True)
         self.all_frames_check.setToolTip(
             "Ticked: a changed frame value is set on every frame (e.g. pixel size).\n"
-            "Unticked: only on the frame shown.")
+            "Unticked: only on the frame shown.\n"
+            f"{' and '.join(sorted(PER_FRAME_KEYS)).capitalize()} always change on the "
+            "frame shown only.")
         self.message = QtWidgets.QLabel("")
         self.message.setWordWrap(True)
         self.message.setStyleSheet("color: #b00020;")
@@ -405,8 +411,8 @@ class MetadataPanel(QtWidgets.QWidget):
         """
         if self.document is None:
             return False
-        frames = (list(range(len(self.document))) if self.all_frames_check.isChecked()
-                  else [self.index])
+        every_frame = self.all_frames_check.isChecked() and key not in PER_FRAME_KEYS
+        frames = list(range(len(self.document))) if every_frame else [self.index]
         try:
             self.document.set_meta(key, parse_value(key, text), frames)
         except (KeyError, ValueError, TypeError) as error:
