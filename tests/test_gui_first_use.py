@@ -268,3 +268,16 @@ def test_wide_panel_gets_room_from_the_image(qtbot, full_window, size):
         assert page.horizontalScrollBar().maximum() == 0
     full_window.show_panel("metadata")
     assert full_window.splitter.sizes()[2] == right  # not shrunk behind the user's back
+
+
+def test_status_message_from_before_the_window_showed_hides_the_info(qtbot, window,
+                                                                     series_path):
+    window.open_paths([series_path])
+    window.statusBar().showMessage("a warning about the file", 60_000)
+    assert not window.isVisible()
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.statusBar().currentMessage() == "a warning about the file"
+    assert not window.info_label.isVisible()  # not drawn under the message
+    window.statusBar().clearMessage()
+    assert window.info_label.isVisible()

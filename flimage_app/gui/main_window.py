@@ -95,6 +95,8 @@ def frame_caption(document: Document, index: int) -> str:
     return caption
 
 
+#: How long a message raised before the window appeared stays in the status bar.
+STARTUP_MESSAGE_MS = 15_000
 #: Share of the window width the image keeps when a panel asks for room.
 MIN_IMAGE_SHARE = 0.4
 #: Narrowest the series pane becomes when a panel asks for room (px).
@@ -716,6 +718,12 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def showEvent(self, event: QtGui.QShowEvent) -> None:
         super().showEvent(event)
+        # a message shown before the window (e.g. a warning about a file opened from the
+        # command line) did not hide the series info under it: show it again so it does
+        message = self.statusBar().currentMessage()
+        if message:
+            self.statusBar().clearMessage()
+            self.statusBar().showMessage(message, STARTUP_MESSAGE_MS)
         if not self._splitter_restored:
             # first start: share the width the window really has (a small laptop screen
             # gets proportionally narrower side panes, not a squeezed image)
