@@ -187,7 +187,7 @@ def test_missing_pixel_size_and_time_are_pointed_out(qtbot, window, tmp_path):
     window.open_paths([path])
     wait_for_frame(qtbot, window, 0)
     panel = window.metadata_panel
-    assert not panel.notice.isHidden()
+    assert not panel.notice_box.isHidden()
     assert "No pixel size" in panel.notice.text() and "No acquisition time" in panel.notice.text()
     pixel_item = panel.table.item(panel.key_row("pixel size"), 1)
     assert pixel_item.background().color().name() == MISSING_COLOUR
@@ -196,13 +196,13 @@ def test_missing_pixel_size_and_time_are_pointed_out(qtbot, window, tmp_path):
     assert "No acquisition time" in panel.notice.text()
     assert pixel_item.background().style() == QtCore.Qt.BrushStyle.NoBrush
     assert panel.edit("time", "3")
-    assert panel.notice.isHidden()
+    assert panel.notice_box.isHidden()
 
 
 def test_calibrated_series_has_no_notice(qtbot, window, series_path):
     window.open_paths([series_path])
     wait_for_frame(qtbot, window, 0)
-    assert window.metadata_panel.notice.isHidden()
+    assert window.metadata_panel.notice_box.isHidden()
 
 
 @pytest.mark.parametrize(("meta", "expected"), [
@@ -232,3 +232,49 @@ def test_time_and_identifier_edits_change_the_shown_frame_only(qtbot, window, se
     assert document.meta_value(3, "identifier") == "frame-3"
     assert all(document.pixel_size(index) == pytest.approx(0.4e-6) for index in range(4))
     assert "always change on the frame shown" in panel.all_frames_check.toolTip()
+
+
+def bare_series(path, count=3):
+    with FLSeries(h5file=path, h5mode="w") as series:
+        for _ in range(count):
+            series.add_flimage(FLImage(data=np.ones((8, 8), dtype=np.float32)))
+    return path
+
+
+def test_notice_buttons_set_pixel_size_and_frame_interval(qtbot, window, tmp_path,
+                                                          monkeypatch):
+    path = bare_series(tmp_path / "stack.h5", count=4)
+    before = file_hash(path)
+    window.open_paths([path])
+    wait_for_frame(qtbot, window, 0)
+    panel = window.metadata_panel
+    assert not panel.pixel_size_button.isHidden() and not panel.interval_button.isHidden()
+    edited = []
+    panel.metadataEdited.connect(edited.append)
+    answers = iter([(0.2, True), (1.5, True)])
+    monkeypatch.setattr(QtWidgets.QInputDialog, "getDouble",
+                        lambda *args, **kwargs: next(answers))
+    qtbot.mouseClick(panel.pixel_size_button, QtCore.Qt.MouseButton.LeftButton)
+    assert panel.pixel_size_button.isHidden() and not panel.interval_button.isHidden()
+    qtbot.mouseClick(panel.interval_button, QtCore.Qt.MouseButton.LeftButton)
+    assert edited == ["pixel size", "time"]
+    assert panel.notice_box.isHidden()
+    document = window.current_document()
+    assert [document.meta_value(index, "time") for index in range(4)] == [0.0, 1.5, 3.0, 4.5]
+    assert all(document.pixel_size(index) == pytest.approx(0.2e-6) for index in range(4))
+    assert window.image_view.scale_bar.pixel_size == pytest.approx(0.2e-6)
+    assert document.modified and file_hash(path) == before
+
+
+def test_cancelled_or_bad_interval_changes_nothing(qtbot, window, tmp_path, monkeypatch):
+    window.open_paths([bare_series(tmp_path / "stack.h5")])
+    wait_for_frame(qtbot, window, 0)
+    panel = window.metadata_panel
+    monkeypatch.setattr(QtWidgets.QInputDialog, "getDouble",
+                        lambda *args, **kwargs: (2.0, False))
+    panel.interval_button.click()
+    assert not window.current_document().modified
+    assert not panel.set_frame_interval(0.0)
+    assert not panel.set_frame_interval(float("nan"))
+    assert "positive" in panel.message.text()
+    assert not window.current_document().modified

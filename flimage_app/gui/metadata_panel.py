@@ -177,10 +177,9 @@ def document_title(document) -> str:
 
 #: Keys quantitative work needs, and what their absence means for the user.
 CALIBRATION_NOTES: dict[str, str] = {
-    "pixel size": "No pixel size: positions are in pixels and there is no scale bar. "
-                  "Double-click the pixel size value to set it (in µm).",
+    "pixel size": "No pixel size: positions are in pixels and there is no scale bar.",
     "time": "No acquisition time: the frame number stands in for time, so bleach rates "
-            "are per frame. Double-click the time value to set it (in s).",
+            "are per frame.",
 }
 #: Background of the value cell of a missing calibration key (matches the notice).
 MISSING_COLOUR = "#fff4d6"
@@ -229,10 +228,7 @@ class MetadataPanel(QtWidgets.QWidget):
 
         self.heading = QtWidgets.QLabel("No series open")
         self.heading.setWordWrap(True)
-        self.notice = QtWidgets.QLabel("")
-        self.notice.setWordWrap(True)
-        self.notice.setStyleSheet("background: #fff4d6; color: #5c4400; padding: 4px; "
-                                  "border: 1px solid #e8c766; border-radius: 3px;")
+        self._build_notice()
         self.table = QtWidgets.QTableWidget(FRAME_FIRST_ROW + len(META_KEYS), len(self.COLUMNS))
         self.table.setHorizontalHeaderLabels(self.COLUMNS)
         self.table.verticalHeader().setVisible(False)
@@ -278,7 +274,7 @@ class MetadataPanel(QtWidgets.QWidget):
 
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(self.heading)
-        layout.addWidget(self.notice)
+        layout.addWidget(self.notice_box)
         layout.addWidget(self.table)
         layout.addWidget(self.all_frames_check)
         layout.addWidget(self.message)
@@ -286,6 +282,32 @@ class MetadataPanel(QtWidgets.QWidget):
         layout.addStretch(1)
         self.table.itemChanged.connect(self._on_item_changed)
         self.set_document(None)
+
+    def _build_notice(self) -> None:
+        """The note about a missing pixel size or time, with buttons that set them."""
+        self.notice_box = QtWidgets.QFrame()
+        self.notice_box.setObjectName("calibrationNotice")
+        self.notice_box.setStyleSheet(
+            f"#calibrationNotice {{ background: {MISSING_COLOUR}; border: 1px solid #e8c766; "
+            "border-radius: 3px; } #calibrationNotice QLabel { color: #5c4400; }")
+        self.notice = QtWidgets.QLabel("")
+        self.notice.setWordWrap(True)
+        self.pixel_size_button = QtWidgets.QPushButton("Set pixel size…")
+        self.pixel_size_button.setToolTip("Set the pixel size of every frame (in µm)")
+        self.interval_button = QtWidgets.QPushButton("Set frame interval…")
+        self.interval_button.setToolTip(
+            "Give every frame the time index × interval (for a time-lapse taken at a fixed "
+            "rate, e.g. a TIFF stack without time stamps)")
+        buttons = QtWidgets.QHBoxLayout()
+        buttons.addWidget(self.pixel_size_button)
+        buttons.addWidget(self.interval_button)
+        buttons.addStretch(1)
+        box_layout = QtWidgets.QVBoxLayout(self.notice_box)
+        box_layout.setContentsMargins(6, 4, 6, 4)
+        box_layout.addWidget(self.notice)
+        box_layout.addLayout(buttons)
+        self.pixel_size_button.clicked.connect(self.ask_pixel_size)
+        self.interval_button.clicked.connect(self.ask_frame_interval)
 
     def _add_heading_row(self, row: int, text: str, tooltip: str) -> None:
         item = QtWidgets.QTableWidgetItem(text)
@@ -355,7 +377,9 @@ class MetadataPanel(QtWidgets.QWidget):
                 f"Frame {self.index}" if enabled else "Frame")
             missing = missing_calibration(meta) if enabled else []
             self.notice.setText("\n".join(CALIBRATION_NOTES[key] for key in missing))
-            self.notice.setVisible(bool(missing))
+            self.notice_box.setVisible(bool(missing))
+            self.pixel_size_button.setVisible("pixel size" in missing)
+            self.interval_button.setVisible("time" in missing)
             for key in META_KEYS:
                 row = self.key_row(key)
                 self._show_value(row, format_value(key, meta.get(key)), META_DEF[key],
@@ -438,6 +462,54 @@ class MetadataPanel(QtWidgets.QWidget):
         self.refresh()
         self.seriesMetadataEdited.emit(key)
         return True
+
+    def set_pixel_size(self, micrometres: float) -> bool:
+        """Give every frame the pixel size `micrometres` (µm); False if it was rejected."""
+        if self.document is None:
+            return False
+        frames = list(range(len(self.document)))
+        try:
+            self.document.set_meta("pixel size", micrometres * 1e-6, frames)
+        except (KeyError, ValueError, TypeError) as error:
+            self.message.setText(error_message(error))
+            return False
+        self.message.setText("")
+        self.refresh()
+        self.metadataEdited.emit("pixel size")
+        return True
+
+    def set_frame_interval(self, seconds: float) -> bool:
+        """Give every frame the time index × `seconds`; False if it was rejected.
+
+        Like typed values, the times are unsaved edits until File ▸ Save As.
+        """
+        if self.document is None:
+            return False
+        if not (math.isfinite(seconds) and seconds > 0):
+            self.message.setText(f"The frame interval must be a positive number of seconds, "
+                                 f"got {seconds!r}")
+            return False
+        for index in range(len(self.document)):
+            self.document.set_meta("time", index * seconds, [index])
+        self.message.setText("")
+        self.refresh()
+        self.metadataEdited.emit("time")
+        return True
+
+    def ask_pixel_size(self) -> None:
+        """Ask for the pixel size in µm and set it on every frame."""
+        value, accepted = QtWidgets.QInputDialog.getDouble(
+            self, "Pixel size", "Pixel size of every frame [µm]:", 0.1, 1e-4, 1e4, 4)
+        if accepted:
+            self.set_pixel_size(value)
+
+    def ask_frame_interval(self) -> None:
+        """Ask for the time between frames in seconds and set every frame's time."""
+        value, accepted = QtWidgets.QInputDialog.getDouble(
+            self, "Frame interval", "Seconds between frames (frame 0 at t = 0 s):", 1.0,
+            1e-6, 1e6, 4)
+        if accepted:
+            self.set_frame_interval(value)
 
     def _on_item_changed(self, item: QtWidgets.QTableWidgetItem) -> None:
         if self._updating or item.column() != 1:
