@@ -21,6 +21,9 @@ COLORMAP_NAMES = ("grey", "viridis", "green (GFP)", "fire", "inferno")
 #: Shown in the view while no frame is on display.
 EMPTY_MESSAGE = "Open a series with File ▸ Open… or drop files onto the window"
 READING_MESSAGE = "Reading the frame…"
+#: Added to the caption in background mode when the frame stores no background.
+NO_BACKGROUND_NOTE = ("No background stored for this frame (shown as zeros); "
+                      "Show ▸ Raw for the image")
 
 VIEW_MODE_LABELS = {"raw": "Raw", "background": "Background", "corrected": "Corrected"}
 
@@ -230,6 +233,7 @@ class ImageView(QtWidgets.QWidget):
         self.pixel_size: float | None = None
         self._mode = "corrected"
         self._shape: tuple[int, ...] | None = None
+        self._caption_text = ""
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(QtGui.QColor(24, 24, 28))
@@ -323,8 +327,16 @@ class ImageView(QtWidgets.QWidget):
             self.mode_combo.setCurrentIndex(VIEW_MODES.index(mode))
         if self.frame is not None:
             self._show(self.frame, auto=not self.hold_levels)
+        self._update_caption()
         if changed:
             self.modeChanged.emit(mode)
+
+    def _update_caption(self) -> None:
+        text = self._caption_text
+        if self.frame is not None and self._mode == "background" and self.frame.background is None:
+            # an all-black view would look like a broken image
+            text += ("\n" if text else "") + NO_BACKGROUND_NOTE
+        self.caption.setText(text)
 
     @property
     def colormap(self) -> str:
@@ -359,7 +371,8 @@ class ImageView(QtWidgets.QWidget):
         """Display `frame` (None clears the view) with scale bar and top-left caption."""
         self.frame = frame
         self.pixel_size = pixel_size
-        self.caption.setText(caption)
+        self._caption_text = caption
+        self._update_caption()
         self.scale_bar.set_pixel_size(pixel_size if frame is not None else None)
         if frame is None:
             self.image_item.clear()

@@ -1,0 +1,61 @@
+"""Image view: captions and messages that explain an empty or black view."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from flimage_app.gui.frame_cache import Frame
+from flimage_app.gui.image_view import (
+    EMPTY_MESSAGE,
+    NO_BACKGROUND_NOTE,
+    READING_MESSAGE,
+    ImageView,
+)
+
+
+@pytest.fixture
+def view(qtbot):
+    image_view = ImageView()
+    qtbot.addWidget(image_view)
+    return image_view
+
+
+def test_background_mode_without_background_says_so(view):
+    bare = Frame.from_arrays(0, np.ones((4, 5), dtype=np.float32), None)
+    view.set_frame(bare, caption="cells.h5   frame 0 of 3")
+    assert view.caption.text() == "cells.h5   frame 0 of 3"
+    view.set_mode("background")
+    assert view.caption.text() == f"cells.h5   frame 0 of 3\n{NO_BACKGROUND_NOTE}"
+    view.set_mode("raw")
+    assert view.caption.text() == "cells.h5   frame 0 of 3"
+    view.set_mode("background")
+    with_background = Frame.from_arrays(1, np.ones((4, 5), dtype=np.float32),
+                                        np.full((4, 5), 0.5, dtype=np.float32))
+    view.set_frame(with_background, caption="frame 1")
+    assert view.caption.text() == "frame 1"
+    view.set_frame(None)
+    assert view.caption.text() == ""
+
+
+def test_message_is_centred_and_shown_only_without_frame(view, qtbot):
+    view.resize(600, 400)
+    view.show()
+    qtbot.waitExposed(view)
+    assert view.message == EMPTY_MESSAGE and view.placeholder.isVisible()
+    view.show_message(READING_MESSAGE)
+    box = view.view_box.boundingRect()
+    text = view.placeholder.mapRectToParent(view.placeholder.boundingRect())
+    assert abs(text.center().x() - box.center().x()) < 2
+    assert abs(text.center().y() - box.center().y()) < 2
+    view.set_frame(Frame.from_arrays(0, np.ones((4, 5), dtype=np.float32), None))
+    assert not view.placeholder.isVisible()
+    view.set_frame(None)
+    assert view.placeholder.isVisible() and view.message == READING_MESSAGE
+
+
+def test_toolbar_labels_name_their_controls(view):
+    toolbar = view.toolbar
+    labels = [toolbar.widgetForAction(action) for action in toolbar.actions()]
+    buddies = {label.text(): label.buddy() for label in labels if hasattr(label, "buddy")}
+    assert buddies == {"Show:": view.mode_combo, "Colour map:": view.colormap_combo}
