@@ -8,7 +8,7 @@ import pytest
 from PyQt6 import QtCore, QtWidgets
 
 from flimage_app.gui.image_view import EMPTY_MESSAGE
-from flimage_app.gui.main_window import MainWindow, default_splitter_sizes
+from flimage_app.gui.main_window import MIN_IMAGE_SHARE, MainWindow, default_splitter_sizes
 from flimage_app.gui.series_browser import (
     BACKGROUND_COLUMN,
     IDENTIFIER_COLUMN,
@@ -261,7 +261,7 @@ def test_wide_panel_gets_room_from_the_image(qtbot, full_window, size):
     full_window.show_panel("background")
     left, centre, right = full_window.splitter.sizes()
     assert right > before
-    assert centre >= 0.4 * sum((left, centre, right)) - 2
+    assert centre >= MIN_IMAGE_SHARE * sum((left, centre, right)) - 2
     if size == (1400, 900):  # enough room: the whole panel shows, no horizontal scrolling
         page = full_window.panel_tabs.currentWidget()
         qtbot.waitUntil(lambda: page.viewport().width() >= needed, timeout=5000)

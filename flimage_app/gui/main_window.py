@@ -98,9 +98,9 @@ def frame_caption(document: Document, index: int) -> str:
 #: How long a message raised before the window appeared stays in the status bar.
 STARTUP_MESSAGE_MS = 15_000
 #: Share of the window width the image keeps when a panel asks for room.
-MIN_IMAGE_SHARE = 0.4
+MIN_IMAGE_SHARE = 0.45
 #: Narrowest the series pane becomes when a panel asks for room (px).
-MIN_SERIES_PANE = 200
+MIN_SERIES_PANE = 180
 
 #: How long closing the window waits for running tasks, which stop at their next cancel check.
 TASK_SHUTDOWN_TIMEOUT_MS = 10_000
