@@ -485,12 +485,11 @@ class MetadataPanel(QtWidgets.QWidget):
         """
         if self.document is None:
             return False
-        if not (math.isfinite(seconds) and seconds > 0):
-            self.message.setText(f"The frame interval must be a positive number of seconds, "
-                                 f"got {seconds!r}")
+        try:
+            self.document.set_interval(seconds)
+        except (ValueError, TypeError) as error:
+            self.message.setText(error_message(error))
             return False
-        for index in range(len(self.document)):
-            self.document.set_meta("time", index * seconds, [index])
         self.message.setText("")
         self.refresh()
         self.metadataEdited.emit("time")
