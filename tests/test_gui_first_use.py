@@ -80,6 +80,17 @@ def test_welcome_lists_recent_files(qtbot, window, series_path, tmp_path):
     assert window.current_document().source_path == str(series_path)
 
 
+def test_replaced_recent_buttons_are_hidden_at_once(qtbot, window):
+    window.welcome.set_recent_files(["/data/a.h5", "/data/b.h5"])
+    old = list(window.welcome.recent_buttons)
+    window.welcome.set_recent_files(["/data/c.h5"])
+    # before the event loop deletes them, they must not be drawn over the new list
+    assert all(button.isHidden() for button in old)
+    visible = [child for child in window.welcome.findChildren(QtWidgets.QPushButton)
+               if child.toolTip().startswith("Open /data/") and not child.isHidden()]
+    assert [button.toolTip() for button in visible] == ["Open /data/c.h5"]
+
+
 def test_welcome_hides_recent_heading_without_recent_files(window):
     assert window.welcome.recent_buttons == []
     assert window.welcome.recent_heading.isHidden()

@@ -109,6 +109,8 @@ class WelcomeView(QtWidgets.QWidget):
         """List the most recent of `paths` (newest first) as buttons that open them."""
         for button in self.recent_buttons:
             self.recent_box.removeWidget(button)
+            # hidden now: deleteLater waits for the event loop, and a screenshot may come first
+            button.hide()
             button.deleteLater()
         self.recent_buttons = []
         for path in paths[:RECENT_SHOWN]:
