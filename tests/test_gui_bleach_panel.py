@@ -180,6 +180,20 @@ def test_failed_fit_shows_reason_and_measured_trace(qtbot, window, panel, flat_s
     assert not panel.export_h5_action.isEnabled()
 
 
+def test_buttons_stay_in_view_when_the_fit_fails(qtbot, window, panel, flat_series):
+    # a failed fit brings a three-line message; the panel must still fit a 900 px window
+    window.resize(1400, 900)
+    window.show()
+    qtbot.waitExposed(window)
+    window.open_paths([flat_series])
+    wait_fit(qtbot, panel)
+    assert panel.outcome.failure
+    QtWidgets.QApplication.processEvents()
+    page = window._panel_pages["bleach"]
+    assert not page.verticalScrollBar().isVisible()
+    assert panel.height() <= page.viewport().height()
+
+
 def test_unusable_setting_is_reported_in_the_panel(qtbot, window, panel, flat_series, errors):
     window.open_paths([flat_series])
     wait_fit(qtbot, panel)

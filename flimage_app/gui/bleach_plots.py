@@ -227,6 +227,11 @@ class BleachPlots(pg.GraphicsLayoutWidget):
         self.scene().sigMouseClicked.connect(self._on_click)
         self.clear_plots()
 
+    def sizeHint(self) -> QtCore.QSize:
+        # pyqtgraph asks for ~640 px of height; the panel sits in a scroll area that
+        # scrolls as soon as the preferred height exceeds the window, hiding the buttons
+        return QtCore.QSize(420, 320)
+
     def _add_plot(self, row: int, label: str) -> pg.PlotItem:
         plot = self.addPlot(row=row, col=0)
         plot.showGrid(x=True, y=True, alpha=0.25)
