@@ -91,3 +91,16 @@ def test_nested_blocks_collect_into_the_innermost(recwarn):
     warn("outside")
     assert outer == ["outer 1", "outer 2"] and inner == ["inner"]
     assert [str(warning.message) for warning in recwarn] == ["outside"]
+
+
+def test_a_python_without_the_display_hook_collects_nothing_and_does_not_fail(monkeypatch):
+    import types
+
+    from flimage_app.gui import thread_warnings
+
+    plain = types.SimpleNamespace(filters=[])  # a warnings module without the private hook
+    monkeypatch.setattr(thread_warnings, "warnings", plain)
+    with collect_warnings() as collected:
+        pass
+    assert collected == []
+    assert plain.filters == []  # nothing was installed

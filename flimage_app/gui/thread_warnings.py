@@ -52,18 +52,28 @@ def _route(message: warnings.WarningMessage) -> None:
         _display_before(message)
 
 
-def _install() -> None:
-    """Put the router and the filter in place (again, if some code removed them)."""
+def _install() -> bool:
+    """Put the router and the filter in place (again, if some code removed them).
+
+    Returns False where this Python's warnings module has no such hook (the
+    warnings are then displayed as usual, never lost).
+    """
     global _display_before
     with _install_lock:
-        if warnings._showwarnmsg is not _route:
-            _display_before = warnings._showwarnmsg
+        display = getattr(warnings, "_showwarnmsg", None)
+        if display is None:
+            return False
+        if display is not _route:
+            _display_before = display
             warnings._showwarnmsg = _route
         if not any(entry is _ALWAYS_WHILE_COLLECTING for entry in warnings.filters):
             warnings.filters.insert(0, _ALWAYS_WHILE_COLLECTING)
         # forget which warnings were shown once already ("default" action), so that a
         # message seen before the block is collected in it
-        warnings._filters_mutated()
+        forget = getattr(warnings, "_filters_mutated", None)
+        if forget is not None:
+            forget()
+        return True
 
 
 @contextmanager
@@ -78,7 +88,9 @@ def collect_warnings() -> Iterator[list[str]]:
     list of str
         Filled with one message per warning raised, in order.
     """
-    _install()
+    if not _install():
+        yield []
+        return
     ident = threading.get_ident()
     outer = _collectors.get(ident)
     collected: list[str] = []
