@@ -156,6 +156,18 @@ def test_loader_foreign_and_missing(tmp_path):
                 fli.fl
 
 
+def test_an_incomplete_file_is_named_as_such_in_plain_words(tmp_path):
+    path = tmp_path / "cut.h5"
+    write_series(path, count=3)
+    data = path.read_bytes()
+    path.write_bytes(data[:5000])
+    with pytest.raises(FileFormatError) as caught:
+        open_series(path)
+    message = str(caught.value)
+    assert f"the file is incomplete: it has 5,000 of its {len(data):,} bytes" in message
+    assert "\n" not in message and "synchronously" not in message
+
+
 def test_large_stacks_are_imported_into_a_temporary_file(tmp_path, monkeypatch):
     import tifffile
 
