@@ -11,12 +11,7 @@ import pytest
 from PyQt6 import QtCore, QtWidgets
 
 from flimage_app.gui.main_window import MainWindow
-from flimage_app.gui.metadata_panel import (
-    MISSING_COLOUR,
-    has_unsaved_edits,
-    missing_calibration,
-    series_edits,
-)
+from flimage_app.gui.metadata_panel import MISSING_COLOUR, missing_calibration
 from flimage_app.model import FLImage, FLSeries
 from tests.gui_support import wait_for_frame, write_series
 
@@ -81,7 +76,8 @@ def test_series_identifier_edit_stays_unsaved_until_save_as(qtbot, window, serie
     assert edited == ["identifier"] and frame_edits == []
     assert panel.series_value_text("identifier") == "experiment 7"
     assert item.font().italic()
-    assert has_unsaved_edits(document) and not document.modified  # frames untouched
+    assert document.modified and document.edits == {}  # frames untouched
+    assert document.series_edits == {"identifier": "experiment 7"}
     assert window.windowTitle().startswith("cells.h5 *")
     assert window.series_list.item(0).text() == "cells.h5 *"
     assert panel.value_text("identifier") == "frame-0"
@@ -91,7 +87,7 @@ def test_series_identifier_edit_stays_unsaved_until_save_as(qtbot, window, serie
     target = tmp_path / "saved.h5"
     save_as(window, monkeypatch, target)
     assert file_hash(series_path) == before
-    assert not has_unsaved_edits(document)
+    assert not document.modified
     assert window.series_list.item(0).text() == "cells.h5"
     with FLSeries(h5file=target, h5mode="r") as saved:
         assert saved.identifier == "experiment 7"
@@ -119,9 +115,9 @@ def test_series_identifier_set_back_is_not_an_edit(qtbot, window, series_path):
     wait_for_frame(qtbot, window, 0)
     panel = window.metadata_panel
     assert panel.edit_series("identifier", "renamed")
-    assert has_unsaved_edits(window.current_document())
+    assert window.current_document().modified
     assert panel.edit_series("identifier", SERIES_ID)
-    assert not has_unsaved_edits(window.current_document())
+    assert not window.current_document().modified
     assert not window.windowTitle().startswith("cells.h5 *")
 
 
@@ -163,7 +159,7 @@ def test_single_image_file_has_no_series_identifier_to_edit(qtbot, window, tmp_p
     assert "single image" in panel.series_value_text("identifier")
     assert not panel.edit_series("identifier", "x")
     assert "FLImage" in panel.message.text()
-    assert not has_unsaved_edits(window.current_document())
+    assert not window.current_document().modified
     assert panel.value_text("identifier") == "the image"
 
 
@@ -171,12 +167,12 @@ def test_series_edits_of_two_documents_are_separate(qtbot, window, series_path, 
     other = tmp_path / "other.h5"
     write_series(other, count=2, seed=2)
     first, second = window.open_paths([series_path, other])
-    assert series_edits(first) is series_edits(first)
-    series_edits(second).set("identifier", "only the second")
-    assert series_edits(first).value("identifier") == SERIES_ID
-    assert not has_unsaved_edits(first) and has_unsaved_edits(second)
+    second.set_series_meta("identifier", "only the second")
+    assert first.series_meta("identifier") == SERIES_ID
+    assert second.series_meta("identifier") == "only the second"
+    assert not first.modified and second.modified
     with pytest.raises(KeyError):
-        series_edits(first).set("pixel size", 1e-6)  # a frame key, not a series key
+        first.set_series_meta("pixel size", 1e-6)  # a frame key, not a series key
 
 
 def test_missing_pixel_size_and_time_are_pointed_out(qtbot, window, tmp_path):

@@ -1,8 +1,9 @@
 """An open series as the GUI sees it: the file, its frame cache and unsaved metadata edits.
 
-The input file is never written.  Metadata edits are kept in memory and
-written only into a copy by :meth:`Document.save_copy` (File ▸ Save As),
-through :func:`flimage_app.model.h5io.atomic_output`.
+The input file is never written.  Metadata edits, of frames and of the series
+itself (its identifier), are kept in memory and written only into a copy by
+:meth:`Document.save_copy` (File ▸ Save As), through
+:func:`flimage_app.model.h5io.atomic_output`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ import h5py
 
 from flimage_app.gui.frame_cache import H5_LOCK, FrameCache
 from flimage_app.model.h5io import atomic_output, copy_group
+from flimage_app.model.image import python_value
 from flimage_app.model.meta import MetaDataMissingError, check_value
+
+#: Series-level metadata keys (attributes of the FLSeries root group) and their meaning.
+SERIES_DEF: dict[str, str] = {"identifier": "identifier of the whole series"}
+SERIES_KEYS: list[str] = list(SERIES_DEF)
 
 
 class Document:
@@ -48,6 +54,12 @@ class Document:
         #: Where File ▸ Save writes after a first Save As.
         self.saved_path: str | None = None
         self._saved_edits: dict[int, dict[str, Any]] = {}
+        #: Unsaved series metadata edits: key → value (validated; None removes the attribute).
+        #: Only values that differ from the opened file are kept, so setting a value back
+        #: to the file's is no edit.
+        self.series_edits: dict[str, Any] = {}
+        self._saved_series_edits: dict[str, Any] = {}
+        self._file_series_meta: dict[str, Any] = {}
         #: Metadata as read from the file, by frame (filled by the reader thread's frames).
         self._file_meta: dict[int, dict[str, Any]] = {}
         self.current_index = 0
@@ -60,8 +72,9 @@ class Document:
 
     @property
     def modified(self) -> bool:
-        """True when there are edits not yet written to a saved copy."""
-        return self.edits != self._saved_edits
+        """True when there are frame or series edits not yet written to a saved copy."""
+        return (self.edits != self._saved_edits
+                or self.series_edits != self._saved_series_edits)
 
     @property
     def title(self) -> str:
@@ -130,14 +143,75 @@ class Document:
 
     def discard_edits(self) -> None:
         self.edits.clear()
+        self.series_edits.clear()
+
+    @property
+    def has_series_level(self) -> bool:
+        """False for a single FLImage file: it holds one image and no series attributes."""
+        return self.source_kind != "FLImage"
+
+    def _file_series_value(self, key: str) -> Any:
+        """Series attribute `key` of the opened file (None if unset or empty)."""
+        if key not in self._file_series_meta:
+            with H5_LOCK:
+                value = self.series.h5.attrs.get(key)
+            value = None if value is None else python_value(value)
+            self._file_series_meta[key] = None if value == "" else value
+        return self._file_series_meta[key]
+
+    def series_meta(self, key: str) -> Any:
+        """Series metadata `key` (e.g. "identifier") with the unsaved edit applied.
+
+        Returns None when it is unset, removed by an edit, or when the file is a
+        single FLImage (no series level).
+        """
+        if not self.has_series_level:
+            return None
+        if key in self.series_edits:
+            return self.series_edits[key]
+        return self._file_series_value(key)
+
+    def series_meta_edited(self, key: str) -> bool:
+        """True when series metadata `key` differs from the last saved copy (or the file)."""
+        unset = object()
+        return self.series_edits.get(key, unset) != self._saved_series_edits.get(key, unset)
+
+    def set_series_meta(self, key: str, value: Any) -> Any:
+        """Record an edit of series metadata `key`; returns the stored value.
+
+        An empty string removes the attribute from saved copies (stored as None).
+
+        Raises
+        ------
+        KeyError, ValueError
+            Unknown series key, invalid value, or a single FLImage file, which has
+            no series metadata (messages fit for the user).
+        """
+        if key not in SERIES_DEF:
+            raise KeyError(f"Unknown series metadata key {key!r}; "
+                           f"valid keys are: {', '.join(SERIES_KEYS)}")
+        if not self.has_series_level:
+            raise ValueError("This file is a single FLImage and has no series metadata; "
+                             "edit the frame's identifier instead")
+        checked = check_value(key, value)
+        if checked == "":
+            checked = None
+        if checked == self._file_series_value(key):
+            # the copy starts from the input file, which already has this value
+            self.series_edits.pop(key, None)
+        else:
+            self.series_edits[key] = checked
+        return checked
 
     # --- saving ---------------------------------------------------------------------------
     def save_copy(self, target: str | os.PathLike, overwrite: bool = False) -> Path:
         """Write the series with its edits to `target` (atomic; input file untouched).
 
         A file opened from disk is copied byte for byte (nothing is recomputed
-        or recompressed) and the edits are written into the copy; a series made
-        in memory is written as an FLSeries file.
+        or recompressed) and the edits are written into the copy: frame edits as
+        attributes of the frames, series edits as attributes of the series root
+        (an edit to None deletes the attribute); a series made in memory is
+        written as an FLSeries file.
         """
         target = Path(target)
         if self.source_path and target.resolve() == Path(self.source_path).resolve():
@@ -159,11 +233,18 @@ class Document:
                     for key, value in changes.items():
                         attrs[key] = value
                 root = output[self._root_path(byte_copy)]
+                for key, value in self.series_edits.items():
+                    if value is None:
+                        if key in root.attrs:
+                            del root.attrs[key]
+                    else:
+                        root.attrs[key] = value
                 for write in self.app_data_writers:
                     write(root)
         # the copy holds every edit so far; later saves start again from the input file
         self.saved_path = str(target)
         self._saved_edits = {index: dict(changes) for index, changes in self.edits.items()}
+        self._saved_series_edits = dict(self.series_edits)
         return target
 
     def _root_path(self, byte_copy: bool) -> str:

@@ -43,12 +43,7 @@ from flimage_app.gui.image_view import (
     VIEW_MODE_LABELS,
     ImageView,
 )
-from flimage_app.gui.metadata_panel import (
-    MetadataPanel,
-    document_title,
-    has_unsaved_edits,
-    series_edits,
-)
+from flimage_app.gui.metadata_panel import MetadataPanel
 from flimage_app.gui.series_browser import (
     STEP_ACTIONS,
     SeriesBrowser,
@@ -431,7 +426,7 @@ class MainWindow(QtWidgets.QMainWindow):
         """Show `series` as a new entry in the list of open series and switch to it."""
         document = Document(series, self._unique_name(name), source_path, source_kind)
         self.documents.append(document)
-        item = QtWidgets.QListWidgetItem(document_title(document))
+        item = QtWidgets.QListWidgetItem(document.title)
         item.setToolTip(source_path or "made in this session (not saved)")
         self.series_list.addItem(item)
         self.series_list.setCurrentRow(len(self.documents) - 1)
@@ -579,7 +574,7 @@ class MainWindow(QtWidgets.QMainWindow):
         document = self._current
         if document is None:
             return
-        self.series_list.item(self.documents.index(document)).setText(document_title(document))
+        self.series_list.item(self.documents.index(document)).setText(document.title)
         self._update_title()
         if key == "pixel size" and self.image_view.frame is not None:
             self._display(document, self.image_view.frame)
@@ -589,14 +584,14 @@ class MainWindow(QtWidgets.QMainWindow):
         document = self._current
         if document is None:
             return
-        self.series_list.item(self.documents.index(document)).setText(document_title(document))
+        self.series_list.item(self.documents.index(document)).setText(document.title)
         self._update_title()
         self.statusBar().showMessage(f"Edited the series {key}; save a copy with "
                                      "File ▸ Save As…", 5000)
 
     def _update_title(self) -> None:
         document = self._current
-        self.setWindowTitle(f"{document_title(document)} — flimage-app" if document
+        self.setWindowTitle(f"{document.title} — flimage-app" if document
                             else "flimage-app")
 
     # ------------------------------------------------------------------ saving, closing
@@ -646,8 +641,7 @@ class MainWindow(QtWidgets.QMainWindow):
         except (FLImageAppError, OSError, ValueError) as error:
             self.report_error("Save failed", f"{path}: {error_message(error)}")
             return
-        series_edits(document).mark_saved()
-        self.series_list.item(self.documents.index(document)).setText(document_title(document))
+        self.series_list.item(self.documents.index(document)).setText(document.title)
         self._update_title()
         self.statusBar().showMessage(f"Saved {path}", 5000)
 
@@ -656,7 +650,7 @@ class MainWindow(QtWidgets.QMainWindow):
         document = self._current
         if document is None:
             return
-        if has_unsaved_edits(document) and not self._confirm_discard([document]):
+        if document.modified and not self._confirm_discard([document]):
             return
         row = self.documents.index(document)
         self.set_current_document(None)
@@ -678,7 +672,7 @@ class MainWindow(QtWidgets.QMainWindow):
         return answer == QtWidgets.QMessageBox.StandardButton.Discard
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
-        modified = [document for document in self.documents if has_unsaved_edits(document)]
+        modified = [document for document in self.documents if document.modified]
         if modified and not self._confirm_discard(modified):
             event.ignore()
             return

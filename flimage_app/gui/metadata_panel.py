@@ -2,31 +2,25 @@
 
 Values are shown in display units (µm instead of m) and converted back to SI
 before they are validated by the model (:func:`flimage_app.model.meta.check_value`)
-and recorded as unsaved edits: frame metadata in the
-:class:`~flimage_app.gui.document.Document`, series metadata in the document's
-:class:`SeriesEdits` (see :func:`series_edits`).  Both are written only into
-copies (File ▸ Save As); the opened file is never changed.
+and recorded as unsaved edits of the :class:`~flimage_app.gui.document.Document`
+(:meth:`~flimage_app.gui.document.Document.set_meta` for frames,
+:meth:`~flimage_app.gui.document.Document.set_series_meta` for the series).  They
+are written only into copies (File ▸ Save As); the opened file is never changed.
 """
 
 from __future__ import annotations
 
 import math
-import weakref
 from typing import Any
 
-import h5py
 from PyQt6 import QtCore, QtGui, QtWidgets
 
-from flimage_app.gui.frame_cache import H5_LOCK
+from flimage_app.gui.document import SERIES_DEF, SERIES_KEYS
 from flimage_app.gui.workers import error_message
-from flimage_app.model.meta import META_DEF, META_KEYS, META_UNITS, NUMERIC_KEYS, check_value
+from flimage_app.model.meta import META_DEF, META_KEYS, META_UNITS, NUMERIC_KEYS
 
 #: SI unit → (unit shown, factor from SI to shown).
 DISPLAY_UNITS: dict[str, tuple[str, float]] = {"m": ("µm", 1e6)}
-
-#: Series-level metadata keys (attributes of the FLSeries root) and their meaning.
-SERIES_DEF: dict[str, str] = {"identifier": "identifier of the whole series"}
-SERIES_KEYS: list[str] = list(SERIES_DEF)
 
 #: Frame keys that differ from frame to frame by nature: an edit changes the frame
 #: shown only (the same time or identifier on every frame would spoil the series).
@@ -71,110 +65,6 @@ def parse_value(key: str, text: str) -> Any:
     return text
 
 
-class SeriesEdits:
-    """Unsaved edits of a document's series-level metadata (the series identifier).
-
-    Frame metadata edits live in :attr:`Document.edits`; the document has no place
-    for attributes of the series root, so they are kept here and written into every
-    saved copy through the document's ``app_data_writers`` hook, which receives the
-    root group of the series in the copy.
-
-    Use :func:`series_edits` to get the one instance of a document.
-    """
-
-    def __init__(self, document) -> None:
-        self.document = document
-        #: key → value (validated; "" removes the attribute from the saved copy)
-        self.edits: dict[str, Any] = {}
-        #: key → value in the last saved copy, for keys edited before that save
-        self._saved: dict[str, Any] = {}
-        self._file_values: dict[str, Any] = {}
-        document.app_data_writers.append(self._write)
-
-    @property
-    def editable(self) -> bool:
-        """False for an FLImage file: it holds one image and no series attributes."""
-        return self.document.source_kind != "FLImage"
-
-    def file_value(self, key: str) -> Any:
-        """The value in the opened file (None if unset)."""
-        if key not in self._file_values:
-            with H5_LOCK:
-                value = self.document.series.h5.attrs.get(key)
-            if isinstance(value, bytes):
-                value = value.decode("utf-8", "replace")
-            self._file_values[key] = None if value is None else str(value)
-        return self._file_values[key]
-
-    def value(self, key: str) -> Any:
-        """The value with the unsaved edit applied (None if unset)."""
-        return self.edits[key] if key in self.edits else self.file_value(key)
-
-    def set(self, key: str, value: Any) -> Any:
-        """Record an edit of series key `key`; returns the stored value.
-
-        Raises
-        ------
-        KeyError, ValueError
-            Unknown key, invalid value, or a file without series metadata.
-        """
-        if key not in SERIES_DEF:
-            raise KeyError(f"Unknown series metadata key {key!r}; "
-                           f"valid keys are: {', '.join(SERIES_KEYS)}")
-        if not self.editable:
-            raise ValueError("This file is a single FLImage and has no series metadata; "
-                             "edit the frame's identifier instead")
-        checked = check_value(key, value)
-        self.edits[key] = checked
-        return checked
-
-    def is_edited(self, key: str) -> bool:
-        """True when `key` differs from the last saved copy (or from the file)."""
-        if key not in self.edits:
-            return False
-        baseline = self._saved[key] if key in self._saved else self.file_value(key)
-        return (self.edits[key] or None) != (baseline or None)
-
-    @property
-    def modified(self) -> bool:
-        """True when an edit is not in a saved copy yet."""
-        return any(self.is_edited(key) for key in self.edits)
-
-    def mark_saved(self) -> None:
-        """The edits are in a copy now (call after a successful save)."""
-        self._saved.update(self.edits)
-
-    def _write(self, root: h5py.Group) -> None:
-        for key, value in self.edits.items():
-            if value in ("", None):
-                if key in root.attrs:
-                    del root.attrs[key]
-            else:
-                root.attrs[key] = value
-
-
-_SERIES_EDITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def series_edits(document) -> SeriesEdits:
-    """The :class:`SeriesEdits` of `document` (made, and hooked into saving, on first use)."""
-    edits = _SERIES_EDITS.get(document)
-    if edits is None:
-        edits = _SERIES_EDITS[document] = SeriesEdits(document)
-    return edits
-
-
-def has_unsaved_edits(document) -> bool:
-    """True when `document` has frame or series metadata edits not in a saved copy."""
-    edits = _SERIES_EDITS.get(document)
-    return document.modified or (edits is not None and edits.modified)
-
-
-def document_title(document) -> str:
-    """Name of `document` with a star while it has unsaved edits."""
-    return f"{document.name}{' *' if has_unsaved_edits(document) else ''}"
-
-
 #: Keys quantitative work needs, and what their absence means for the user.
 CALIBRATION_NOTES: dict[str, str] = {
     "pixel size": "No pixel size: positions are in pixels and there is no scale bar.",
@@ -211,8 +101,8 @@ class MetadataPanel(QtWidgets.QWidget):
         The frame metadata key whose value the user changed (already recorded
         in the document).
     seriesMetadataEdited(str)
-        The series metadata key whose value the user changed (recorded in the
-        document's :class:`SeriesEdits`).
+        The series metadata key whose value the user changed (already recorded
+        in the document).
     """
 
     metadataEdited = QtCore.pyqtSignal(str)
@@ -393,18 +283,19 @@ class MetadataPanel(QtWidgets.QWidget):
             self._updating = False
 
     def _refresh_series(self, enabled: bool) -> None:
-        edits = series_edits(self.document) if enabled else None
+        document = self.document if enabled else None
         for key in SERIES_KEYS:
             row = self.series_row(key)
-            if edits is None:
+            if document is None:
                 self._show_value(row, "", SERIES_DEF[key], False, editable=False)
-            elif not edits.editable:
+            elif not document.has_series_level:
                 self._show_value(row, "— (single image file)",
                                  "This file holds one FLImage and no series: edit the "
                                  "frame's identifier below", False, editable=False)
             else:
-                self._show_value(row, format_value(key, edits.value(key)), SERIES_DEF[key],
-                                 edits.is_edited(key), editable=True)
+                self._show_value(row, format_value(key, document.series_meta(key)),
+                                 SERIES_DEF[key], document.series_meta_edited(key),
+                                 editable=True)
 
     def _show_value(self, row: int, text: str, meaning: str, edited: bool,
                     editable: bool) -> None:
@@ -453,7 +344,7 @@ class MetadataPanel(QtWidgets.QWidget):
         if self.document is None:
             return False
         try:
-            series_edits(self.document).set(key, parse_value(key, text))
+            self.document.set_series_meta(key, parse_value(key, text))
         except (KeyError, ValueError, TypeError) as error:
             self.message.setText(error_message(error))
             self.refresh()
