@@ -102,6 +102,15 @@ class RoiSetCommand(QtGui.QUndoCommand):
         self._panel.set_roiset(self._before)
 
 
+class _PreviewImages(pg.GraphicsLayoutWidget):
+    """The fitted background and the corrected frame, side by side."""
+
+    def sizeHint(self) -> QtCore.QSize:
+        # pyqtgraph asks for ~640 px of height; in the panel's scroll area that made
+        # the panel taller than the window and pushed "Apply" out of view
+        return QtCore.QSize(300, 200)
+
+
 class BackgroundPanel(QtWidgets.QWidget):
     """Background ROI editor with live preview (see the module docstring).
 
@@ -178,7 +187,7 @@ class BackgroundPanel(QtWidgets.QWidget):
 
         self.roi_list = QtWidgets.QListWidget()
         self.roi_list.setToolTip("Double-click to rename; the selected region is yellow")
-        self.roi_list.setMinimumHeight(90)
+        self.roi_list.setMinimumHeight(72)
         self.role_button = QtWidgets.QPushButton("Include ⇄ exclude")
         self.delete_button = QtWidgets.QPushButton("Delete")
         self.delete_button.setShortcut(QtGui.QKeySequence.StandardKey.Delete)
@@ -213,9 +222,9 @@ class BackgroundPanel(QtWidgets.QWidget):
         self.fitting_label.setSizePolicy(policy)
         self.fitting_label.setVisible(False)
 
-        self.preview = pg.GraphicsLayoutWidget()
+        self.preview = _PreviewImages()
         self.preview.setBackground(QtGui.QColor(24, 24, 28))
-        self.preview.setMinimumHeight(150)
+        self.preview.setMinimumHeight(124)
         self.preview_items: dict[str, pg.ImageItem] = {}
         for column, (key, title) in enumerate((("background", "fitted background"),
                                                ("corrected", "corrected"))):

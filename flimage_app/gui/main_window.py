@@ -44,6 +44,7 @@ from flimage_app.gui.image_view import (
     ImageView,
 )
 from flimage_app.gui.metadata_panel import MetadataPanel
+from flimage_app.gui.panel_page import PanelPage
 from flimage_app.gui.series_browser import (
     STEP_ACTIONS,
     SeriesBrowser,
@@ -114,6 +115,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.documents: list[Document] = []
         self._current: Document | None = None
         self._panels: dict[str, QtWidgets.QWidget] = {}
+        self._shown_once = False
         #: The scroll area around each panel (the page of its tab).
         self._panel_pages: dict[str, QtWidgets.QScrollArea] = {}
         self._tasks: list[Task] = []
@@ -288,11 +290,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._panels[name] = widget
         # a tall panel scrolls inside its tab instead of making the window taller than a
         # laptop screen (the window's minimum height is the tallest panel's otherwise)
-        page = QtWidgets.QScrollArea()
-        page.setWidgetResizable(True)
-        page.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
-        page.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAsNeeded)
-        page.setWidget(widget)
+        page = PanelPage(widget)
         self._panel_pages[name] = page
         route_drops_to_window(widget)
         tab = self.panel_tabs.addTab(page, title or name)
@@ -723,6 +721,10 @@ class MainWindow(QtWidgets.QMainWindow):
             # gets proportionally narrower side panes, not a squeezed image)
             self.splitter.setSizes(default_splitter_sizes(self.splitter.width()))
             self._splitter_restored = True
+        if not self._shown_once:
+            # a panel brought to the front before the window had its size (from the
+            # command line, or with a narrow pane restored from the last session)
+            self._shown_once = True
             self._make_room_for_panel()
 
     def _save_settings(self) -> None:
