@@ -25,7 +25,6 @@ import logging
 import math
 import os
 import sys
-import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -51,6 +50,7 @@ from flimage_app.gui.series_browser import (
     format_time,
     summary_from_meta,
 )
+from flimage_app.gui.thread_warnings import collect_warnings
 from flimage_app.gui.welcome import WelcomeView
 from flimage_app.gui.workers import Task, TaskFunction, error_message, run_with_progress
 from flimage_app.model.errors import FLImageAppError
@@ -394,8 +394,7 @@ class MainWindow(QtWidgets.QMainWindow):
         opened = []
         for path in map(str, paths):
             try:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
+                with collect_warnings() as caught:
                     kind = file_kind(path)
                     series = open_series(path)
             except (FLImageAppError, OSError, ValueError, KeyError) as error:
@@ -414,7 +413,7 @@ class MainWindow(QtWidgets.QMainWindow):
             opened.append(document)
             if caught:  # e.g. a TIFF without calibration: say so where the user looks
                 self.statusBar().showMessage(
-                    " · ".join(str(warning.message) for warning in caught), 15000)
+                    " · ".join(caught), 15000)
             if remember:
                 self._remember(path)
         return opened
