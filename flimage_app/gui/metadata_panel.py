@@ -11,6 +11,7 @@ are written only into copies (File ▸ Save As); the opened file is never change
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from PyQt6 import QtCore, QtGui, QtWidgets
@@ -328,30 +329,29 @@ class MetadataPanel(QtWidgets.QWidget):
             return False
         every_frame = self.all_frames_check.isChecked() and key not in PER_FRAME_KEYS
         frames = list(range(len(self.document))) if every_frame else [self.index]
-        try:
-            self.document.set_meta(key, parse_value(key, text), frames)
-        except (KeyError, ValueError, TypeError) as error:
-            self.message.setText(error_message(error))
-            self.refresh()
-            return False
-        self.message.setText("")
-        self.refresh()
-        self.metadataEdited.emit(key)
-        return True
+        return self._apply_edit(
+            lambda: self.document.set_meta(key, parse_value(key, text), frames),
+            self.metadataEdited, key)
 
     def edit_series(self, key: str, text: str) -> bool:
         """Apply `text` as the new value of series key `key`; False if it was rejected."""
         if self.document is None:
             return False
+        return self._apply_edit(
+            lambda: self.document.set_series_meta(key, parse_value(key, text)),
+            self.seriesMetadataEdited, key)
+
+    def _apply_edit(self, change: Callable[[], Any], edited, key: str) -> bool:
+        """Run `change`; show why it was refused, or emit `edited` with `key`."""
         try:
-            self.document.set_series_meta(key, parse_value(key, text))
+            change()
         except (KeyError, ValueError, TypeError) as error:
             self.message.setText(error_message(error))
             self.refresh()
             return False
         self.message.setText("")
         self.refresh()
-        self.seriesMetadataEdited.emit(key)
+        edited.emit(key)
         return True
 
     def set_pixel_size(self, micrometres: float) -> bool:
