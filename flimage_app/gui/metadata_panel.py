@@ -359,15 +359,9 @@ class MetadataPanel(QtWidgets.QWidget):
         if self.document is None:
             return False
         frames = list(range(len(self.document)))
-        try:
-            self.document.set_meta("pixel size", micrometres * 1e-6, frames)
-        except (KeyError, ValueError, TypeError) as error:
-            self.message.setText(error_message(error))
-            return False
-        self.message.setText("")
-        self.refresh()
-        self.metadataEdited.emit("pixel size")
-        return True
+        return self._apply_edit(
+            lambda: self.document.set_meta("pixel size", micrometres * 1e-6, frames),
+            self.metadataEdited, "pixel size")
 
     def set_frame_interval(self, seconds: float) -> bool:
         """Give every frame the time index × `seconds`; False if it was rejected.
@@ -376,15 +370,8 @@ class MetadataPanel(QtWidgets.QWidget):
         """
         if self.document is None:
             return False
-        try:
-            self.document.set_interval(seconds)
-        except (ValueError, TypeError) as error:
-            self.message.setText(error_message(error))
-            return False
-        self.message.setText("")
-        self.refresh()
-        self.metadataEdited.emit("time")
-        return True
+        return self._apply_edit(lambda: self.document.set_interval(seconds),
+                                self.metadataEdited, "time")
 
     def ask_pixel_size(self) -> None:
         """Ask for the pixel size in µm and set it on every frame."""
