@@ -734,10 +734,10 @@ class BleachPanel(QtWidgets.QWidget):
         task.start()
 
     def _show_preview(self, document, index: int, image: np.ndarray) -> None:
-        shown = self.main_window.current_frame()
         if (not self.preview_button.isChecked() or document is not self.document
                 or index != self.main_window.current_index()):
             return
+        shown = self.main_window.current_frame()
         if shown is None or shown.index != index:
             # the raw frame is still being read and would replace the preview when it
             # arrives; its frameShown starts the preview again
