@@ -95,7 +95,7 @@ def gui_time_per_edit(size: int, edits: int = 12) -> None:
     from bench_scrub import wait_for_frame, write_series
     from PyQt6 import QtWidgets
 
-    from flimage_app.gui.background_panel import BackgroundPanel
+    from flimage_app.gui.background.background_panel import BackgroundPanel
     from flimage_app.gui.main_window import MainWindow
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])

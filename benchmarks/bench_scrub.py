@@ -73,7 +73,7 @@ def scrub(app, window, indices) -> float:
 
 def read_rate(path: Path) -> float:
     """Frames per second the reader can deliver (the ceiling for scrubbing)."""
-    from flimage_app.gui.frame_cache import read_frame
+    from flimage_app.gui.browser.frame_cache import read_frame
     from flimage_app.model import FLSeries
 
     with FLSeries(h5file=path, h5mode="r") as series:

@@ -17,6 +17,8 @@ import pytest
 import tifffile
 
 from flimage_app import __version__, cli
+from flimage_app.cli import command as cli_main
+from flimage_app.cli import console as cli_console
 from flimage_app.model import FLImage, FLSeries
 from flimage_app.model.tiffio import MissingCalibrationWarning
 
@@ -246,7 +248,7 @@ def test_bleach_checks_every_output_before_working(tmp_path, bleaching_series):
 def test_bleach_methods_match_the_engine():
     from flimage_app.model.bleach import METHODS
 
-    assert set(cli.BLEACH_METHODS) == set(METHODS)
+    assert set(cli_console.BLEACH_METHODS) == set(METHODS)
 
 
 # ------------------------------------------------------------------ denoise
@@ -265,11 +267,11 @@ def test_denoise(tmp_path, bleaching_series):
 
 # ------------------------------------------------------------------ GUI launcher
 def test_first_verb_skips_option_values():
-    assert cli.first_verb(["info", "x.h5"]) == "info"
-    assert cli.first_verb(["-q", "bleach", "x.h5"]) == "bleach"
-    assert cli.first_verb(["--panel", "bleach", "x.h5"]) is None
-    assert cli.first_verb(["--", "info"]) is None
-    assert cli.first_verb(["data.h5"]) is None
+    assert cli_main.first_verb(["info", "x.h5"]) == "info"
+    assert cli_main.first_verb(["-q", "bleach", "x.h5"]) == "bleach"
+    assert cli_main.first_verb(["--panel", "bleach", "x.h5"]) is None
+    assert cli_main.first_verb(["--", "info"]) is None
+    assert cli_main.first_verb(["data.h5"]) is None
 
 
 def test_launcher_calls_the_gui(monkeypatch):
@@ -310,16 +312,16 @@ class FakeTerminal(io.StringIO):
 
 def test_progress_is_a_bar_on_a_terminal_and_lines_otherwise():
     terminal = FakeTerminal()
-    bar = cli.Console(stream=terminal).progress("work")
+    bar = cli_console.Console(stream=terminal).progress("work")
     for done in range(1, 5):
         bar(done, 4)
     assert terminal.getvalue().count("\r") == 4 and terminal.getvalue().endswith("4/4\n")
     log = io.StringIO()
-    lines = cli.Console(stream=log).progress("work")
+    lines = cli_console.Console(stream=log).progress("work")
     for done in range(1, 101):
         lines(done, 100)
     assert log.getvalue().splitlines() == [f"work: {n}/100" for n in range(10, 101, 10)]
-    assert cli.Console(quiet=True, stream=log).progress("work") is None
+    assert cli_console.Console(quiet=True, stream=log).progress("work") is None
 
 
 def test_warnings_become_notes(capsys, tmp_path):

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from flimage_app.cli_background import configure_parser, parse_frame_range, parse_roi_spec
+from flimage_app.cli.background import configure_parser, parse_frame_range, parse_roi_spec
 from flimage_app.model import FLImage, FLImageAppError, FLSeries
 from flimage_app.model.rois import (
     BorderROI,

@@ -16,7 +16,9 @@ import h5py
 import numpy as np
 import pytest
 
-from flimage_app import cli, cli_bleach
+from flimage_app import cli
+from flimage_app.cli import bleach as cli_bleach
+from flimage_app.cli import console as cli_console
 from flimage_app.model import FLImage, FLSeries
 from flimage_app.model.bleach import BACKGROUNDS, REGIONS, correct_series
 from flimage_app.model.denoise import denoise_series
@@ -366,5 +368,5 @@ def test_help_explains_the_options(capsys):
 
 
 def test_choices_match_the_engine():
-    assert set(cli.BLEACH_BACKGROUNDS) == set(BACKGROUNDS)
+    assert set(cli_console.BLEACH_BACKGROUNDS) == set(BACKGROUNDS)
     assert set(cli_bleach.BLEACH_REGIONS) == set(REGIONS)

@@ -12,8 +12,8 @@ import pytest
 import roifile
 from PyQt6 import QtCore
 
-from flimage_app.gui.background_panel import BackgroundPanel
-from flimage_app.gui.background_preview import (
+from flimage_app.gui.background.background_panel import BackgroundPanel
+from flimage_app.gui.background.background_preview import (
     THUMBNAIL_MAX_PX,
     LatestTaskRunner,
     PreviewRequest,

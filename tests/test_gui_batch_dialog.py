@@ -9,7 +9,7 @@ import pytest
 import tifffile
 from PyQt6 import QtWidgets
 
-from flimage_app.gui.batch_dialog import (
+from flimage_app.gui.batch.batch_dialog import (
     SUMMARY_WARNING_LINES,
     WARNING_COLOUR,
     BatchDialog,
@@ -18,7 +18,7 @@ from flimage_app.gui.batch_dialog import (
     run_batch,
     summary_text,
 )
-from flimage_app.gui.bleach_panel import BleachSettings, Masks, make_recipe
+from flimage_app.gui.bleach.bleach_panel import BleachSettings, Masks, make_recipe
 from flimage_app.model.bleach import MissingTimeWarning, correct_series
 from flimage_app.model.bleach.synthetic import bleaching_frame, write_bleaching_series
 from flimage_app.model.demo import demo_series_path
@@ -159,7 +159,7 @@ def test_dialog_runs_files_shows_progress_and_failures(qtbot, files, monkeypatch
 
 
 def test_dialog_cancel(qtbot, files, monkeypatch):
-    import flimage_app.gui.batch_dialog as batch_module
+    import flimage_app.gui.batch.batch_dialog as batch_module
 
     dialog = BatchDialog(RECIPE, "Exponential + offset")
     qtbot.addWidget(dialog)

@@ -13,9 +13,9 @@ import pytest
 import tifffile
 from PyQt6 import QtCore, QtWidgets
 
-from flimage_app.gui import bleach_panel as bleach_panel_module
-from flimage_app.gui.bleach_panel import BleachPanel, BleachSettings
-from flimage_app.gui.bleach_plots import relative_corrected
+from flimage_app.gui.bleach import bleach_panel as bleach_panel_module
+from flimage_app.gui.bleach.bleach_panel import BleachPanel, BleachSettings
+from flimage_app.gui.bleach.bleach_plots import relative_corrected
 from flimage_app.model import FLImage, FLSeries
 from flimage_app.model.bleach import METHODS, correct_series
 from flimage_app.model.demo import demo_series_path
@@ -252,7 +252,7 @@ def test_preview_matches_the_frame_the_correction_writes(qtbot, window, panel, d
 def test_preview_is_not_replaced_by_a_raw_frame_read_late(qtbot, window, panel, demo,
                                                           monkeypatch):
     """A preview computed before the raw frame arrives must not be overwritten by it."""
-    from flimage_app.gui import frame_cache
+    from flimage_app.gui.browser import frame_cache
 
     open_demo(qtbot, window, panel, demo)
     slow_read, release = frame_cache.read_frame, threading.Event()

@@ -7,15 +7,15 @@ import h5py
 import pytest
 from PyQt6 import QtCore, QtWidgets
 
-from flimage_app.gui.image_view import EMPTY_MESSAGE
-from flimage_app.gui.main_window import MIN_IMAGE_SHARE, MainWindow, default_splitter_sizes
-from flimage_app.gui.series_browser import (
+from flimage_app.gui.browser.image_view import EMPTY_MESSAGE
+from flimage_app.gui.browser.series_browser import (
     BACKGROUND_COLUMN,
     IDENTIFIER_COLUMN,
     INDEX_COLUMN,
     TIME_COLUMN,
     FrameTableModel,
 )
+from flimage_app.gui.main_window import MIN_IMAGE_SHARE, MainWindow, default_splitter_sizes
 from tests.gui_support import wait_for_frame, write_series
 
 #: fixtures settings_file, errors, window

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from flimage_app.gui.frame_cache import Frame
-from flimage_app.gui.image_view import (
+from flimage_app.gui.browser.frame_cache import Frame
+from flimage_app.gui.browser.image_view import (
     EMPTY_MESSAGE,
     NO_BACKGROUND_NOTE,
     READING_MESSAGE,

@@ -301,7 +301,7 @@ def test_screenshot_of_bad_file_fails(qtbot, settings_file, tmp_path, capsys):
 
 
 def test_about_names_versions():
-    from flimage_app.gui.dialogs import versions_text
+    from flimage_app.gui.widgets.dialogs import versions_text
 
     text = versions_text()
     assert f"numpy {np.__version__}" in text

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PyQt6 import QtCore, QtWidgets
 
+from flimage_app.gui.browser.metadata_panel import MISSING_COLOUR, missing_calibration
 from flimage_app.gui.main_window import MainWindow
-from flimage_app.gui.metadata_panel import MISSING_COLOUR, missing_calibration
 from flimage_app.model import FLImage, FLSeries
 from tests.gui_support import wait_for_frame, write_series
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PyQt6 import QtWidgets
 
-from flimage_app.gui.panel_page import PanelPage
+from flimage_app.gui.widgets.panel_page import PanelPage
 
 
 def tall_panel() -> tuple[QtWidgets.QWidget, QtWidgets.QPushButton, QtWidgets.QLabel]:

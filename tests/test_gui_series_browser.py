@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 from PyQt6 import QtCore
 
-from flimage_app.gui.frame_cache import Frame, FrameCache, lookahead_indices
-from flimage_app.gui.image_view import (
+from flimage_app.gui.browser.frame_cache import Frame, FrameCache, lookahead_indices
+from flimage_app.gui.browser.image_view import (
     format_length,
     nice_length,
     pixel_readout,
     robust_levels,
 )
-from flimage_app.gui.series_browser import PAGE_STEP, step_index
+from flimage_app.gui.browser.series_browser import PAGE_STEP, step_index
 from flimage_app.model import FLSeries
 from tests.gui_support import wait_for_frame, write_series
 

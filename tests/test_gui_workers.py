@@ -58,7 +58,7 @@ def test_unexpected_errors_are_named():
 
 
 def test_run_with_progress_calls_back_and_shows_errors(qtbot, monkeypatch):
-    from flimage_app.gui import dialogs
+    from flimage_app.gui.widgets import dialogs
 
     shown = []
     monkeypatch.setattr(dialogs.QtWidgets.QMessageBox, "critical",

@@ -17,7 +17,7 @@ from typing import Any
 
 import h5py
 
-from flimage_app.gui.frame_cache import H5_LOCK, FrameCache
+from flimage_app.gui.browser.frame_cache import H5_LOCK, FrameCache
 from flimage_app.model.h5io import atomic_output, copy_group
 from flimage_app.model.image import python_value
 from flimage_app.model.meta import MetaDataMissingError, check_value

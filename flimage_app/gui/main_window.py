@@ -8,12 +8,12 @@ Panels written elsewhere plug in through :meth:`MainWindow.add_panel`; the
 modules listed in :data:`OPTIONAL_PANELS` are added automatically when they
 exist.  Their class is constructed as ``PanelClass(main_window)`` and may use:
 
-* ``main_window.image_view`` — :class:`~flimage_app.gui.image_view.ImageView`;
+* ``main_window.image_view`` — :class:`~flimage_app.gui.browser.image_view.ImageView`;
   draw ROIs on ``image_view.view_box`` in pixel coordinates (x = column, y = row);
 * ``current_document()``, ``current_series()``, ``current_index()``, ``current_frame()``;
 * the signals ``documentChanged(object)`` (Document or None),
   ``frameChanged(int)`` and ``frameShown(object)`` (a
-  :class:`~flimage_app.gui.frame_cache.Frame`);
+  :class:`~flimage_app.gui.browser.frame_cache.Frame`);
 * ``add_series(series, name)`` to show a series made in the app (e.g. a corrected one);
 * ``run_task(title, function, on_success)`` for long work with progress and Cancel.
 """
@@ -32,26 +32,26 @@ from typing import Any
 from PyQt6 import QtCore, QtGui, QtWidgets
 
 from flimage_app.gui import app as app_settings
-from flimage_app.gui.dialogs import GettingStartedDialog, show_about, show_error
-from flimage_app.gui.document import Document
-from flimage_app.gui.frame_cache import H5_LOCK, VIEW_MODES, Frame
-from flimage_app.gui.image_view import (
+from flimage_app.gui.browser.frame_cache import H5_LOCK, VIEW_MODES, Frame
+from flimage_app.gui.browser.image_view import (
     COLORMAP_NAMES,
     EMPTY_MESSAGE,
     READING_MESSAGE,
     VIEW_MODE_LABELS,
     ImageView,
 )
-from flimage_app.gui.metadata_panel import MetadataPanel
-from flimage_app.gui.panel_page import PanelPage
-from flimage_app.gui.series_browser import (
+from flimage_app.gui.browser.metadata_panel import MetadataPanel
+from flimage_app.gui.browser.series_browser import (
     STEP_ACTIONS,
     SeriesBrowser,
     format_time,
     summary_from_meta,
 )
+from flimage_app.gui.document import Document
 from flimage_app.gui.thread_warnings import collect_warnings
-from flimage_app.gui.welcome import WelcomeView
+from flimage_app.gui.widgets.dialogs import GettingStartedDialog, show_about, show_error
+from flimage_app.gui.widgets.panel_page import PanelPage
+from flimage_app.gui.widgets.welcome import WelcomeView
 from flimage_app.gui.workers import Task, TaskFunction, error_message, run_with_progress
 from flimage_app.model.errors import FLImageAppError
 
@@ -59,8 +59,8 @@ log = logging.getLogger(__name__)
 
 #: Panels added when their module is present: name → (module, class, tab title).
 OPTIONAL_PANELS: dict[str, tuple[str, str, str]] = {
-    "background": ("flimage_app.gui.background_panel", "BackgroundPanel", "Background"),
-    "bleach": ("flimage_app.gui.bleach_panel", "BleachPanel", "Bleach correction"),
+    "background": ("flimage_app.gui.background.background_panel", "BackgroundPanel", "Background"),
+    "bleach": ("flimage_app.gui.bleach.bleach_panel", "BleachPanel", "Bleach correction"),
 }
 
 OPEN_FILTER = ("Series and images (*.h5 *.hdf5 *.hdf *.tif *.tiff *.npy);;"

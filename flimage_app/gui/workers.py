@@ -112,7 +112,7 @@ def run_with_progress(parent: QtWidgets.QWidget | None, title: str, function: Ta
     Task
         The running task (connect to its signals for more).
     """
-    from flimage_app.gui.dialogs import show_error
+    from flimage_app.gui.widgets.dialogs import show_error
 
     dialog = QtWidgets.QProgressDialog(title, "Cancel", 0, 0, parent)
     dialog.setWindowTitle(title)

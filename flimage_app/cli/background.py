@@ -15,9 +15,8 @@ the union of the include ROIs (``--roi``, ``--border-px``, the include ROIs of
 from __future__ import annotations
 
 import argparse
-import sys
 
-from .model.errors import FLImageAppError
+from ..model.errors import FLImageAppError
 
 #: spellings accepted for each ROI kind in ``--roi``
 KIND_ALIASES: dict[str, str] = {"rect": "rectangle", "rectangle": "rectangle",
@@ -39,7 +38,7 @@ def parse_roi_spec(spec: str, role: str = "include", name: str = ""):
     FLImageAppError
         Unknown kind, wrong number of values, or values that are not numbers.
     """
-    from .model.rois import EllipseROI, PolygonROI, RectangleROI
+    from ..model.rois import EllipseROI, PolygonROI, RectangleROI
 
     kind_text, _, values_text = spec.partition(":")
     kind = KIND_ALIASES.get(kind_text.strip().lower())
@@ -66,7 +65,7 @@ def parse_roi_spec(spec: str, role: str = "include", name: str = ""):
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of the ``background`` verb to `parser`."""
-    from .model.background import VALID_FIT_OFFSETS, VALID_FIT_PROFILES
+    from ..model.background import VALID_FIT_OFFSETS, VALID_FIT_PROFILES
 
     parser.add_argument("input", metavar="IN", help="FLSeries / FLImage HDF5 file or TIFF stack")
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
@@ -139,7 +138,7 @@ def roiset_from_arguments(args: argparse.Namespace, border_px: int = 0):
     """
     from dataclasses import replace
 
-    from .model.rois import BorderROI, ROISet, load_roiset_json
+    from ..model.rois import BorderROI, ROISet, load_roiset_json
 
     roiset = load_roiset_json(args.rois) if args.rois else ROISet()
     rois = list(roiset.rois)
@@ -181,8 +180,8 @@ def parse_frame_range(text: str | None) -> range | None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute the verb; returns the exit status.  Errors are raised as FLImageAppError."""
-    from .model.background_apply import apply_background, load_background_image
-    from .model.loader import file_kind, open_series
+    from ..model.background_apply import apply_background, load_background_image
+    from ..model.loader import file_kind, open_series
 
     roiset = build_roiset(args)
     frames = parse_frame_range(args.frames)
@@ -202,18 +201,3 @@ def run(args: argparse.Namespace) -> int:
               f"{result.residual_std.min():.4g}…{result.residual_std.max():.4g}")
     return 0
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the verb on its own (``python -m flimage_app.cli_background``)."""
-    parser = argparse.ArgumentParser(prog="flimage-app background", description=HELP)
-    configure_parser(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except (FLImageAppError, FileNotFoundError, FileExistsError) as exc:
-        print(f"flimage-app: error: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

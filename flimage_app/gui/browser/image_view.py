@@ -13,7 +13,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtGui, QtWidgets
 
-from flimage_app.gui.frame_cache import VIEW_MODES, Frame
+from flimage_app.gui.browser.frame_cache import VIEW_MODES, Frame
 
 #: Colour maps offered to the user, in menu order; the first is the default.
 COLORMAP_NAMES = ("grey", "viridis", "green (GFP)", "fire", "inferno")

@@ -89,7 +89,7 @@ def run_batch(paths: Sequence[str | os.PathLike], recipe: dict[str, Any], *,
     paths
         Input files.
     recipe
-        A provenance-style record (see :func:`flimage_app.gui.bleach_panel.make_recipe`).
+        A provenance-style record (see :func:`flimage_app.gui.bleach.bleach_panel.make_recipe`).
     output_folder
         Where the corrected files go (default: beside each input).
     overwrite

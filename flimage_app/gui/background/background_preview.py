@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PyQt6 import QtCore
 
-from flimage_app.gui.frame_cache import H5_LOCK
-from flimage_app.gui.image_view import robust_levels
+from flimage_app.gui.browser.frame_cache import H5_LOCK
+from flimage_app.gui.browser.image_view import robust_levels
 from flimage_app.gui.workers import Task, TaskFunction, error_message
 from flimage_app.model import background as bg_estimate
 from flimage_app.model.background_apply import RegionQuality, assess_region

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from PyQt6 import QtCore, QtWidgets
 
-from flimage_app.gui.frame_cache import H5_LOCK
+from flimage_app.gui.browser.frame_cache import H5_LOCK
 from flimage_app.model.meta import MetaDataMissingError
 
 #: Frames skipped by PgUp / PgDn.

@@ -1,6 +1,6 @@
 """pyqtgraph items for the model's ROIs, and the mouse tool that draws polygons and outlines.
 
-The view box of :class:`~flimage_app.gui.image_view.ImageView` uses image
+The view box of :class:`~flimage_app.gui.browser.image_view.ImageView` uses image
 pixel coordinates (x = column, y = row, pixel (r, c) covering
 ``[c, c+1) × [r, r+1)``), the same as :mod:`flimage_app.model.rois`, so
 positions and sizes of pyqtgraph ROIs are model coordinates unchanged.

@@ -22,27 +22,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .cli import (
+from ..model.errors import FLImageAppError
+from .background import (
+    add_roi_arguments,
+    has_roi_arguments,
+    parse_roi_spec,
+    roiset_from_arguments,
+)
+from .console import (
     BLEACH_BACKGROUNDS,
     BLEACH_METHODS,
     HDF5_SUFFIXES,
     Console,
     UsageError,
     check_outputs,
-    export_series_file,
     non_negative_int,
     open_input,
     output_argument,
     overwrite_argument,
     require_suffix,
 )
-from .cli_background import (
-    add_roi_arguments,
-    has_roi_arguments,
-    parse_roi_spec,
-    roiset_from_arguments,
-)
-from .model.errors import FLImageAppError
+from .files import export_series_file
 
 #: where the intensity is measured (flimage_app.model.bleach.REGIONS)
 BLEACH_REGIONS: tuple[str, ...] = ("frame", "signal", "outside")
@@ -287,7 +287,7 @@ def correction_setup(args: argparse.Namespace, options: dict[str, Any]) -> Corre
         signal_rois = tuple(parse_roi_spec(spec, name=f"signal {number}")
                             for number, spec in enumerate(args.signal_roi or [], start=1))
         if args.signal_rois:
-            from .model.rois import load_roiset_json
+            from ..model.rois import load_roiset_json
 
             signal_roiset = load_roiset_json(args.signal_rois)
             if not signal_roiset.rois:
@@ -332,9 +332,9 @@ def read_like(path: Path) -> dict[str, Any]:
         `path` is missing, unreadable, carries no record, or was not made by a
         bleach correction.
     """
-    from .model.errors import FileFormatError
-    from .model.loader import check_readable
-    from .model.provenance import read_provenance
+    from ..model.errors import FileFormatError
+    from ..model.loader import check_readable
+    from ..model.provenance import read_provenance
 
     check_readable(path)
     try:
@@ -402,9 +402,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
     read_too = [Path(path) for path in (args.like, args.rois, args.signal_rois) if path]
     check_outputs([args.input, *read_too], [args.output, args.csv, args.tif], args.overwrite)
 
-    from .model.bleach import correct_series
-    from .model.h5io import atomic_output
-    from .model.provenance import reapply
+    from ..model.bleach import correct_series
+    from ..model.h5io import atomic_output
+    from ..model.provenance import reapply
 
     record = read_like(args.like) if args.like is not None else None
     setup = correction_setup(args, options) if options is not None else None

@@ -35,15 +35,15 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtGui, QtWidgets
 
-from flimage_app.gui.background_preview import (
+from flimage_app.gui.background.background_preview import (
     LatestTaskRunner,
     PreviewRequest,
     PreviewResult,
     compute_preview,
     stored_data_background_reader,
 )
-from flimage_app.gui.frame_cache import H5_LOCK
-from flimage_app.gui.roi_tools import DrawingTool, RoiGraphic
+from flimage_app.gui.browser.frame_cache import H5_LOCK
+from flimage_app.gui.widgets.roi_tools import DrawingTool, RoiGraphic
 from flimage_app.gui.workers import error_message
 from flimage_app.model.background_apply import (
     ApplyResult,
@@ -995,7 +995,7 @@ def _tool_button(text: str, tip: str, checkable: bool = False) -> QtWidgets.QPus
 
 
 def _role_icon(role: str) -> QtGui.QIcon:
-    from flimage_app.gui.roi_tools import ROLE_COLOURS
+    from flimage_app.gui.widgets.roi_tools import ROLE_COLOURS
 
     pixmap = QtGui.QPixmap(12, 12)
     pixmap.fill(ROLE_COLOURS[role])

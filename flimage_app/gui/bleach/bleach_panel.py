@@ -38,8 +38,8 @@ from typing import Any
 import numpy as np
 from PyQt6 import QtCore, QtGui, QtWidgets
 
-from flimage_app.gui.bleach_plots import BleachPlots, write_curves_csv, write_report_csv
-from flimage_app.gui.frame_cache import H5_LOCK, Frame, read_frame
+from flimage_app.gui.bleach.bleach_plots import BleachPlots, write_curves_csv, write_report_csv
+from flimage_app.gui.browser.frame_cache import H5_LOCK, Frame, read_frame
 from flimage_app.gui.workers import Task, error_message
 from flimage_app.model.bleach import METHODS, correct_series
 from flimage_app.model.bleach import corrected_frame as engine_corrected_frame
@@ -985,7 +985,7 @@ class BleachPanel(QtWidgets.QWidget):
 
     def open_batch_dialog(self) -> None:
         """"Apply the same correction to other files…"."""
-        from flimage_app.gui.batch_dialog import BatchDialog
+        from flimage_app.gui.batch.batch_dialog import BatchDialog
 
         settings = self.settings()
         folder = str(self.main_window.settings.value("last_folder", str(Path.home())))

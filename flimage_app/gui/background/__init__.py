@@ -1,0 +1,1 @@
+"""The Background panel: ROIs on the image, the fitted background and its preview."""

@@ -1,0 +1,1 @@
+"""Batch work on many files: the 'Apply to other files…' dialog."""

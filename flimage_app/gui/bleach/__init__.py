@@ -1,0 +1,1 @@
+"""The Bleach-correction panel: method, fit, curves, preview and the corrected series."""

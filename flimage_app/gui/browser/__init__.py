@@ -1,0 +1,1 @@
+"""The series browser: frame list, image view, frame reading and the Metadata panel."""

@@ -1,0 +1,1 @@
+"""Widgets shared by the panels: dialogs, panel pages, the welcome page, ROI drawing."""
