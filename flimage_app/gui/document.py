@@ -18,6 +18,8 @@ from typing import Any
 import h5py
 
 from flimage_app.gui.browser.frame_cache import H5_LOCK, FrameCache
+from flimage_app.gui.events import Event
+from flimage_app.gui.history import History
 from flimage_app.model.h5io import atomic_output, copy_group
 from flimage_app.model.image import python_value
 from flimage_app.model.meta import MetaDataMissingError, check_value
@@ -66,15 +68,43 @@ class Document:
         #: Panels' writers of app data (e.g. ROI sets): called with the root group of the
         #: saved copy inside the atomic write, so the copy is complete or absent.
         self.app_data_writers: list[Callable[[h5py.Group], None]] = []
+        #: Undo / redo of every edit of this series (ROIs, metadata, panel settings).
+        self.history = History()
+        #: Each panel's Qt-free state for this series (its settings, ROIs, results), by panel
+        #: name.  A state object may define ``unsaved_work() -> list[str]``: one short phrase
+        #: per kind of unsaved work ("3 background ROIs"), named before a close discards it.
+        self.panel_state: dict[str, Any] = {}
+        #: emitted when the unsaved work or the title may have changed
+        self.changed = Event()
 
     def __len__(self) -> int:
         return self.cache.length
 
     @property
     def modified(self) -> bool:
+        """True when a close would lose work: see :meth:`unsaved_work`."""
+        return bool(self.unsaved_work())
+
+    def metadata_modified(self) -> bool:
         """True when there are frame or series edits not yet written to a saved copy."""
         return (self.edits != self._saved_edits
                 or self.series_edits != self._saved_series_edits)
+
+    def unsaved_work(self) -> list[str]:
+        """What a close would lose, one phrase per kind of work ([] when nothing)."""
+        work: list[str] = []
+        if self.metadata_modified():
+            frames = {index for index, changes in self.edits.items()
+                      if changes != self._saved_edits.get(index)}
+            if frames:
+                work.append(f"metadata edits of {len(frames)} frame(s)")
+            if self.series_edits != self._saved_series_edits:
+                work.append("series metadata edits")
+        for state in self.panel_state.values():
+            describe = getattr(state, "unsaved_work", None)
+            if describe is not None:
+                work.extend(describe())
+        return work
 
     @property
     def title(self) -> str:
