@@ -42,15 +42,21 @@ class Document:
         The file it came from, or None for a series made in the app.
     source_kind
         "FLSeries", "FLImage" or "stack" (see ``loader.file_kind``), or None.
+    temporary_path
+        For a result made in the app (a corrected series): its file in the scratch
+        folder (:mod:`flimage_app.gui.scratch`).  The result is unsaved work until it is
+        saved, and the file is removed when the document closes.
     """
 
     def __init__(self, series, name: str, source_path: str | None = None,
-                 source_kind: str | None = None) -> None:
+                 source_kind: str | None = None, *,
+                 temporary_path: str | os.PathLike | None = None) -> None:
         self.series = series
         self.name = name
         self.source_path = os.path.abspath(source_path) if source_path else None
         self.source_kind = source_kind
         self.cache = FrameCache(series)
+        self.temporary_path = os.fspath(temporary_path) if temporary_path else None
         #: Unsaved metadata edits: frame index → {key: value (SI, validated)}.
         self.edits: dict[int, dict[str, Any]] = {}
         #: Where File ▸ Save writes after a first Save As.
@@ -93,6 +99,8 @@ class Document:
     def unsaved_work(self) -> list[str]:
         """What a close would lose, one phrase per kind of work ([] when nothing)."""
         work: list[str] = []
+        if self.temporary_path is not None and self.saved_path is None:
+            work.append("the result itself (it was never saved)")
         if self.metadata_modified():
             frames = {index for index, changes in self.edits.items()
                       if changes != self._saved_edits.get(index)}

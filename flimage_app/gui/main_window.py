@@ -419,9 +419,15 @@ class MainWindow(QtWidgets.QMainWindow):
         return opened
 
     def add_series(self, series, name: str, source_path: str | None = None,
-                   source_kind: str | None = None) -> Document:
-        """Show `series` as a new entry in the list of open series and switch to it."""
-        document = Document(series, self._unique_name(name), source_path, source_kind)
+                   source_kind: str | None = None, *,
+                   temporary_path: str | os.PathLike | None = None) -> Document:
+        """Show `series` as a new entry in the list of open series and switch to it.
+
+        `temporary_path`: the scratch file of a result made in the app (see
+        :class:`~flimage_app.gui.document.Document`).
+        """
+        document = Document(series, self._unique_name(name), source_path, source_kind,
+                            temporary_path=temporary_path)
         self.documents.append(document)
         item = QtWidgets.QListWidgetItem(document.title)
         item.setToolTip(source_path or "made in this session (not saved)")
