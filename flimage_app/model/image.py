@@ -28,10 +28,7 @@ from . import background as bg_estimate
 from .errors import FileFormatError
 from .h5io import IMAGE_ATTRS, copy_group, write_image_dataset
 from .meta import DATA_KEYS, META_DEF, MetaDict, check_key, check_value
-
-#: the flimage / qpimage releases whose file format this model writes
-FLIMAGE_FORMAT_VERSION = "0.3.3"
-QPIMAGE_FORMAT_VERSION = "0.9.3"
+from .names import FLIMAGE_FORMAT_VERSION, QPIMAGE_FORMAT_VERSION
 
 #: background keys flimage knows
 VALID_BG_KEYS: tuple[str, ...] = ("data", "fit")

@@ -23,8 +23,9 @@ import h5py
 import numpy as np
 
 from .errors import FileFormatError
+from .flseries import FLSeries
 from .image import FLImage
-from .series import FRAME_PREFIX, FLSeries
+from .names import FRAME_PREFIX
 
 #: suffixes imported through tiffio
 STACK_SUFFIXES: tuple[str, ...] = (".tif", ".tiff", ".npy")

@@ -49,6 +49,7 @@ import numpy as np
 
 from .errors import FileFormatError
 from .h5io import atomic_output
+from .names import APP_GROUP, ROIS_DATASET
 
 #: The two roles an ROI can have.
 ROLES: tuple[str, ...] = ("include", "exclude")
@@ -56,10 +57,8 @@ ROLES: tuple[str, ...] = ("include", "exclude")
 SCHEMA_NAME = "flimage_app.rois"
 #: Version of the JSON schema written by :func:`roiset_to_dict`; readers accept older ones.
 SCHEMA_VERSION = 1
-#: Name of the dataset (inside the app's ``flimage_app`` HDF5 group) that holds the ROI set.
-H5_DATASET = "rois"
-#: Name of the app's own HDF5 group (see docs/ARCHITECTURE.md).
-APP_GROUP = "flimage_app"
+#: Name of the dataset (inside the app's HDF5 group APP_GROUP) that holds the ROI set.
+H5_DATASET = ROIS_DATASET
 #: Short description of the coordinate convention, repeated in every JSON document.
 COORDINATES_NOTE = ("image pixels; x = column, y = row, origin at the top-left corner; "
                     "pixel (r, c) covers c <= x < c+1, r <= y < r+1 and belongs to a shape "

@@ -1,9 +1,15 @@
-"""FLSeries: a time series of FLImages in one HDF5 file, read lazily.
+"""The file layer of FLSeries: a time series of FLImages in one HDF5 file, read lazily.
 
 Frames are the groups ``fli_0 … fli_{N-1}`` of the series root, each a
 complete FLImage (see :mod:`flimage_app.model.image`).  Opening a series
 reads no pixels; identifiers are looked up in an index built once from the
 frames' attributes, not by opening every frame.
+
+:class:`FLSeriesBase` is everything of flimage's FLSeries except its
+processing methods; the engines (bleach, denoise, …) work on it.  The public
+:class:`~flimage_app.model.flseries.FLSeries` adds flimage's
+``bleach_correction`` and ``denoise`` above the engines, so that imports run
+one way (file layer → engines → FLSeries).
 """
 
 from __future__ import annotations
@@ -19,19 +25,15 @@ from .errors import FileFormatError
 from .h5io import copy_group
 from .image import FLImage, H5Backed, check_internal, is_writable, open_h5, python_value
 from .meta import MetaDict, check_value
+from .names import APP_GROUP, FRAME_PREFIX, frame_name
 
-FRAME_PREFIX = "fli_"
+__all__ = ["APP_GROUP", "FRAME_PREFIX", "FLSeriesBase", "frame_name"]
+
 _TEXT = h5py.string_dtype("utf-8")
-#: the group of the app's own data (provenance, ROIs); flimage ignores it
-APP_GROUP = "flimage_app"
 
 
-def frame_name(index: int) -> str:
-    return f"{FRAME_PREFIX}{index}"
-
-
-class FLSeries(H5Backed):
-    """Series of fluorescence images.
+class FLSeriesBase(H5Backed):
+    """Series of fluorescence images (the file layer; see :class:`FLSeries` for flimage's API).
 
     Parameters
     ----------
@@ -231,26 +233,6 @@ class FLSeries(H5Backed):
                 raise ValueError("Cannot store app data: the file is open read-only")
             return self.h5.create_group(APP_GROUP)
         return None
-
-    # ----------------------------------------------------------- processing
-    def bleach_correction(self, h5out=None, border_px: int = 20, flscorr: FLSeries | None = None,
-                          count=None, max_count=None, callback=None):
-        """Correct photobleaching as flimage does (exponential with offset).
-
-        Returns ``(bg, flint, decay, times)``; see
-        :func:`flimage_app.model.bleach.flimage_bleach_correction`.
-        """
-        from .bleach import flimage_bleach_correction
-
-        return flimage_bleach_correction(self, h5out=h5out, border_px=border_px,
-                                         flscorr=flscorr, count=count, max_count=max_count,
-                                         callback=callback)
-
-    def denoise(self, h5file, count=None, max_count=None, weight: float = 2.0) -> None:
-        """Total-variation denoising of every frame into a new series at `h5file`."""
-        from .denoise import flimage_denoise
-
-        flimage_denoise(self, h5file, count=count, max_count=max_count, weight=weight)
 
 
 def _float_or_nan(value) -> float:

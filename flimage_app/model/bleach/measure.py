@@ -25,7 +25,8 @@ from ..errors import FileFormatError, FitError
 from ..fastwrite import bound_metadata_cache
 from ..image import check_internal, read_meta
 from ..meta import MetaDict, check_value
-from ..series import FLSeries
+from ..names import BG_DATA_PATH, FLUORESCENCE, RAW, RAW_PATH
+from ..series import FLSeriesBase
 
 #: Where the intensity is measured.
 REGIONS = ("frame", "signal", "outside")
@@ -84,7 +85,7 @@ class FrameReader:
         self.h5: h5py.Group = group
         try:
             # frame look-ups, link checks and times as everywhere in the model
-            self.frames = FLSeries(h5file=group)
+            self.frames = FLSeriesBase(h5file=group)
         except ValueError as exc:
             self.close()
             raise FileFormatError(str(exc)) from None
@@ -125,9 +126,9 @@ class FrameReader:
     def _raw(self, index: int) -> h5py.Dataset:
         try:
             group = self.group(index)
-            check_internal(group, "fluorescence")
-            check_internal(group["fluorescence"], "raw")
-            return group["fluorescence/raw"]
+            check_internal(group, FLUORESCENCE)
+            check_internal(group[FLUORESCENCE], RAW)
+            return group[RAW_PATH]
         except KeyError:
             raise FileFormatError(f"Frame {index} has no fluorescence/raw image") from None
 
@@ -199,7 +200,7 @@ class FrameReader:
 
     def stored_backgrounds(self, index: int) -> Iterator[np.ndarray]:
         """The background images stored with frame `index` (flimage sums them all)."""
-        bg_group = self.group(index).get("fluorescence/bg_data")
+        bg_group = self.group(index).get(BG_DATA_PATH)
         if bg_group is not None:
             for name in bg_group:
                 check_internal(bg_group, name)
