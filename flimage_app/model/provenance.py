@@ -23,7 +23,7 @@ import h5py
 import numpy as np
 
 from .. import __version__
-from .errors import FileFormatError
+from .errors import FileFormatError, file_open_error
 from .names import APP_GROUP
 from .names import PROVENANCE_GROUP as PROVENANCE
 
@@ -143,8 +143,8 @@ def _root_of(path_or_series) -> tuple[h5py.Group, h5py.File | None]:
     if isinstance(path_or_series, (str, os.PathLike)):
         try:
             handle = h5py.File(path_or_series, "r")
-        except OSError:
-            raise FileFormatError(f"{os.fspath(path_or_series)} cannot be opened as HDF5") from None
+        except OSError as exc:
+            raise file_open_error(path_or_series, exc) from None
         return handle, handle
     if isinstance(path_or_series, h5py.Group):
         return path_or_series, None

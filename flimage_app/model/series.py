@@ -14,6 +14,7 @@ one way (file layer → engines → FLSeries).
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .errors import FileFormatError
+from .errors import FileFormatError, FrameIndexError, FrameNotFoundError, ReadOnlyError
 from .h5io import copy_group
 from .image import FLImage, H5Backed, check_internal, is_writable, open_h5, python_value
 from .meta import MetaDict, check_value
@@ -184,19 +185,37 @@ class FLSeriesBase(H5Backed):
         return shapes
 
     def get_flimage(self, index: int | str) -> FLImage:
-        """The frame with this index (negative counts from the end) or identifier."""
+        """The frame with this index (negative counts from the end) or identifier.
+
+        Raises
+        ------
+        KeyError
+            No frame with this identifier, or index ≥ the number of frames
+            (:class:`~.errors.FrameNotFoundError`, also an IndexError), as in flimage.
+        ValueError
+            Index < −(number of frames) (:class:`~.errors.FrameIndexError`,
+            also an IndexError), as in flimage.
+        """
         if isinstance(index, str):
             position = self._identifiers().get(index)
             if position is None:
                 raise KeyError(f"No frame with identifier {index!r} in this series")
             return FLImage(h5file=self.frame_group(position))
-        if not isinstance(index, (int, np.integer)):
+        if not isinstance(index, numbers.Real):
             raise TypeError(f"Frame index must be an integer or an identifier, got {index!r}")
         length = len(self)
-        position = int(index) + length if index < 0 else int(index)
-        if not 0 <= position < length:
-            raise IndexError(f"Frame index {index} out of range for a series of {length} frames")
-        return FLImage(h5file=self.frame_group(position))
+        if index < -length:
+            raise FrameIndexError(f"Frame index {index} out of range for a series of {length} "
+                                  "frames")
+        position = index + length if index < 0 else index
+        # flimage looks up the group "fli_<index>": 1.0 or True name no frame
+        if isinstance(index, bool) or not isinstance(index, numbers.Integral):
+            raise FrameNotFoundError(f"No frame at index {index!r} (not an integer) in a series "
+                                     f"of {length} frames")
+        if position >= length:
+            raise FrameNotFoundError(f"Frame index {index} out of range for a series of "
+                                     f"{length} frames")
+        return FLImage(h5file=self.frame_group(int(position)))
 
     def add_flimage(self, fli: FLImage, identifier: str | None = None) -> None:
         """Append a copy of `fli` as the next frame.
@@ -214,6 +233,9 @@ class FLSeriesBase(H5Backed):
         if identifier and identifier in self:
             raise ValueError(f"The identifier {identifier!r} already exists in the series; "
                              "give the image another identifier")
+        if not is_writable(self.h5):
+            raise ReadOnlyError(f"{self.h5.file.filename}: cannot add a frame, the file is "
+                                "open read-only")
         index = len(self)
         group = self.h5.create_group(frame_name(index))
         copy_group(source, group)
@@ -230,7 +252,8 @@ class FLSeriesBase(H5Backed):
             return self.h5[APP_GROUP]
         if create:
             if not is_writable(self.h5):
-                raise ValueError("Cannot store app data: the file is open read-only")
+                raise ReadOnlyError(f"{self.h5.file.filename}: cannot store app data, the file "
+                                    "is open read-only")
             return self.h5.create_group(APP_GROUP)
         return None
 

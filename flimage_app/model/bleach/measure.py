@@ -21,7 +21,7 @@ import h5py
 import numpy as np
 
 from ..chunks import decode_chunk, direct_decoding
-from ..errors import FileFormatError, FitError
+from ..errors import FileFormatError, FitError, file_open_error
 from ..fastwrite import bound_metadata_cache
 from ..image import check_internal, read_meta
 from ..meta import MetaDict, check_value
@@ -72,8 +72,7 @@ class FrameReader:
             try:
                 self._owned = h5py.File(series, "r")
             except OSError as exc:
-                raise FileFormatError(f"{os.fspath(series)} cannot be opened as HDF5 "
-                                      f"({str(exc).splitlines()[0]})") from None
+                raise file_open_error(series, exc) from None
             bound_metadata_cache(self._owned)
             group = self._owned
         elif isinstance(series, h5py.Group):
