@@ -96,7 +96,7 @@ def test_source_series_is_corrected_with_the_measured_correction(series_path, tm
         with flimage.FLSeries(h5file=series_path, h5mode="r") as fls, \
                 flimage.FLSeries(h5file=other, h5mode="r") as flscorr:
             fls.bleach_correction(h5out=tmp_path / "ref.h5", border_px=8, flscorr=flscorr)
-    correct_series(series_path, tmp_path / "app.h5", border_px=8, source=other)
+    correct_series(series_path, tmp_path / "app.h5", "flimage", border_px=8, source=other)
     for expected, actual in zip(frames_of(tmp_path / "ref.h5"), frames_of(tmp_path / "app.h5"),
                                 strict=True):
         np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-3)
@@ -303,3 +303,27 @@ def test_unknown_choices_are_rejected(series_path):
     for kwargs in ({"method": "magic"}, {"background": "sky"}, {"region": "moon"}):
         with pytest.raises(ValueError, match="choose one of"):
             correct_series(series_path, None, **kwargs)
+
+
+def test_default_method_is_exp_because_flimage_method_is_biased(tmp_path):
+    """The README's figures: flimage's corrected frames still fall, exp's stay flat.
+
+    flimage's intensity is the sum of the pixels above the background;
+    background noise adds a constant (that does not bleach) to that sum.
+    """
+    path = tmp_path / "camera.h5"
+    write_bleaching_series(path, np.arange(80) * 0.5, (128, 128), rate=0.05, signal=300.0,
+                           background=100.0, noise=5.0)
+    means = {}
+    for method in ("flimage", None):
+        output = tmp_path / f"{method}.h5"
+        result = correct_series(path, output) if method is None else \
+            correct_series(path, output, method)
+        assert result.method == (method or "exp")
+        means[result.method] = [frame.mean() for frame in frames_of(output)]
+        assert result.report.r_squared > 0.9999  # both fits look perfect
+    flimage_means, exp_means = np.array(means["flimage"]), np.array(means["exp"])
+    np.testing.assert_allclose(flimage_means[[0, 40, 79]], [40.90, 38.25, 30.58], atol=0.01)
+    np.testing.assert_allclose(exp_means[[0, 40, 79]], [40.90, 40.81, 40.92], atol=0.01)
+    assert np.abs(exp_means / exp_means[0] - 1).max() < 0.03  # flat within the noise
+    assert flimage_means[-1] / flimage_means[0] < 0.8  # still bleaching by a quarter

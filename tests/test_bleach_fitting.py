@@ -125,3 +125,37 @@ def test_report_text_lists_parameters_errors_half_life_and_r2():
                      "Note: a note"):
         assert expected in text
     assert report.residuals.shape == times.shape
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_biexponential_refuses_a_fast_component_on_single_exponential_data(seed):
+    """The docstring's rule: no component the data do not support, for a one-line reason."""
+    rng = np.random.default_rng(seed)
+    interval = [0.25, 0.5, 1.0, 2.0][seed % 4]
+    times = np.arange(60) * interval
+    trace = exp_offset(times, 500.0, 0.05, 100.0) + rng.normal(0, [0.5, 2, 5][seed % 3],
+                                                                 times.size)
+    with pytest.raises(FitError) as caught:
+        fit_biexponential(times, trace)
+    message = str(caught.value)
+    assert "\n" not in message and "single exponential" in message
+    assert fit_exponential(times, trace).parameters["k"] == pytest.approx(0.05, rel=0.2)
+
+
+def test_biexponential_names_a_half_life_shorter_than_the_frame_interval():
+    rng = np.random.default_rng(30)
+    times = np.arange(60) * 1.0
+    trace = exp_offset(times, 500.0, 0.05, 100.0) + rng.normal(0, 5.0, times.size)
+    with pytest.raises(FitError, match=r"half-life \(0\.\d+\) is shorter than the frame "
+                                       r"interval \(1\)"):
+        fit_biexponential(times, trace)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_biexponential_keeps_two_components_the_data_support(seed):
+    rng = np.random.default_rng(seed)
+    times = np.linspace(0, 60, 120)
+    trace = biexp_offset(times, 400.0, 0.5, 300.0, 0.03, 50.0) + rng.normal(0, 1.0, times.size)
+    outcome = fit_biexponential(times, trace)
+    assert outcome.parameters["k1"] == pytest.approx(0.5, rel=0.2)
+    assert outcome.parameters["k2"] == pytest.approx(0.03, rel=0.2)

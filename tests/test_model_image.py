@@ -117,8 +117,9 @@ def test_not_an_flimage(tmp_path):
         FLImage(h5file=path, h5mode="r")
     text = tmp_path / "text.h5"
     text.write_text("hello")
-    with pytest.raises(FileFormatError, match="cannot be opened as HDF5"):
+    with pytest.raises(FileFormatError, match="damaged HDF5 file") as caught:
         FLImage(h5file=text, h5mode="r")
+    assert isinstance(caught.value, OSError)  # as h5py's error, which flimage raises
 
 
 def test_file_format_matches_flimage(tmp_path):

@@ -11,7 +11,8 @@ from flimage_app import __version__
 from flimage_app.model.bleach import correct_series
 from flimage_app.model.bleach.synthetic import blob, write_bleaching_series
 from flimage_app.model.errors import FileFormatError
-from flimage_app.model.provenance import read_provenance, reapply
+from flimage_app.model.provenance import read_provenance
+from flimage_app.model.recipes import reapply
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

@@ -69,9 +69,13 @@ def test_integer_rectangle_covers_exactly_its_slice():
 
 
 def test_fractional_rectangle_uses_pixel_centres():
-    # centres 0.5, 1.5, …; x from 0.6 to 3.5 contains the centres 1.5 and 2.5 (3.5 is excluded)
-    mask = RectangleROI(x=0.6, y=0.4, width=2.9, height=1.2).mask(SHAPE)
-    assert np.argwhere(mask).tolist() == [[0, 1], [0, 2], [1, 1], [1, 2]]
+    # centres 0.5, 1.5, …; x from 0.6 to 3.5 contains the centres 1.5, 2.5 and 3.5 (a centre
+    # on the right edge is inside, as in ImageJ), y from 0.5 to 1.5 the centre 1.5 only
+    mask = RectangleROI(x=0.6, y=0.5, width=2.9, height=1.0).mask(SHAPE)
+    assert np.argwhere(mask).tolist() == [[1, 1], [1, 2], [1, 3]]
+    # the same rectangle as a polygon (its rotation by a full turn) covers the same pixels
+    corners = RectangleROI(x=0.6, y=0.5, width=2.9, height=1.0, angle=360).corners()
+    np.testing.assert_array_equal(polygon_mask(corners, SHAPE), mask)
 
 
 @given(x=st.integers(-10, 45), y=st.integers(-10, 35), w=st.integers(1, 30),

@@ -404,7 +404,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
     from ..model.bleach import correct_series
     from ..model.h5io import atomic_output
-    from ..model.provenance import reapply
+    from ..model.recipes import reapply
 
     record = read_like(args.like) if args.like is not None else None
     setup = correction_setup(args, options) if options is not None else None

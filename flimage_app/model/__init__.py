@@ -6,9 +6,9 @@ The public API is flimage's user API::
 """
 
 from .errors import Cancelled, FileFormatError, FitError, FLImageAppError
+from .flseries import FLSeries
 from .image import FLImage
 from .meta import META_KEYS, MetaDataMissingError
-from .series import FLSeries
 
 __all__ = ["Cancelled", "FileFormatError", "FitError", "FLImage", "FLImageAppError",
            "FLSeries", "META_KEYS", "MetaDataMissingError"]

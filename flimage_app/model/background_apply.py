@@ -25,8 +25,9 @@ from . import background as bg_estimate
 from .errors import Cancelled, FileFormatError, FitError, FLImageAppError
 from .h5io import atomic_output, copy_group
 from .image import FLImage
-from .rois import APP_GROUP, ROISet, write_roiset
-from .series import FLSeries, frame_name
+from .names import APP_GROUP, frame_name
+from .rois import ROISet, write_roiset
+from .series import FLSeriesBase
 
 #: number of free parameters of each profile (the offset included)
 PROFILE_PARAMETERS: dict[str, int] = {"offset": 1, "tilt": 3, "poly2o": 6}
@@ -197,7 +198,7 @@ def fit_frame(fli: FLImage, mask: np.ndarray, fit_profile: str, fit_offset: str,
     return float(residual.mean()), float(residual.std()), int(residual.size)
 
 
-def apply_background(series: FLSeries, output: str | os.PathLike | h5py.Group,
+def apply_background(series: FLSeriesBase, output: str | os.PathLike | h5py.Group,
                      roiset: ROISet, *, fit_profile: str | None = None,
                      fit_offset: str | None = None, frames: Iterable[int] | None = None,
                      data_background: np.ndarray | None = None, as_image: bool = False,

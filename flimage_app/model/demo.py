@@ -35,9 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .flseries import FLSeries
 from .h5io import atomic_output
 from .image import FLImage
-from .series import FLSeries
 
 #: bump when the generated content changes, so cached copies are regenerated
 DEMO_VERSION = 2

@@ -27,9 +27,16 @@ import numpy as np
 
 from .chunks import encode_chunk
 from .h5io import COMPRESSION, IMAGE_ATTRS, is_in_memory, write_image_dataset
-from .image import FLIMAGE_FORMAT_VERSION, QPIMAGE_FORMAT_VERSION
 from .meta import check_value
-from .series import frame_name
+from .names import (
+    BG_DATA,
+    FLIMAGE_FORMAT_VERSION,
+    FLUORESCENCE,
+    FRAME_PREFIX,
+    QPIMAGE_FORMAT_VERSION,
+    RAW,
+    frame_name,
+)
 
 
 def _compression_level() -> int:
@@ -85,7 +92,7 @@ class FrameWriter:
                  max_pending: int | None = None) -> None:
         self.group = group
         self.dtype = np.dtype(dtype)
-        self.index = sum(1 for key in group if key.startswith("fli_"))
+        self.index = sum(1 for key in group if key.startswith(FRAME_PREFIX))
         self.direct = not is_in_memory(group)
         self._level = _compression_level()
         self._shuffle = bool(COMPRESSION.get("shuffle", False))
@@ -137,12 +144,12 @@ class FrameWriter:
         frame = self.group.create_group(frame_name(self.index))
         for key, value in meta.items():
             frame.attrs[key] = check_value(key, value)
-        fluorescence = frame.create_group("fluorescence")
-        fluorescence.create_group("bg_data")
+        fluorescence = frame.create_group(FLUORESCENCE)
+        fluorescence.create_group(BG_DATA)
         if future is None:
-            write_image_dataset(fluorescence, "raw", data_or_shape, self.dtype)
+            write_image_dataset(fluorescence, RAW, data_or_shape, self.dtype)
         else:
-            dset = create_image_dataset(fluorescence, "raw", data_or_shape, self.dtype)
+            dset = create_image_dataset(fluorescence, RAW, data_or_shape, self.dtype)
             dset.id.write_direct_chunk((0,) * len(data_or_shape), future.result())
         frame.attrs.setdefault("qpimage version", QPIMAGE_FORMAT_VERSION)
         frame.attrs.setdefault("flimage version", FLIMAGE_FORMAT_VERSION)

@@ -15,8 +15,8 @@ stays untouched.
 
 from __future__ import annotations
 
-import itertools
 import os
+import uuid
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -25,23 +25,24 @@ import h5py
 import numpy as np
 
 from . import background as bg_estimate
-from .errors import FileFormatError
+from .errors import FileFormatError, ReadOnlyError, file_open_error
 from .h5io import IMAGE_ATTRS, copy_group, write_image_dataset
 from .meta import DATA_KEYS, META_DEF, MetaDict, check_key, check_value
-
-#: the flimage / qpimage releases whose file format this model writes
-FLIMAGE_FORMAT_VERSION = "0.3.3"
-QPIMAGE_FORMAT_VERSION = "0.9.3"
+from .names import FLIMAGE_FORMAT_VERSION, QPIMAGE_FORMAT_VERSION
 
 #: background keys flimage knows
 VALID_BG_KEYS: tuple[str, ...] = ("data", "fit")
 
-_in_memory_names = itertools.count()
-
-
 def new_in_memory_file(prefix: str) -> h5py.File:
-    """An HDF5 file that lives in memory only."""
-    return h5py.File(f"{prefix}{next(_in_memory_names)}.h5", mode="w", driver="core",
+    """An HDF5 file that lives in memory only.
+
+    HDF5 refuses a second in-memory file of the same name while the first is
+    open, so the name must be unique in the process: ``flimage_app-`` keeps it
+    apart from flimage's ``flimage{N}.h5`` (a notebook may use both
+    libraries), and a random UUID from every other app object, whatever
+    counters other code keeps.
+    """
+    return h5py.File(f"flimage_app-{prefix}-{uuid.uuid4().hex}.h5", mode="w", driver="core",
                      backing_store=False)
 
 
@@ -65,12 +66,7 @@ def open_h5(h5file, h5mode: str, prefix: str) -> tuple[h5py.Group, bool]:
     except FileExistsError:
         raise FileExistsError(f"File exists: {os.fspath(h5file)}") from None
     except OSError as exc:
-        raise FileFormatError(
-            f"{os.fspath(h5file)} cannot be opened as HDF5 ({_first_line(exc)})") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise file_open_error(h5file, exc) from None
 
 
 def check_internal(group: h5py.Group, name: str) -> None:
@@ -169,8 +165,8 @@ class FLImage(H5Backed):
             self._check_links()
         if not is_writable(self.h5):
             if data is not None or meta:
-                raise ValueError("Cannot write data or metadata to a file opened read-only "
-                                 "(h5mode='r')")
+                raise ReadOnlyError(f"{self._where()}: cannot write data or metadata, the "
+                                    "file is open read-only (h5mode='r')")
             if "fluorescence" not in self.h5 or "raw" not in self.h5["fluorescence"]:
                 raise FileFormatError(f"{self._where()} holds no FLImage (no fluorescence/raw)")
             return
@@ -229,7 +225,8 @@ class FLImage(H5Backed):
     def __setitem__(self, key: str, value: Any) -> None:
         check_key(key)
         if not is_writable(self.h5):
-            raise ValueError(f"Cannot set {key!r}: the file is open read-only")
+            raise ReadOnlyError(f"{self._where()}: cannot set {key!r}, the file is open "
+                                "read-only")
         self.h5.attrs[key] = check_value(key, value)
 
     def __repr__(self) -> str:
@@ -325,7 +322,10 @@ class FLImage(H5Backed):
     def _set_bg(self, key: str, value, attrs: Mapping[str, Any] | None = None) -> None:
         _check_bg_key(key)
         if not is_writable(self.h5):
-            raise ValueError("Cannot change the background: the file is open read-only")
+            if value is None and key not in self.bg_keys:
+                return  # nothing to remove, nothing to write: flimage does nothing either
+            raise ReadOnlyError(f"{self._where()}: cannot change the background, the file is "
+                                "open read-only")
         bg_group = self._fl_group.require_group("bg_data")
         if key in bg_group:
             del bg_group[key]
@@ -366,7 +366,8 @@ class FLImage(H5Backed):
         as ``fluorescence/estimate_bg_from_mask``, as flimage does.
         """
         if not is_writable(self.h5):
-            raise ValueError("Cannot estimate the background: the file is open read-only")
+            raise ReadOnlyError(f"{self._where()}: cannot estimate the background, the file "
+                                "is open read-only")
         raw = self.raw_fl
         bg_group = self._fl_group["bg_data"]
         image = raw - bg_group["data"][()] if "data" in bg_group else raw.astype(float)

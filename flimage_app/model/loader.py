@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -22,9 +21,10 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .errors import FileFormatError
+from .errors import FileFormatError, file_open_error, hdf5_open_problem  # noqa: F401 (re-export)
+from .flseries import FLSeries
 from .image import FLImage
-from .series import FRAME_PREFIX, FLSeries
+from .names import FRAME_PREFIX
 
 #: suffixes imported through tiffio
 STACK_SUFFIXES: tuple[str, ...] = (".tif", ".tiff", ".npy")
@@ -63,24 +63,7 @@ def _open_hdf5(path: Path) -> h5py.File:
     try:
         return h5py.File(path, "r")
     except OSError as exc:
-        raise FileFormatError(f"{path}: {hdf5_open_problem(exc)}") from None
-
-
-_TRUNCATED = re.compile(r"truncated file: eof = (\d+).*stored_eof = (\d+)")
-
-
-def hdf5_open_problem(error: OSError) -> str:
-    """What h5py's error on opening a file means, in words for the person who owns the file."""
-    text = str(error).splitlines()[0] if str(error) else ""
-    truncated = _TRUNCATED.search(text)
-    if truncated:
-        have, want = (int(number) for number in truncated.groups())
-        return (f"the file is incomplete: it has {have:,} of its {want:,} bytes (an interrupted "
-                "copy or download?); copy it again from where it came from")
-    # "Unable to synchronously open file (reason)" → "reason"
-    inner = re.search(r"\((.+)\)\s*$", text)
-    reason = inner.group(1) if inner else (text or "unreadable")
-    return f"damaged HDF5 file ({reason})"
+        raise file_open_error(path, exc) from None
 
 
 def _hdf5_kind(path: Path, h5: h5py.File) -> str:

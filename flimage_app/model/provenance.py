@@ -1,12 +1,13 @@
-"""How an output series was made, stored in the series and applied again.
+"""How an output series was made: the provenance record, written and read.
 
 The record lives in the group ``flimage_app/provenance`` at the series root,
 where flimage never looks (it only reads ``fli_*`` groups).  It holds the
 operation and method, every parameter (masks as boolean datasets), the fit
 report and per-frame trace, the input file's name and SHA-256, the app
 version and the date.  :func:`read_provenance` reads it back;
-:func:`reapply` runs the same operation with the same parameters on another
-series.
+:func:`flimage_app.model.recipes.reapply` runs the same operation with the
+same parameters on another series (that module sits above the engines, this
+one below them).
 """
 
 from __future__ import annotations
@@ -22,11 +23,10 @@ import h5py
 import numpy as np
 
 from .. import __version__
-from .errors import FileFormatError
-from .series import APP_GROUP
+from .errors import FileFormatError, file_open_error
+from .names import APP_GROUP
+from .names import PROVENANCE_GROUP as PROVENANCE
 
-#: Name of the provenance group inside it.
-PROVENANCE = "provenance"
 #: Per-frame arrays stored with a bleach correction.
 TRACE_KEYS = ("times", "intensity", "fitted", "correction", "background", "residuals")
 MASK_KEYS = ("signal_mask", "background_mask")
@@ -143,8 +143,8 @@ def _root_of(path_or_series) -> tuple[h5py.Group, h5py.File | None]:
     if isinstance(path_or_series, (str, os.PathLike)):
         try:
             handle = h5py.File(path_or_series, "r")
-        except OSError:
-            raise FileFormatError(f"{os.fspath(path_or_series)} cannot be opened as HDF5") from None
+        except OSError as exc:
+            raise file_open_error(path_or_series, exc) from None
         return handle, handle
     if isinstance(path_or_series, h5py.Group):
         return path_or_series, None
@@ -182,28 +182,3 @@ def read_provenance(path_or_series) -> dict:
     finally:
         if owned is not None:
             owned.close()
-
-
-def reapply(provenance: dict, series, output, **options):
-    """Run the operation recorded in `provenance` on `series`, writing to `output`.
-
-    Same method, parameters and masks; `options` (e.g. ``progress``,
-    ``cancel``, ``overwrite``, or ``source`` for a correction that was
-    measured on one series and applied to another) are passed on.  Returns what the operation
-    returns (a BleachResult for a bleach correction, None for denoising).
-    """
-    operation = provenance.get("operation")
-    parameters = dict(provenance.get("parameters", {}))
-    if operation == "bleach correction":
-        from .bleach import correct_series
-
-        method = parameters.pop("method", provenance.get("method"))
-        masks = provenance.get("masks") or {}
-        return correct_series(series, output, method, **parameters,
-                              signal_mask=masks.get("signal_mask"),
-                              background_mask=masks.get("background_mask"), **options)
-    if operation == "denoise":
-        from .denoise import denoise_series
-
-        return denoise_series(series, output, weight=parameters["weight"], **options)
-    raise FileFormatError(f"Unknown operation {operation!r} in the provenance record")

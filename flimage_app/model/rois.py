@@ -49,6 +49,7 @@ import numpy as np
 
 from .errors import FileFormatError
 from .h5io import atomic_output
+from .names import APP_GROUP, ROIS_DATASET
 
 #: The two roles an ROI can have.
 ROLES: tuple[str, ...] = ("include", "exclude")
@@ -56,14 +57,13 @@ ROLES: tuple[str, ...] = ("include", "exclude")
 SCHEMA_NAME = "flimage_app.rois"
 #: Version of the JSON schema written by :func:`roiset_to_dict`; readers accept older ones.
 SCHEMA_VERSION = 1
-#: Name of the dataset (inside the app's ``flimage_app`` HDF5 group) that holds the ROI set.
-H5_DATASET = "rois"
-#: Name of the app's own HDF5 group (see docs/ARCHITECTURE.md).
-APP_GROUP = "flimage_app"
+#: Name of the dataset (inside the app's HDF5 group APP_GROUP) that holds the ROI set.
+H5_DATASET = ROIS_DATASET
 #: Short description of the coordinate convention, repeated in every JSON document.
 COORDINATES_NOTE = ("image pixels; x = column, y = row, origin at the top-left corner; "
                     "pixel (r, c) covers c <= x < c+1, r <= y < r+1 and belongs to a shape "
-                    "when its centre (c+0.5, r+0.5) lies inside")
+                    "when its centre (c+0.5, r+0.5) lies inside (a centre on a polygon's "
+                    "outline belongs to it on right and lower edges, as in ImageJ)")
 
 
 def _check_role(role: str) -> None:
@@ -114,9 +114,9 @@ class RectangleROI:
 
     def mask(self, shape: tuple[int, int]) -> np.ndarray:
         """Boolean image of `shape`, True on the pixels whose centres lie in the rectangle."""
-        if self.angle % 360 == 0:
-            rows = _half_open_range(self.y, self.y + self.height, shape[0])
-            cols = _half_open_range(self.x, self.x + self.width, shape[1])
+        if self.angle % 360 == 0:  # the polygon rule, without the polygon
+            rows = _centres_after(self.y, self.y + self.height, shape[0])
+            cols = _centres_after(self.x, self.x + self.width, shape[1])
             mask = np.zeros(shape, dtype=bool)
             mask[rows, cols] = True
             return mask
@@ -264,6 +264,13 @@ def _half_open_range(start: float, stop: float, size: int) -> slice:
     return slice(first, max(first, last))
 
 
+def _centres_after(start: float, stop: float, size: int) -> slice:
+    """Indices i in [0, size) whose centres i + 0.5 lie in (start, stop] (ImageJ's edge rule)."""
+    first = max(0, math.floor(start - 0.5) + 1)
+    last = min(size, math.floor(stop - 0.5) + 1)
+    return slice(first, max(first, last))
+
+
 def _rotate(points: np.ndarray, angle_deg: float) -> np.ndarray:
     theta = math.radians(angle_deg)
     rotation = np.array([[math.cos(theta), -math.sin(theta)],
@@ -274,13 +281,18 @@ def _rotate(points: np.ndarray, angle_deg: float) -> np.ndarray:
 def polygon_mask(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Rasterise a closed polygon of ``(x, y)`` vertices with the pixel-centre rule.
 
-    Even-odd filling with half-open edges: a pixel is inside when a ray from
-    its centre towards ``-x`` crosses the outline an odd number of times,
-    counting crossings at ``x <= centre`` and edges whose ``y`` range is
-    ``[min, max)``.  Runs in ``O(rows × edges)`` without a Python loop per
-    pixel, so hand-drawn outlines with thousands of points are fast.
+    A pixel is inside when its centre is (even-odd rule: a ray from the
+    centre towards ``-x`` crosses the outline an odd number of times).  A
+    centre exactly on the outline is decided as ImageJ's polygon filler
+    does: outside on a left edge, inside on a right edge; outside on an
+    upper (smaller ``y``) horizontal edge, inside on a lower one.  So
+    crossings count where ``x < centre`` and edges cover the ``y`` range
+    ``(min, max]``.  Vertices are taken in single precision, as ImageJ
+    stores sub-pixel outlines, so that ties fall the same way more often.
+    Runs in ``O(rows × edges)`` without a Python loop per pixel, so
+    hand-drawn outlines with thousands of points are fast.
     """
-    points = np.asarray(points, dtype=float)
+    points = np.asarray(points, dtype=float).astype(np.float32).astype(float)
     mask = np.zeros(shape, dtype=bool)
     if len(points) < 3:
         return mask
@@ -290,12 +302,12 @@ def polygon_mask(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     x0, y0 = points[:, 0], points[:, 1]
     x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
     yc = np.arange(rows.start, rows.stop, dtype=float)[:, None] + 0.5
-    crosses = (y0 > yc) != (y1 > yc)  # (rows, edges); horizontal edges never cross
+    crosses = (y0 < yc) != (y1 < yc)  # (rows, edges): yc in (min, max]; horizontal never
     with np.errstate(divide="ignore", invalid="ignore"):
         x_cross = x0 + (yc - y0) * (x1 - x0) / (y1 - y0)
     row_index, edge_index = np.nonzero(crosses)
-    # a crossing at x toggles inside/outside for every pixel c with c + 0.5 >= x
-    first_col = np.ceil(x_cross[row_index, edge_index] - 0.5)
+    # a crossing at x toggles inside/outside for every pixel c with c + 0.5 > x
+    first_col = np.floor(x_cross[row_index, edge_index] - 0.5) + 1
     first_col = np.clip(first_col, 0, shape[1]).astype(np.intp)
     toggles = np.zeros((rows.stop - rows.start, shape[1] + 1), dtype=np.int32)
     np.add.at(toggles, (row_index, first_col), 1)
@@ -566,8 +578,10 @@ def import_imagej(path: str | os.PathLike) -> list[ROI]:
     stored them); polygons, traced and rotated shapes become polygons;
     free-hand outlines become :class:`FreehandROI`; composite ROIs become one
     polygon per closed path.  Lines and points enclose no area and are
-    skipped.  ImageJ uses the same pixel grid as this module, so the regions
-    cover the same pixels as in Fiji up to the rounding of oval outlines.
+    skipped.  ImageJ uses the same pixel grid and the same rule for pixel
+    centres on an outline as this module, and rectangles and ovals get the
+    whole-pixel bounds on which ImageJ measures them, so the regions cover
+    the same pixels as in Fiji.
 
     Raises
     ------
@@ -617,8 +631,14 @@ def _from_imagej(item: Any, name: str) -> list[ROI]:
 
 
 def _imagej_bounds(item: Any) -> tuple[float, float, float, float]:
+    """The whole-pixel bounds on which ImageJ measures a rectangle or an oval.
+
+    With sub-pixel bounds stored, ImageJ's mask still uses integer bounds:
+    x and y cut to integers (towards zero), width and height rounded up.
+    """
     if item.subpixelrect and item.widthd > 0 and item.heightd > 0:
-        return float(item.xd), float(item.yd), float(item.widthd), float(item.heightd)
+        return (float(int(item.xd)), float(int(item.yd)), float(math.ceil(item.widthd)),
+                float(math.ceil(item.heightd)))
     return (float(item.left), float(item.top), float(item.right - item.left),
             float(item.bottom - item.top))
 

@@ -1,13 +1,20 @@
-"""FLSeries: a time series of FLImages in one HDF5 file, read lazily.
+"""The file layer of FLSeries: a time series of FLImages in one HDF5 file, read lazily.
 
 Frames are the groups ``fli_0 … fli_{N-1}`` of the series root, each a
 complete FLImage (see :mod:`flimage_app.model.image`).  Opening a series
 reads no pixels; identifiers are looked up in an index built once from the
 frames' attributes, not by opening every frame.
+
+:class:`FLSeriesBase` is everything of flimage's FLSeries except its
+processing methods; the engines (bleach, denoise, …) work on it.  The public
+:class:`~flimage_app.model.flseries.FLSeries` adds flimage's
+``bleach_correction`` and ``denoise`` above the engines, so that imports run
+one way (file layer → engines → FLSeries).
 """
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -15,23 +22,19 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .errors import FileFormatError
+from .errors import FileFormatError, FrameIndexError, FrameNotFoundError, ReadOnlyError
 from .h5io import copy_group
 from .image import FLImage, H5Backed, check_internal, is_writable, open_h5, python_value
 from .meta import MetaDict, check_value
+from .names import APP_GROUP, FRAME_PREFIX, frame_name
 
-FRAME_PREFIX = "fli_"
+__all__ = ["APP_GROUP", "FRAME_PREFIX", "FLSeriesBase", "frame_name"]
+
 _TEXT = h5py.string_dtype("utf-8")
-#: the group of the app's own data (provenance, ROIs); flimage ignores it
-APP_GROUP = "flimage_app"
 
 
-def frame_name(index: int) -> str:
-    return f"{FRAME_PREFIX}{index}"
-
-
-class FLSeries(H5Backed):
-    """Series of fluorescence images.
+class FLSeriesBase(H5Backed):
+    """Series of fluorescence images (the file layer; see :class:`FLSeries` for flimage's API).
 
     Parameters
     ----------
@@ -182,19 +185,37 @@ class FLSeries(H5Backed):
         return shapes
 
     def get_flimage(self, index: int | str) -> FLImage:
-        """The frame with this index (negative counts from the end) or identifier."""
+        """The frame with this index (negative counts from the end) or identifier.
+
+        Raises
+        ------
+        KeyError
+            No frame with this identifier, or index ≥ the number of frames
+            (:class:`~.errors.FrameNotFoundError`, also an IndexError), as in flimage.
+        ValueError
+            Index < −(number of frames) (:class:`~.errors.FrameIndexError`,
+            also an IndexError), as in flimage.
+        """
         if isinstance(index, str):
             position = self._identifiers().get(index)
             if position is None:
                 raise KeyError(f"No frame with identifier {index!r} in this series")
             return FLImage(h5file=self.frame_group(position))
-        if not isinstance(index, (int, np.integer)):
+        if not isinstance(index, numbers.Real):
             raise TypeError(f"Frame index must be an integer or an identifier, got {index!r}")
         length = len(self)
-        position = int(index) + length if index < 0 else int(index)
-        if not 0 <= position < length:
-            raise IndexError(f"Frame index {index} out of range for a series of {length} frames")
-        return FLImage(h5file=self.frame_group(position))
+        if index < -length:
+            raise FrameIndexError(f"Frame index {index} out of range for a series of {length} "
+                                  "frames")
+        position = index + length if index < 0 else index
+        # flimage looks up the group "fli_<index>": 1.0 or True name no frame
+        if isinstance(index, bool) or not isinstance(index, numbers.Integral):
+            raise FrameNotFoundError(f"No frame at index {index!r} (not an integer) in a series "
+                                     f"of {length} frames")
+        if position >= length:
+            raise FrameNotFoundError(f"Frame index {index} out of range for a series of "
+                                     f"{length} frames")
+        return FLImage(h5file=self.frame_group(int(position)))
 
     def add_flimage(self, fli: FLImage, identifier: str | None = None) -> None:
         """Append a copy of `fli` as the next frame.
@@ -212,6 +233,9 @@ class FLSeries(H5Backed):
         if identifier and identifier in self:
             raise ValueError(f"The identifier {identifier!r} already exists in the series; "
                              "give the image another identifier")
+        if not is_writable(self.h5):
+            raise ReadOnlyError(f"{self.h5.file.filename}: cannot add a frame, the file is "
+                                "open read-only")
         index = len(self)
         group = self.h5.create_group(frame_name(index))
         copy_group(source, group)
@@ -228,29 +252,10 @@ class FLSeries(H5Backed):
             return self.h5[APP_GROUP]
         if create:
             if not is_writable(self.h5):
-                raise ValueError("Cannot store app data: the file is open read-only")
+                raise ReadOnlyError(f"{self.h5.file.filename}: cannot store app data, the file "
+                                    "is open read-only")
             return self.h5.create_group(APP_GROUP)
         return None
-
-    # ----------------------------------------------------------- processing
-    def bleach_correction(self, h5out=None, border_px: int = 20, flscorr: FLSeries | None = None,
-                          count=None, max_count=None, callback=None):
-        """Correct photobleaching as flimage does (exponential with offset).
-
-        Returns ``(bg, flint, decay, times)``; see
-        :func:`flimage_app.model.bleach.flimage_bleach_correction`.
-        """
-        from .bleach import flimage_bleach_correction
-
-        return flimage_bleach_correction(self, h5out=h5out, border_px=border_px,
-                                         flscorr=flscorr, count=count, max_count=max_count,
-                                         callback=callback)
-
-    def denoise(self, h5file, count=None, max_count=None, weight: float = 2.0) -> None:
-        """Total-variation denoising of every frame into a new series at `h5file`."""
-        from .denoise import flimage_denoise
-
-        flimage_denoise(self, h5file, count=count, max_count=max_count, weight=weight)
 
 
 def _float_or_nan(value) -> float:

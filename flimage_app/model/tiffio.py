@@ -50,8 +50,8 @@ import tifffile
 
 from .errors import Cancelled, FileFormatError
 from .fastwrite import FrameWriter
+from .flseries import FLSeries
 from .h5io import atomic_output
-from .series import FLSeries
 
 Progress = Callable[[int, int], None] | None
 Cancel = Callable[[], bool] | None

@@ -59,7 +59,7 @@ def correct_file(path: str, recipe: dict[str, Any], output: Path, overwrite: boo
                  cancel: Callable[[], bool] | None) -> str:
     """Correct one file with `recipe`; returns a one-line summary of the fit."""
     from flimage_app.model.loader import open_series
-    from flimage_app.model.provenance import reapply
+    from flimage_app.model.recipes import reapply
 
     if os.path.abspath(output) == os.path.abspath(path):
         raise ValueError("the output would replace the input file")

@@ -202,7 +202,7 @@ def _report(method: str, correction: Correction, unit: str, notes: list[str],
     return FitReport.without_fit(description, unit, notes)
 
 
-def correct_series(series, output, method: str = "flimage", *, border_px: int = 20,
+def correct_series(series, output, method: str = "exp", *, border_px: int = 20,
                    background: str = "border", background_value: float | None = None,
                    background_mask=None, region: str = "frame", signal_mask=None,
                    histogram_reference: str = "first", source=None,
@@ -220,11 +220,14 @@ def correct_series(series, output, method: str = "flimage", *, border_px: int = 
     output : path, h5py.Group or None
         Where the corrected series goes (a new file, or a group to fill);
         None measures and fits only.
-    method : {"flimage", "ratio", "exp", "biexp", "histogram"}
-        "flimage": flimage 0.3.3's exponential fit and intensity (sum of the
-        pixels above the background), same numbers as flimage; "ratio": Fiji's
-        simple ratio; "exp" / "biexp": one or two exponentials with offset fitted
-        against the frame times; "histogram": histogram matching.
+    method : {"exp", "flimage", "ratio", "biexp", "histogram"}
+        "exp" (default) / "biexp": one or two exponentials with offset fitted
+        against the frame times, on the mean intensity; "flimage": flimage
+        0.3.3's exponential fit and intensity (sum of the pixels above the
+        background), same numbers as flimage, but biased: background noise
+        adds a constant that does not bleach to that sum, so the corrected
+        frames still decay (see the README, "What differs from flimage");
+        "ratio": Fiji's simple ratio; "histogram": histogram matching.
     border_px : int
         Width of the border frame for ``background="border"``.
     background : {"constant", "border", "mask", "stored"}

@@ -353,12 +353,21 @@ def fit_exponential(times: np.ndarray, intensity: np.ndarray) -> FitOutcome:
 def fit_biexponential(times: np.ndarray, intensity: np.ndarray) -> FitOutcome:
     """Fit ``A₁·exp(−k₁·(t − t₀)) + A₂·exp(−k₂·(t − t₀)) + C`` with ``k₁ > k₂ ≥ 0``.
 
+    Two components are kept only where the data support them; otherwise
+    FitError names the reason (one line) and suggests the single exponential:
+
+    * the fast half-life ``ln 2 / k₁`` is shorter than the frame interval
+      (the median time between frames): the series cannot resolve it;
+    * an amplitude or a rate has a standard error larger than itself
+      (relative error > 100 %), or none can be computed (singular
+      covariance): the trace does not determine that component;
+    * an amplitude is zero or both rates are equal.
+
     Raises
     ------
     FitError
         Too few frames, no convergence, no significant decay, or the data do
-        not support two components (an amplitude at zero, rates equal, or a
-        singular covariance).
+        not support two components (see above).
     """
     t_abs = np.asarray(times, dtype=float)
     data = np.asarray(intensity, dtype=float)
@@ -389,8 +398,20 @@ def fit_biexponential(times: np.ndarray, intensity: np.ndarray) -> FitOutcome:
     if min(amp_fast, amp_slow) <= 0 or math.isclose(rate_fast, rate_slow, rel_tol=1e-6):
         raise FitError("The data do not support two exponential components; "
                        "use the single exponential")
+    interval = float(np.median(np.diff(np.sort(t))))
+    fast_half_life = math.log(2) / rate_fast
+    if fast_half_life < interval:
+        raise FitError(f"The fast component's half-life ({fast_half_life:.3g}) is shorter than "
+                       f"the frame interval ({interval:.3g}): the data do not resolve it; "
+                       "use the single exponential")
     outcome = _outcome("A₁·exp(−k₁·(t − t₀)) + A₂·exp(−k₂·(t − t₀)) + C",
                        ["A1", "k1", "A2", "k2", "C"], ["k1", "k2"], t, data, values,
                        biexp_offset, biexp_offset_jacobian, time_origin=origin)
+    for name in ("k1", "A1", "k2", "A2"):
+        value, error = outcome.parameters[name], outcome.parameter_errors[name]
+        if not error <= abs(value):  # also NaN: the covariance determines nothing
+            raise FitError(f"The data do not support two exponential components: {name} = "
+                           f"{value:.3g} ± {error:.2g} (relative error above 100 %); "
+                           "use the single exponential")
     check_significant_decay(outcome, t, biexp_offset_jacobian)
     return outcome

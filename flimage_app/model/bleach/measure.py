@@ -21,11 +21,12 @@ import h5py
 import numpy as np
 
 from ..chunks import decode_chunk, direct_decoding
-from ..errors import FileFormatError, FitError
+from ..errors import FileFormatError, FitError, file_open_error
 from ..fastwrite import bound_metadata_cache
 from ..image import check_internal, read_meta
 from ..meta import MetaDict, check_value
-from ..series import FLSeries
+from ..names import BG_DATA_PATH, FLUORESCENCE, RAW, RAW_PATH
+from ..series import FLSeriesBase
 
 #: Where the intensity is measured.
 REGIONS = ("frame", "signal", "outside")
@@ -71,8 +72,7 @@ class FrameReader:
             try:
                 self._owned = h5py.File(series, "r")
             except OSError as exc:
-                raise FileFormatError(f"{os.fspath(series)} cannot be opened as HDF5 "
-                                      f"({str(exc).splitlines()[0]})") from None
+                raise file_open_error(series, exc) from None
             bound_metadata_cache(self._owned)
             group = self._owned
         elif isinstance(series, h5py.Group):
@@ -84,7 +84,7 @@ class FrameReader:
         self.h5: h5py.Group = group
         try:
             # frame look-ups, link checks and times as everywhere in the model
-            self.frames = FLSeries(h5file=group)
+            self.frames = FLSeriesBase(h5file=group)
         except ValueError as exc:
             self.close()
             raise FileFormatError(str(exc)) from None
@@ -125,9 +125,9 @@ class FrameReader:
     def _raw(self, index: int) -> h5py.Dataset:
         try:
             group = self.group(index)
-            check_internal(group, "fluorescence")
-            check_internal(group["fluorescence"], "raw")
-            return group["fluorescence/raw"]
+            check_internal(group, FLUORESCENCE)
+            check_internal(group[FLUORESCENCE], RAW)
+            return group[RAW_PATH]
         except KeyError:
             raise FileFormatError(f"Frame {index} has no fluorescence/raw image") from None
 
@@ -199,7 +199,7 @@ class FrameReader:
 
     def stored_backgrounds(self, index: int) -> Iterator[np.ndarray]:
         """The background images stored with frame `index` (flimage sums them all)."""
-        bg_group = self.group(index).get("fluorescence/bg_data")
+        bg_group = self.group(index).get(BG_DATA_PATH)
         if bg_group is not None:
             for name in bg_group:
                 check_internal(bg_group, name)
