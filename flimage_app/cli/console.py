@@ -381,7 +381,8 @@ def error_message(exc: BaseException) -> str:
     """One line that tells the user what went wrong."""
     if isinstance(exc, FileExistsError) or "overwrite=True" in str(exc):
         # the library names its keyword (overwrite=True); here the option is --overwrite
-        text = str(exc).replace("overwrite=True", "--overwrite")
+        text = _plain_hdf5_error(re.sub(r"^\[Errno \d+\] ", "", str(exc)))
+        text = text.replace("overwrite=True", "--overwrite")
         if "--overwrite" not in text:
             text = f"{text.rstrip('.')}; pass --overwrite to replace it"
         return text
