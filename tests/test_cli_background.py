@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from flimage_app.cli.background import configure_parser, parse_frame_range, parse_roi_spec
-from flimage_app.model import FLImage, FLImageAppError, FLSeries
+from flimage_app.cli.console import UsageError
+from flimage_app.model import FLImage, FLSeries
 from flimage_app.model.rois import (
     BorderROI,
     EllipseROI,
@@ -53,7 +54,10 @@ def test_background_verb_matches_qpimage_with_the_same_mask(series_path, tmp_pat
                    "ellipse:40,2,14,12", "--roi", "polygon:44,30,56,30,56,40", "--exclude",
                    "rect:2,2,3,3", "--border-px", "2", "--profile", "poly2o", "--offset", "mode")
     assert done.returncode == 0, done.stderr
-    assert "fitted the background of 3 frame(s)" in done.stdout
+    # the summary is a note on stderr, as every verb's, after the progress lines
+    assert "flimage-app: wrote" in done.stderr
+    assert "fitted the background of 3 frame(s)" in done.stderr
+    assert "background: fitting 3/3" in done.stderr
     mask = np.zeros(SHAPE, dtype=bool)
     mask[:, 0:10] = True
     mask |= EllipseROI(40, 2, 14, 12).mask(SHAPE)
@@ -103,17 +107,20 @@ def test_flimage_file_in_flimage_file_out(tmp_path):
         assert abs(fli.fl.mean()) < 0.5
 
 
-@pytest.mark.parametrize("extra, message", [
-    ((), "No background region"),
-    (("--roi", "star:1,2,3"), "write rect:X,Y,W,H"),
-    (("--roi", "rect:0,0,0,5"), "positive width"),
-    (("--roi", "rect:100,100,5,5"), "outside the image"),
+@pytest.mark.parametrize("extra, message, status", [
+    ((), "no background region", 2),
+    (("--roi", "star:1,2,3"), "write rect:X,Y,W,H", 2),
+    (("--roi", "rect:0,0,0,5"), "positive width", 2),
+    (("--border-px", "2", "--frames", "5-2"), "need 0 <= A <= B", 2),
+    (("--roi", "rect:100,100,5,5"), "outside the image", 1),
 ])
-def test_errors_are_one_line_and_write_nothing(series_path, tmp_path, extra, message):
+def test_errors_are_one_line_and_write_nothing(series_path, tmp_path, extra, message, status):
     out = tmp_path / "corrected.h5"
     done = run_cli(series_path, "-o", out, *extra)
-    assert done.returncode == 1
-    assert done.stderr.startswith("flimage-app: error: ")
+    assert done.returncode == status
+    # usage errors (exit 2) name the verb, as argparse does
+    assert done.stderr.startswith("flimage-app background: error: " if status == 2
+                                  else "flimage-app: error: ")
     assert message in done.stderr and done.stderr.count("\n") == 1
     assert not out.exists()
 
@@ -122,7 +129,7 @@ def test_existing_output_needs_overwrite(series_path, tmp_path):
     out = tmp_path / "corrected.h5"
     out.write_text("keep me")
     done = run_cli(series_path, "-o", out, "--border-px", "3")
-    assert done.returncode == 1 and "exists" in done.stderr
+    assert done.returncode == 1 and "exists; pass --overwrite" in done.stderr
     assert out.read_text() == "keep me"
 
 
@@ -141,7 +148,7 @@ def test_parse_roi_spec(spec, expected):
 @pytest.mark.parametrize("spec", ["rect", "rect:1,2,3", "polygon:0,0,1,1", "polygon:0,0,1,1,2",
                                   "ellipse:a,b,c,d", "circle:1,2,3,4"])
 def test_parse_roi_spec_errors(spec):
-    with pytest.raises(FLImageAppError):
+    with pytest.raises(UsageError):
         parse_roi_spec(spec)
 
 
@@ -150,7 +157,7 @@ def test_parse_frame_range():
     assert parse_frame_range("3") == range(3, 4)
     assert parse_frame_range("2-5") == range(2, 6)
     for bad in ("5-2", "a-b", "-1"):
-        with pytest.raises(FLImageAppError):
+        with pytest.raises(UsageError):
             parse_frame_range(bad)
 
 

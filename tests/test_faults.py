@@ -70,7 +70,7 @@ def test_full_disk_gives_one_clear_line(long_series, tmp_path):
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("flimage-app: error: "), done.stderr
-    assert "Could not write" in lines[0] and "too large" in lines[0]
+    assert "too large" in lines[0] and f"writing {target}" in lines[0]
     assert "Traceback" not in done.stderr
     assert not target.exists()
     assert [p for p in tmp_path.iterdir()] == []

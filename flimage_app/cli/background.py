@@ -15,8 +15,16 @@ the union of the include ROIs (``--roi``, ``--border-px``, the include ROIs of
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from ..model.errors import FLImageAppError
+from .console import (
+    Console,
+    UsageError,
+    check_outputs,
+    open_input,
+    stack_arguments,
+    stack_options,
+)
 
 #: spellings accepted for each ROI kind in ``--roi``
 KIND_ALIASES: dict[str, str] = {"rect": "rectangle", "rectangle": "rectangle",
@@ -35,32 +43,33 @@ def parse_roi_spec(spec: str, role: str = "include", name: str = ""):
 
     Raises
     ------
-    FLImageAppError
-        Unknown kind, wrong number of values, or values that are not numbers.
+    UsageError
+        Unknown kind, wrong number of values, or values that are not numbers
+        (a usage error: exit status 2).
     """
     from ..model.rois import EllipseROI, PolygonROI, RectangleROI
 
     kind_text, _, values_text = spec.partition(":")
     kind = KIND_ALIASES.get(kind_text.strip().lower())
     if kind is None or not values_text:
-        raise FLImageAppError(f"ROI {spec!r}: write rect:X,Y,W,H, ellipse:X,Y,W,H or "
+        raise UsageError(f"ROI {spec!r}: write rect:X,Y,W,H, ellipse:X,Y,W,H or "
                               "polygon:x1,y1,x2,y2,…")
     try:
         values = [float(v) for v in values_text.split(",")]
     except ValueError:
-        raise FLImageAppError(f"ROI {spec!r}: coordinates must be numbers") from None
+        raise UsageError(f"ROI {spec!r}: coordinates must be numbers") from None
     try:
         if kind == "polygon":
             if len(values) < 6 or len(values) % 2:
-                raise FLImageAppError(f"ROI {spec!r}: a polygon needs at least 3 x,y pairs")
+                raise UsageError(f"ROI {spec!r}: a polygon needs at least 3 x,y pairs")
             points = tuple(zip(values[::2], values[1::2], strict=True))
             return PolygonROI(points=points, role=role, name=name)
         if len(values) != 4:
-            raise FLImageAppError(f"ROI {spec!r}: a {kind} needs 4 values X,Y,W,H")
+            raise UsageError(f"ROI {spec!r}: a {kind} needs 4 values X,Y,W,H")
         cls = RectangleROI if kind == "rectangle" else EllipseROI
         return cls(*values, role=role, name=name)
     except ValueError as exc:  # invalid geometry, e.g. zero width
-        raise FLImageAppError(f"ROI {spec!r}: {exc}") from None
+        raise UsageError(f"ROI {spec!r}: {exc}") from None
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -82,8 +91,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bg-image", metavar="FILE",
                         help="experimental background image (FLImage HDF5, TIFF or .npy), "
                              "subtracted as the 'data' background before the fit")
+    stack_arguments(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
-    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
 
 
 def add_roi_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup, *,
@@ -106,9 +115,10 @@ def add_roi_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup,
                         help=f"{purpose}: {ROI_SPEC_SYNTAX}; repeat for several")
     parser.add_argument("--exclude", action="append", default=[], metavar="SPEC",
                         help="region never used as background (same syntax), e.g. a cell")
-    parser.add_argument("--rois", metavar="ROIS.json",
-                        help="ROI set saved with the Export button of the app's Background "
-                             f"panel{rois_note}")
+    parser.add_argument("--rois", type=Path, metavar="ROIS",
+                        help="ROI set: the app's JSON (Export button of the Background "
+                             "panel), Fiji .roi / RoiSet .zip (background regions), or an "
+                             f".h5 file whose ROIs the background verb stored{rois_note}")
 
 
 def has_roi_arguments(args: argparse.Namespace) -> bool:
@@ -138,15 +148,15 @@ def roiset_from_arguments(args: argparse.Namespace, border_px: int = 0):
     """
     from dataclasses import replace
 
-    from ..model.rois import BorderROI, ROISet, load_roiset_json
+    from ..model.rois import BorderROI, ROISet, load_roiset
 
-    roiset = load_roiset_json(args.rois) if args.rois else ROISet()
+    roiset = load_roiset(args.rois) if args.rois else ROISet()
     rois = list(roiset.rois)
     rois += [parse_roi_spec(s, name=f"roi {i}") for i, s in enumerate(args.roi, start=1)]
     rois += [parse_roi_spec(s, role="exclude", name=f"exclude {i}")
              for i, s in enumerate(args.exclude, start=1)]
     if border_px < 0:
-        raise FLImageAppError("--border-px must be 0 or positive")
+        raise UsageError("--border-px must be 0 or positive")
     if border_px > 0:
         rois.append(BorderROI(border_px, name="border"))
     return replace(roiset, rois=tuple(rois))
@@ -158,7 +168,7 @@ def build_roiset(args: argparse.Namespace):
 
     roiset = roiset_from_arguments(args, args.border_px)
     if not roiset.rois:
-        raise FLImageAppError("No background region: give --roi, --border-px or --rois")
+        raise UsageError("no background region: give --roi, --border-px or --rois")
     return replace(roiset, fit_profile=args.profile or roiset.fit_profile,
                    fit_offset=args.offset or roiset.fit_offset)
 
@@ -172,32 +182,46 @@ def parse_frame_range(text: str | None) -> range | None:
         start = int(first)
         stop = int(last) if last else start
     except ValueError:
-        raise FLImageAppError(f"--frames {text!r}: write A-B with whole numbers") from None
+        raise UsageError(f"--frames {text!r}: write A-B with whole numbers") from None
     if start < 0 or stop < start:
-        raise FLImageAppError(f"--frames {text!r}: need 0 <= A <= B")
+        raise UsageError(f"--frames {text!r}: need 0 <= A <= B")
     return range(start, stop + 1)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Execute the verb; returns the exit status.  Errors are raised as FLImageAppError."""
-    from ..model.background_apply import apply_background, load_background_image
-    from ..model.loader import file_kind, open_series
+def run(args: argparse.Namespace, console: Console) -> int:
+    """Execute the verb; returns the exit status.
 
+    Raises
+    ------
+    UsageError
+        Malformed regions or frame range, no region (exit status 2).
+    FLImageAppError
+        Bad files, a region outside the image, a failed fit (exit status 1).
+    """
+    from ..model.background_apply import apply_background, load_background_image
+    from ..model.h5io import output_group
+    from ..model.loader import file_kind
+
+    output = Path(args.output)
+    options = stack_options(args, Path(args.input))
     roiset = build_roiset(args)
     frames = parse_frame_range(args.frames)
+    inputs = [Path(args.input), args.rois, Path(args.bg_image) if args.bg_image else None]
+    check_outputs(inputs, [output], args.overwrite)
     data_background = load_background_image(args.bg_image) if args.bg_image else None
     as_image = file_kind(args.input) == "FLImage"
-    with open_series(args.input) as series:
+    with output_group(), open_input(Path(args.input), **options) as series:
         if frames is not None and frames.stop > len(series):
-            raise FLImageAppError(f"--frames {args.frames}: the series has {len(series)} "
-                                  f"frames (0…{len(series) - 1})")
-        result = apply_background(series, args.output, roiset, frames=frames,
+            raise UsageError(f"--frames {args.frames}: the series has {len(series)} "
+                             f"frames (0…{len(series) - 1})")
+        result = apply_background(series, output, roiset, frames=frames,
                                   data_background=data_background, as_image=as_image,
-                                  overwrite=args.overwrite)
-    if not args.quiet:
-        print(f"{args.output}: fitted the background of {len(result.fitted_frames)} frame(s) "
-              f"({roiset.fit_profile}, offset {roiset.fit_offset}) on "
-              f"{int(result.n_pixels.max())} px; residual std "
-              f"{result.residual_std.min():.4g}…{result.residual_std.max():.4g}")
+                                  overwrite=args.overwrite,
+                                  progress=console.progress("background"),
+                                  cancel=console.cancel, input_path=args.input)
+        console.check_interrupt()
+    console.note(f"wrote {output}: fitted the background of {len(result.fitted_frames)} "
+                 f"frame(s) ({roiset.fit_profile}, offset {roiset.fit_offset}) on "
+                 f"{int(result.n_pixels.max())} px; residual std "
+                 f"{result.residual_std.min():.4g}…{result.residual_std.max():.4g}")
     return 0
-

@@ -17,6 +17,7 @@ Options that cannot go together are refused before any file is read.
 from __future__ import annotations
 
 import argparse
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,8 @@ from .console import (
     output_argument,
     overwrite_argument,
     require_suffix,
+    stack_arguments,
+    stack_options,
 )
 from .files import export_series_file
 
@@ -48,7 +51,10 @@ from .files import export_series_file
 BLEACH_REGIONS: tuple[str, ...] = ("frame", "signal", "outside")
 #: reference frames of histogram matching
 HISTOGRAM_REFERENCES: tuple[str, ...] = ("first", "previous")
-DEFAULT_METHOD = "flimage"
+#: exp, not flimage: flimage's method sums the pixels above the background, and the
+#: background noise adds a constant to that sum, so its corrected frames still fade
+#: (see the README, "Command line")
+DEFAULT_METHOD = "exp"
 DEFAULT_BORDER_PX = 20
 
 #: the options that set up a correction (argparse destination → option); ``--like``
@@ -67,18 +73,22 @@ fades, and scale every frame back to the level of the first one.  The input file
 is never changed; the corrected series is written to a new file.
 
 methods (--method):
+  exp        A·exp(−k·t) + C fitted to the mean intensity against the frame times
+             (default)
   flimage    exponential decay with offset, fitted exactly as flimage 0.3.3 does
-             (default; gives the same numbers as flimage)
+             (same numbers as flimage; its intensity, the sum of the pixels above
+             the background, counts background noise, so corrected frames of a
+             noisy camera series still fade)
   ratio      each frame scaled by I(first frame) / I(frame); no fit, follows noise
-  exp        A·exp(−k·t) + C fitted against the frame times
   biexp      two exponentials + C: a fast and a slow bleaching component
   histogram  each frame's intensity histogram matched to the first (or previous)
              frame; no fit
 
 regions (--roi, --exclude, --signal-roi) are written in image pixels (x = column,
 y = row, counted from the top-left corner) as rect:X,Y,W,H, ellipse:X,Y,W,H (its
-bounding box) or polygon:x1,y1,x2,y2,…; ROIS.json is an ROI set saved with the
-Export button of the app's Background panel."""
+bounding box) or polygon:x1,y1,x2,y2,…; ROIS is an ROI set: the app's JSON
+(Export button of the Background panel), Fiji .roi / RoiSet .zip, or an .h5 file
+whose ROIs the background verb stored."""
 
 EPILOG = """\
 examples:
@@ -140,17 +150,19 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     region.add_argument("--signal-roi", action="append", metavar="SPEC",
                         help="signal region for --region signal, e.g. a cell (same syntax as "
                              "--roi); repeat for several")
-    region.add_argument("--signal-rois", metavar="ROIS.json",
+    region.add_argument("--signal-rois", type=Path, metavar="ROIS",
                         help="take the signal for --region signal from an ROI set, as the "
                              "app's Bleach panel does: its exclude regions (the cells drawn "
                              "over the background), or everything outside its background "
-                             "regions if it has none")
+                             "regions if it has none; Fiji .roi / .zip ROIs are the cells")
 
     like = parser.add_argument_group("repeat an earlier correction")
     like.add_argument("--like", type=Path, metavar="CORRECTED.h5",
                       help="correct IN exactly as CORRECTED.h5 was corrected (same method, "
                            "settings and regions, read from the record the app stores in "
                            "every corrected file); no other correction option may be given")
+
+    stack_arguments(parser)
 
     outputs = parser.add_argument_group("more outputs")
     outputs.add_argument("--csv", type=Path, metavar="CURVE.csv",
@@ -287,9 +299,10 @@ def correction_setup(args: argparse.Namespace, options: dict[str, Any]) -> Corre
         signal_rois = tuple(parse_roi_spec(spec, name=f"signal {number}")
                             for number, spec in enumerate(args.signal_roi or [], start=1))
         if args.signal_rois:
-            from ..model.rois import load_roiset_json
+            from ..model.rois import load_roiset
 
-            signal_roiset = load_roiset_json(args.signal_rois)
+            # Fiji ROIs carry no role: drawn for the signal, they are the cells
+            signal_roiset = load_roiset(args.signal_rois, imagej_role="exclude")
             if not signal_roiset.rois:
                 raise FLImageAppError(f"{args.signal_rois} holds no region shared by all "
                                       "frames; it cannot give the signal")
@@ -341,15 +354,69 @@ def read_like(path: Path) -> dict[str, Any]:
         record = read_provenance(path)
     except FileFormatError as error:
         if "no provenance record" in str(error):
-            raise FLImageAppError(f"{path} holds no record of how it was corrected (it was "
-                                  "not written by flimage-app); --like needs a file the app "
-                                  "corrected") from None
+            raise FLImageAppError(f"{path} holds no record of a bleach correction (no "
+                                  "provenance record); --like needs a file that flimage-app "
+                                  "bleach corrected") from None
         raise
+    if not isinstance(record, dict):
+        raise FLImageAppError(f"{path}: its provenance record is not a record of settings")
     operation = record.get("operation")
     if operation != "bleach correction":
-        raise FLImageAppError(f"{path} was made by {operation!r}, not by a bleach correction; "
-                              "--like needs a bleach-corrected file")
+        made = (f"by {operation!r}" if isinstance(operation, str) and len(operation) < 40
+                else "by another operation")
+        raise FLImageAppError(f"{path} was made {made}, not by a bleach correction; "
+                              "--like needs a file that flimage-app bleach corrected")
     return record
+
+
+#: what --like takes from a record: parameter → check of its value (as the verb accepts it)
+LIKE_PARAMETERS: dict[str, Any] = {
+    "method": lambda v: v in BLEACH_METHODS,
+    "background": lambda v: v in BLEACH_BACKGROUNDS,
+    "border_px": lambda v: type(v) is int and 0 <= v <= 100_000,
+    "background_value": lambda v: v is None or (type(v) in (int, float) and math.isfinite(v)),
+    "region": lambda v: v in BLEACH_REGIONS,
+    "histogram_reference": lambda v: v in HISTOGRAM_REFERENCES,
+    "strict": lambda v: type(v) is bool,
+}
+
+
+def like_parameters(record: dict[str, Any], like: Path) -> tuple[dict[str, Any], list[str]]:
+    """The recorded correction as options of ``correct_series``, checked, and what was left out.
+
+    A file's record is untrusted input: only the parameters of
+    :data:`LIKE_PARAMETERS`, each of the type and in the range the verb
+    accepts, are used.  Anything else (a ``source`` series, a path, an
+    unknown key) is never used; it is named in the returned list so the user
+    hears of it.
+
+    Raises
+    ------
+    FLImageAppError
+        A parameter of the wrong type or out of range, or no method.
+    """
+    parameters = record.get("parameters", {})
+    if not isinstance(parameters, dict):
+        raise FLImageAppError(f"{like.name}: its record's parameters are not a table of "
+                              "settings; --like cannot use it")
+    parameters = dict(parameters)
+    parameters.setdefault("method", record.get("method"))
+    options = like_options({"parameters": parameters})
+    options["strict"] = parameters.get("strict", True)
+    for key, accepts in LIKE_PARAMETERS.items():
+        value = options[key]
+        try:
+            ok = bool(accepts(value))
+        except TypeError:  # e.g. an unhashable list where a name is expected
+            ok = False
+        if not ok:
+            shown = repr(value) if len(repr(value)) < 60 else f"a {type(value).__name__}"
+            raise FLImageAppError(f"{like.name}: its record gives {key} = {shown}, which "
+                                  "bleach does not accept; --like cannot use it")
+    ignored = sorted(str(key)[:40] for key in parameters if key not in LIKE_PARAMETERS)
+    if record.get("source"):
+        ignored.append("source (another series)")
+    return options, ignored
 
 
 def check_like_masks(record: dict[str, Any], like: Path, source: Path,
@@ -399,38 +466,67 @@ def run(args: argparse.Namespace, console: Console) -> int:
                              f"leave out {', '.join(given)}")
     else:
         options = correction_options(args)
-    read_too = [Path(path) for path in (args.like, args.rois, args.signal_rois) if path]
-    check_outputs([args.input, *read_too], [args.output, args.csv, args.tif], args.overwrite)
+    layout = stack_options(args, args.input)
+    check_outputs([args.input, args.like, args.rois, args.signal_rois],
+                  [args.output, args.csv, args.tif], args.overwrite)
 
     from ..model.bleach import correct_series
-    from ..model.h5io import atomic_output
-    from ..model.recipes import reapply
+    from ..model.h5io import atomic_output, output_group
 
-    record = read_like(args.like) if args.like is not None else None
-    setup = correction_setup(args, options) if options is not None else None
-    progress = console.progress("bleach correction")
-    with open_input(args.input) as series:
-        if record is not None:
-            check_like_masks(record, args.like, args.input, series.frame_shape)
-            console.note(f"correcting like {args.like.name}: {describe(like_options(record))}")
-            if record.get("source"):
-                console.note(f"{args.like.name} was measured on {record['input'].get('file')} "
-                             "and applied to another file; here IN is measured and corrected")
-            result = reapply(record, series, args.output, progress=progress,
-                             overwrite=args.overwrite)
-        else:
-            masks = setup.masks(series.frame_shape)
+    like = None
+    if args.like is not None:
+        record = read_like(args.like)
+        options, ignored = like_parameters(record, args.like)
+        like = (record, options, ignored)
+    setup = correction_setup(args, options) if like is None else None
+    progress = console.progress("bleach")
+    # every output appears only when all are complete: bleach, CSV and TIFF renamed together
+    with output_group() as outputs:
+        with open_input(args.input, **layout) as series:
+            if like is not None:
+                record, options, ignored = like
+                check_like_masks(record, args.like, args.input, series.frame_shape)
+                masks = {key: _checked_mask(record, key, args.like) for key in MASK_KEYS}
+                console.note(f"correcting like {args.like.name}: {describe(options)}")
+                if ignored:
+                    console.note(f"not taken from {args.like.name}'s record: "
+                                 f"{', '.join(ignored)} (IN alone is measured and corrected)")
+            else:
+                masks = setup.masks(series.frame_shape)
             result = correct_series(series, args.output, **options, **masks,
-                                    progress=progress, overwrite=args.overwrite)
+                                    progress=progress, cancel=console.cancel,
+                                    overwrite=args.overwrite)
+        console.check_interrupt()
+        if args.csv is not None:
+            with atomic_output(args.csv, overwrite=args.overwrite) as temporary:
+                result.to_csv(temporary)
+        console.check_interrupt()
+        if args.tif is not None:
+            export_series_file(outputs.path_of(args.output), args.tif, raw=False,
+                               overwrite=args.overwrite, console=console,
+                               name=args.output.name)
+        console.check_interrupt()
     if result.report is not None:
         print(result.report.as_text())
-    if args.csv is not None:
-        with atomic_output(args.csv, overwrite=args.overwrite) as temporary:
-            result.to_csv(temporary)
-        console.note(f"wrote {args.csv}")
-    if args.tif is not None:
-        export_series_file(args.output, args.tif, raw=False, overwrite=args.overwrite,
-                           console=console)
-        console.note(f"wrote {args.tif}")
-    console.note(f"wrote {args.output}")
+    for path in (args.output, args.csv, args.tif):
+        if path is not None:
+            console.note(f"wrote {path}")
     return 0
+
+
+#: the masks a bleach record may hold
+MASK_KEYS: tuple[str, ...] = ("signal_mask", "background_mask")
+
+
+def _checked_mask(record: dict[str, Any], key: str, like: Path):
+    """The recorded mask `key` as a 2-D boolean array, or None."""
+    import numpy as np
+
+    mask = (record.get("masks") or {}).get(key)
+    if mask is None:
+        return None
+    mask = np.asarray(mask)
+    if mask.ndim != 2 or mask.dtype != bool:
+        raise FLImageAppError(f"{like.name}: its recorded {key.replace('_', ' ')} is not a "
+                              "2-D yes/no image; --like cannot use it")
+    return mask

@@ -29,7 +29,10 @@ it numpy, h5py …) is imported inside the verbs, so ``--version`` and
 from __future__ import annotations
 
 import argparse
+import contextlib
+import difflib
 import os
+import signal
 import sys
 import traceback
 import warnings
@@ -47,6 +50,8 @@ from .console import (
     VERBS,
     CommandError,
     Console,
+    Interrupted,
+    SignalGuard,
     UsageError,
     error_message,
     ordered_verbs,
@@ -83,13 +88,17 @@ def _background_arguments(parser: argparse.ArgumentParser) -> None:
 def run_background(args: argparse.Namespace, console: Console) -> int:
     from .background import run
 
-    return run(args)
+    return run(args, console)
 
 
 
 # ------------------------------------------------------------------ launcher
 def launch(args: argparse.Namespace, console: Console) -> int:
     """Open the GUI with the files (or the demo); print summaries if there is no GUI."""
+    check_launcher_files(args.files)
+    problem = display_problem()
+    if problem is not None:
+        raise CommandError(problem)
     try:
         from .. import gui
 
@@ -123,14 +132,82 @@ def _launch_without_gui(args: argparse.Namespace, console: Console,
     return 0
 
 
+#: Qt platforms that need no display server
+HEADLESS_PLATFORMS: frozenset[str] = frozenset({"offscreen", "minimal", "vnc", "linuxfb",
+                                                "eglfs", "vkkhrdisplay"})
+
+
+def display_problem(environ: dict[str, str] | None = None,
+                    platform: str | None = None) -> str | None:
+    """Why the GUI cannot open a window here, or None.
+
+    Without a display Qt aborts the process ("could not connect to display",
+    exit status 134); this is checked before any Qt object exists, so the
+    user gets one line and exit status 1 instead.  Only Linux and the other
+    X11 / Wayland systems need a display server; macOS and Windows always
+    have their own.
+    """
+    environ = os.environ if environ is None else environ
+    platform = sys.platform if platform is None else platform
+    if platform.startswith(("win", "darwin", "cygwin")):
+        return None
+    requested = environ.get("QT_QPA_PLATFORM", "").split(":")[0].strip().lower()
+    if requested in HEADLESS_PLATFORMS:
+        return None
+    has_x11, has_wayland = bool(environ.get("DISPLAY")), bool(environ.get("WAYLAND_DISPLAY"))
+    if (requested == "xcb" and has_x11) or (requested.startswith("wayland") and has_wayland):
+        return None
+    if not requested and (has_x11 or has_wayland):
+        return None
+    needed = {"xcb": "DISPLAY", "wayland": "WAYLAND_DISPLAY"}.get(
+        requested.split("-")[0], "DISPLAY or WAYLAND_DISPLAY")
+    return (f"no display to open the app on ({needed} is not set); run it in a desktop "
+            f"session, or use a verb without a window (see {PROG} --help)")
+
+
+def check_launcher_files(files: Sequence[Path]) -> None:
+    """Refuse a word that is neither a verb nor an existing file (exit status 2).
+
+    Such a word is a mistyped verb (``inf``, ``Info``, ``help``) far more often
+    than a file to open, and a running window must not be handed it.
+    """
+    for path in files:
+        if path.exists():
+            continue
+        word = str(path)
+        hint = ""
+        if os.sep not in word and "/" not in word and not path.suffix:
+            close = difflib.get_close_matches(word.lower(), list(VERBS), n=1, cutoff=0.6)
+            if word.lower() in VERBS:
+                close = [word.lower()]
+            if close:
+                hint = f"; did you mean {close[0]!r}?"
+            elif word.lower() in ("help", "h", "?"):
+                hint = f"; see {PROG} --help"
+            else:
+                hint = f"; the verbs are {', '.join(v.name for v in ordered_verbs())}"
+        raise UsageError(f"{word!r} is not a verb or an existing file{hint}")
+
+
 # ------------------------------------------------------------------ parsers
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, as every error of the command.
+
+    argparse prints a usage block of several lines before its message; here a
+    usage error reads ``flimage-app VERB: error: <message> (see flimage-app
+    VERB --help)`` and exits with status 2.
+    """
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
 def _common_options(defaults: bool) -> argparse.ArgumentParser:
     """--quiet / --debug, accepted before and after a verb.
 
     Sub-parsers use SUPPRESS as default, so that an option given before the
     verb is not reset by the sub-parser's default.
     """
-    parent = argparse.ArgumentParser(add_help=False)
+    parent = OneLineParser(add_help=False)
     default_false: Any = False if defaults else argparse.SUPPRESS
     parent.add_argument("-q", "--quiet", action="store_true", default=default_false,
                         help="no progress or notes on stderr")
@@ -148,7 +225,7 @@ def _verb_list() -> str:
 
 def build_launcher_parser() -> argparse.ArgumentParser:
     """Parser of ``flimage-app [options] [FILE ...]`` (the GUI launcher)."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog=PROG, parents=[_common_options(True)],
         usage=f"{PROG} [options] [FILE ...]\n       {PROG} VERB [options] ...",
         description="Fluorescence microscopy images and time series (FLImage / FLSeries): "
@@ -168,10 +245,11 @@ def build_launcher_parser() -> argparse.ArgumentParser:
 def build_verb_parser() -> argparse.ArgumentParser:
     """Parser of ``flimage-app VERB ...``."""
     common = _common_options(True)
-    parser = argparse.ArgumentParser(prog=PROG, parents=[common], epilog=_verb_list(),
+    parser = OneLineParser(prog=PROG, parents=[common], epilog=_verb_list(),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    subparsers = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    subparsers = parser.add_subparsers(dest="verb", required=True, metavar="VERB",
+                                       parser_class=OneLineParser)
     for entry in ordered_verbs():
         # "resolve": a verb may define its own --quiet (it then replaces the common one)
         sub = subparsers.add_parser(entry.name, help=entry.help, description=entry.help,
@@ -207,29 +285,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_verb_parser() if first_verb(argv) else build_launcher_parser()
     args = parser.parse_args(argv)
-    console = Console(quiet=args.quiet)
+    verb_name = getattr(args, "verb", None)
+    # the GUI handles its own signals; a verb that writes stops at a safe point (see SignalGuard)
+    signals = SignalGuard(deferred=verb_name not in (None, "info"))
+    console = Console(quiet=args.quiet, signals=signals)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), (signals if verb_name else contextlib.nullcontext()):
             warnings.showwarning = show_warning(console)
-            return args.run(args, console)
+            status = args.run(args, console)
+        if signals.received is not None:
+            # arrived after the verb's last check: its outputs were complete and renamed
+            print(f"{PROG}: interrupted after the outputs were written", file=sys.stderr)
+            return 128 + signals.received
+        return status
     except UsageError as exc:
         # one line, as argparse writes it but without the (long) usage block
         failed = getattr(args, "verb_parser", parser)
         failed.exit(2, f"{failed.prog}: error: {exc}\n")
-    except KeyboardInterrupt:
-        print(f"\n{PROG}: interrupted", file=sys.stderr)
-        return 130
+    except (Interrupted, KeyboardInterrupt) as exc:
+        return _interrupted(signals.received or getattr(exc, "signum", signal.SIGINT))
     except BrokenPipeError:
         # the reader of stdout went away (e.g. `| head`): stop quietly, as Unix tools do;
         # stdout is redirected so that Python's final flush does not fail again
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except Exception as exc:
+        if signals.received is not None:
+            # the model's Cancelled (its cancel callback saw the signal), or what a signal broke
+            return _interrupted(signals.received)
         if args.debug:
             traceback.print_exc()
         print(f"{PROG}: error: {error_message(exc)}", file=sys.stderr)
         return 1
     return 0  # parser.error exits; this keeps type checkers content
+
+
+def _interrupted(signum: int) -> int:
+    print(f"{PROG}: interrupted; no output written", file=sys.stderr)
+    return 128 + int(signum)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import math
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -34,12 +36,98 @@ class CommandError(Exception):
 
 
 # ------------------------------------------------------------------ console
-class Console:
-    """Progress, notes and warnings on stderr; silent with ``--quiet``."""
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived: the verb stops at its next safe point.
 
-    def __init__(self, quiet: bool = False, stream: TextIO | None = None) -> None:
+    A BaseException, as KeyboardInterrupt, so that no ``except Exception``
+    on the way takes it for an error of the file at hand.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_status(self) -> int:
+        """128 + the signal number, as shells report it (130 for SIGINT, 143 for SIGTERM)."""
+        return 128 + self.signum
+
+
+class SignalGuard:
+    """SIGINT and SIGTERM handled by the command itself, while a verb runs.
+
+    Python's own Ctrl-C handling raises KeyboardInterrupt wherever the main
+    thread happens to be, also inside a garbage-collection callback or a
+    lock's ``__exit__``, where it is swallowed ("Exception ignored …") and
+    the verb finishes and exits 0; SIGTERM is not handled at all and leaves
+    the temporary files behind.  Here the handler only records the signal
+    (`deferred`): the model polls :meth:`cancelled` as its cancel callback
+    after every frame and stops with ``Cancelled``, and the verb calls
+    :meth:`check` between its steps.  A second signal, or any signal when not
+    `deferred` (a verb that writes nothing), raises :class:`Interrupted` at once.
+    """
+
+    SIGNALS = ("SIGINT", "SIGTERM")
+
+    def __init__(self, deferred: bool = True) -> None:
+        self.deferred = deferred
+        self.received: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> SignalGuard:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for name in self.SIGNALS:
+                number = getattr(signal, name)
+                self._previous[number] = signal.signal(number, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        import signal
+
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+        self._previous.clear()
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        repeated = self.received is not None
+        self.received = signum
+        if repeated or not self.deferred:
+            raise Interrupted(signum)
+
+    def cancelled(self) -> bool:
+        """The cancel callback of the model's long operations: True once a signal arrived."""
+        return self.received is not None
+
+    def check(self) -> None:
+        """Raise :class:`Interrupted` if a signal arrived (call between the steps of a verb)."""
+        if self.received is not None:
+            raise Interrupted(self.received)
+
+
+class Console:
+    """Progress, notes and warnings on stderr; silent with ``--quiet``.
+
+    `signals` gives the verbs their cancel callback (:attr:`cancel`) and the
+    check between steps (:meth:`check_interrupt`).
+    """
+
+    def __init__(self, quiet: bool = False, stream: TextIO | None = None,
+                 signals: SignalGuard | None = None) -> None:
         self.quiet = quiet
         self.stream = stream if stream is not None else sys.stderr
+        self.signals = signals if signals is not None else SignalGuard()
+
+    @property
+    def cancel(self) -> Callable[[], bool]:
+        """``cancel()`` for the model: True once SIGINT or SIGTERM arrived."""
+        return self.signals.cancelled
+
+    def check_interrupt(self) -> None:
+        """Stop here (:class:`Interrupted`) if SIGINT or SIGTERM arrived."""
+        self.signals.check()
 
     @property
     def is_terminal(self) -> bool:
@@ -51,7 +139,11 @@ class Console:
             print(f"{PROG}: {message}", file=self.stream, flush=True)
 
     def progress(self, label: str) -> Callable[[int, int], None] | None:
-        """A ``progress(done, total)`` callback: a bar on a terminal, else every 10 %."""
+        """A ``progress(done, total)`` callback: a bar on a terminal, else every 10 %.
+
+        It counts frames within each pass and names the pass ("bleach:
+        measuring 40/80"), following :mod:`flimage_app.model.progress`.
+        """
         if self.quiet:
             return None
         if self.is_terminal:
@@ -59,33 +151,53 @@ class Console:
         return _ProgressLines(label, self.stream)
 
 
-class _TerminalBar:
-    WIDTH = 30
+class _PassProgress:
+    """What both progress displays share: the verb's label and the current pass."""
 
     def __init__(self, label: str, stream: TextIO) -> None:
         self.label, self.stream = label, stream
+        self.pass_name = ""
+
+    def start_pass(self, name: str) -> None:
+        """The model starts the pass `name` (see :func:`flimage_app.model.progress.start_pass`)."""
+        self.pass_name = name
+        self.restart()
+
+    def restart(self) -> None:
+        """A new pass: its count starts again."""
+
+    @property
+    def heading(self) -> str:
+        return f"{self.label}: {self.pass_name}" if self.pass_name else f"{self.label}:"
+
+
+class _TerminalBar(_PassProgress):
+    WIDTH = 30
 
     def __call__(self, done: int, total: int) -> None:
         fraction = done / total if total else 1.0
         filled = round(self.WIDTH * fraction)
         bar = "#" * filled + "-" * (self.WIDTH - filled)
         end = "\n" if done >= total else ""
-        self.stream.write(f"\r{self.label} [{bar}] {done}/{total}{end}")
+        self.stream.write(f"\r{self.heading} [{bar}] {done}/{total}{end}")
         self.stream.flush()
 
 
-class _ProgressLines:
-    """Progress for logs: a line at every tenth of the work."""
+class _ProgressLines(_PassProgress):
+    """Progress for logs: a line at every tenth of each pass."""
 
     def __init__(self, label: str, stream: TextIO) -> None:
-        self.label, self.stream = label, stream
+        super().__init__(label, stream)
+        self.last_tenth = 0
+
+    def restart(self) -> None:
         self.last_tenth = 0
 
     def __call__(self, done: int, total: int) -> None:
         tenth = 10 * done // total if total else 10
         if tenth != self.last_tenth:
             self.last_tenth = tenth
-            print(f"{self.label}: {done}/{total}", file=self.stream, flush=True)
+            print(f"{self.heading} {done}/{total}", file=self.stream, flush=True)
 
 
 # ------------------------------------------------------------------ verbs
@@ -151,6 +263,48 @@ def pixel_size_metres(text: str) -> float:
     return value
 
 
+#: the options of :func:`stack_arguments` (argparse destination → option)
+STACK_OPTIONS: dict[str, str] = {"pixel_size": "--pixel-size", "interval": "--interval",
+                                 "channel": "--channel", "plane": "--plane"}
+
+
+def stack_arguments(parser: argparse.ArgumentParser, *, overrides: str = "the file's") -> None:
+    """Add ``--pixel-size``, ``--interval``, ``--channel`` and ``--plane``: how a stack is read.
+
+    Every verb that reads TIFF / ``.npy`` stacks takes them, so that every
+    hint the reader gives ("give the frame interval with --interval S")
+    names an option of the verb at hand.  :func:`stack_options` reads them.
+    """
+    group = parser.add_argument_group("reading a TIFF / .npy stack")
+    group.add_argument("--pixel-size", type=pixel_size_metres, metavar="M",
+                       help=f"pixel size in metres (overrides {overrides}), e.g. 1.3e-7")
+    group.add_argument("--interval", type=positive_float, metavar="S",
+                       help=f"frame interval in seconds (overrides {overrides} frame times)")
+    group.add_argument("--channel", type=non_negative_int, metavar="N",
+                       help="channel (or colour sample) to read, counted from 0")
+    group.add_argument("--plane", type=non_negative_int, metavar="N",
+                       help="Z plane to read, counted from 0")
+
+
+def stack_options(args: argparse.Namespace, path: Path) -> dict[str, Any]:
+    """The stack options given (for :func:`open_input`), checked against the input `path`.
+
+    Raises
+    ------
+    UsageError
+        A stack option given for an HDF5 input, whose frames carry their own metadata.
+    """
+    from ..model.tiffio import is_stack_file
+
+    given = {name: getattr(args, name) for name in STACK_OPTIONS
+             if getattr(args, name, None) is not None}
+    if given and not is_stack_file(path):
+        options = ", ".join(STACK_OPTIONS[name] for name in given)
+        raise UsageError(f"{options} read TIFF / .npy stacks; {path.name} is not one (an "
+                         "HDF5 file's frames carry their own times and pixel size)")
+    return given
+
+
 def output_argument(parser: argparse.ArgumentParser, help: str) -> None:
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help=help)
 
@@ -160,25 +314,28 @@ def overwrite_argument(parser: argparse.ArgumentParser) -> None:
                         help="replace existing output files")
 
 
-def check_outputs(inputs: Sequence[Path], outputs: Sequence[Path | None],
+def check_outputs(inputs: Sequence[Path | None], outputs: Sequence[Path | None],
                   overwrite: bool) -> None:
     """Refuse outputs that are inputs, repeat each other, exist or lack a folder.
 
-    Existing outputs are accepted with `overwrite`.
+    `inputs` are every file the verb reads (the series, ``--like``, ROI
+    files, a background image): an output is refused when it is one of them,
+    also through a symbolic or hard link (same device and inode), with
+    ``--overwrite`` or not.  Existing outputs are accepted with `overwrite`.
     Checked before any work starts, so a long run does not fail at its end.
     """
-    sources = {_identity(path) for path in inputs}
-    seen: set[Path] = set()
+    sources = {key for path in inputs if path is not None for key in _identities(path)}
+    seen: set = set()
     for output in outputs:
         if output is None:
             continue
-        key = _identity(output)
-        if key in sources:
+        keys = _identities(output)
+        if keys & sources:
             raise CommandError(f"{output} is an input file; choose another output name "
-                               "(input files are never modified)")
-        if key in seen:
+                               "(input files are never modified, not even with --overwrite)")
+        if keys & seen:
             raise CommandError(f"{output} is given for two outputs")
-        seen.add(key)
+        seen |= keys
         if output.exists() and not overwrite:
             raise CommandError(f"{output} exists; pass --overwrite to replace it")
         if output.exists() and output.is_dir():
@@ -187,8 +344,13 @@ def check_outputs(inputs: Sequence[Path], outputs: Sequence[Path | None],
             raise CommandError(f"folder {output.parent} does not exist")
 
 
-def _identity(path: Path) -> Path:
-    return Path(os.path.realpath(path))
+def _identities(path: Path) -> set:
+    """What makes two names the same file: the resolved path and, if it exists, its inode."""
+    keys: set = {Path(os.path.realpath(path))}
+    with contextlib.suppress(OSError):
+        status = os.stat(path)
+        keys.add((status.st_dev, status.st_ino))
+    return keys
 
 
 @contextlib.contextmanager
@@ -217,10 +379,17 @@ class UsageError(Exception):
 # ------------------------------------------------------------------ main
 def error_message(exc: BaseException) -> str:
     """One line that tells the user what went wrong."""
+    if isinstance(exc, FileExistsError) or "overwrite=True" in str(exc):
+        # the library names its keyword (overwrite=True); here the option is --overwrite
+        text = _plain_hdf5_error(re.sub(r"^\[Errno \d+\] ", "", str(exc)))
+        text = text.replace("overwrite=True", "--overwrite")
+        if "--overwrite" not in text:
+            text = f"{text.rstrip('.')}; pass --overwrite to replace it"
+        return text
     if isinstance(exc, OSError) and exc.filename and exc.strerror:
         text = f"{exc.filename}: {exc.strerror}"
     else:
-        text = str(exc)
+        text = _plain_hdf5_error(str(exc))
         if isinstance(exc, KeyError) and text.startswith(("'", '"')) and len(exc.args) == 1:
             text = str(exc.args[0])
     from_app = type(exc).__module__.startswith("flimage_app") or isinstance(
@@ -230,6 +399,22 @@ def error_message(exc: BaseException) -> str:
     if not from_app:
         text = f"{type(exc).__name__}: {text} (run with --debug for details)"
     return text
+
+
+#: h5py's text for a failed open/create, e.g. "Unable to create file (unable to open file:
+#: name = 'x.h5', errno = 17, error message = 'File exists', flags = 15, o_flags = c2)"
+_HDF5_ERRNO_TEXT = re.compile(r"name = '(?P<name>[^']*)', errno = (?P<errno>\d+), "
+                              r"error message = '(?P<message>[^']*)'")
+
+
+def _plain_hdf5_error(text: str) -> str:
+    """h5py's raw errno text as "<file>: <reason>" (the existing-file case names --overwrite)."""
+    match = _HDF5_ERRNO_TEXT.search(text)
+    if match is None:
+        return text
+    if int(match["errno"]) == errno.EEXIST:
+        return f"{match['name']} exists; pass --overwrite to replace it"
+    return f"{match['name']}: {match['message'].lower()}"
 
 
 def show_warning(console: Console):

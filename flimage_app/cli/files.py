@@ -12,13 +12,12 @@ from .console import (
     HDF5_SUFFIXES,
     Console,
     check_outputs,
-    non_negative_int,
     open_input,
     output_argument,
     overwrite_argument,
-    pixel_size_metres,
-    positive_float,
     require_suffix,
+    stack_arguments,
+    stack_options,
     verb,
 )
 
@@ -27,12 +26,13 @@ from .console import (
 def _info_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="FLSeries / FLImage HDF5, TIFF or .npy file")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    stack_arguments(parser)
 
 
 @verb("info", "summarise a file: kind, frames, shape, times, pixel size, backgrounds",
       _info_arguments)
 def run_info(args: argparse.Namespace, console: Console) -> int:
-    summary = summarise(args.file)
+    summary = summarise(args.file, **stack_options(args, args.file))
     if args.json:
         print(json.dumps(summary, indent=2, default=_json_default))
     else:
@@ -40,13 +40,16 @@ def run_info(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def summarise(path: Path) -> dict[str, Any]:
-    """Summary of any input file; stacks are described from their metadata (no pixels read)."""
+def summarise(path: Path, **layout: Any) -> dict[str, Any]:
+    """Summary of any input file; stacks are described from their metadata (no pixels read).
+
+    `layout`: the stack options (``pixel_size``, ``interval``, ``channel``, ``plane``).
+    """
     from ..model.loader import check_readable, describe
     from ..model.tiffio import is_stack_file, stack_summary
 
     if is_stack_file(path):
-        return stack_summary(check_readable(path))
+        return stack_summary(check_readable(path), **layout)
     return describe(path)
 
 
@@ -94,30 +97,27 @@ def _format_value(key: str, value: Any) -> str:
 def _import_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("stack", type=Path, help="TIFF (ImageJ, OME, plain) or .npy stack")
     output_argument(parser, "FLSeries HDF5 file to write (.h5)")
-    parser.add_argument("--pixel-size", type=pixel_size_metres, metavar="M",
-                        help="pixel size in metres (overrides the file), e.g. 1.3e-7")
-    parser.add_argument("--interval", type=positive_float, metavar="S",
-                        help="frame interval in seconds (overrides the file's frame times)")
-    parser.add_argument("--channel", type=non_negative_int, metavar="N",
-                        help="channel (or colour sample) to import, counted from 0")
-    parser.add_argument("--plane", type=non_negative_int, metavar="N",
-                        help="Z plane to import, counted from 0")
+    stack_arguments(parser)
     overwrite_argument(parser)
 
 
 @verb("import", "convert a TIFF / .npy stack into an FLSeries HDF5 file", _import_arguments)
 def run_import(args: argparse.Namespace, console: Console) -> int:
+    from ..model.h5io import output_group
     from ..model.loader import check_readable
     from ..model.tiffio import import_stack
 
     require_suffix(args.output, HDF5_SUFFIXES, "the output of import")
     check_readable(args.stack)
     check_outputs([args.stack], [args.output], args.overwrite)
-    series = import_stack(args.stack, pixel_size=args.pixel_size, interval=args.interval,
-                          channel=args.channel, plane=args.plane, h5file=args.output,
-                          overwrite=args.overwrite, progress=console.progress("import"))
-    with series:
-        console.note(f"wrote {args.output} ({len(series)} frames)")
+    with output_group():
+        series = import_stack(args.stack, **stack_options(args, args.stack),
+                              h5file=args.output, overwrite=args.overwrite,
+                              progress=console.progress("import"), cancel=console.cancel)
+        with series:
+            frames = len(series)
+        console.check_interrupt()
+    console.note(f"wrote {args.output} ({frames} frames)")
     return 0
 
 
@@ -127,6 +127,7 @@ def _export_arguments(parser: argparse.ArgumentParser) -> None:
     output_argument(parser, "ImageJ TIFF (.tif) or NumPy (.npy) stack to write")
     parser.add_argument("--raw", action="store_true",
                         help="export the raw fluorescence instead of the background-corrected")
+    stack_arguments(parser)
     overwrite_argument(parser)
 
 
@@ -134,20 +135,33 @@ def _export_arguments(parser: argparse.ArgumentParser) -> None:
       _export_arguments)
 def run_export(args: argparse.Namespace, console: Console) -> int:
     require_suffix(args.output, EXPORT_SUFFIXES, "the output of export")
+    options = stack_options(args, args.input)
     check_outputs([args.input], [args.output], args.overwrite)
-    export_series_file(args.input, args.output, raw=args.raw, overwrite=args.overwrite,
-                       console=console)
+    from ..model.h5io import output_group
+
+    with output_group():
+        export_series_file(args.input, args.output, raw=args.raw, overwrite=args.overwrite,
+                           console=console, **options)
+        console.check_interrupt()
     console.note(f"wrote {args.output}")
     return 0
 
 
 def export_series_file(source: Path, target: Path, *, raw: bool, overwrite: bool,
-                       console: Console) -> None:
-    """Export the series in file `source` to `target` (format from its suffix)."""
+                       console: Console, name: str | None = None, **layout: Any) -> None:
+    """Export the series in file `source` to `target` (format from its suffix).
+
+    `name` is the file named as the origin in a TIFF's Info text (default:
+    `source`'s name); `layout` the stack options of a TIFF / .npy `source`.
+    """
     from ..model.tiffio import export_npy, export_tiff
 
-    export = export_npy if target.suffix.lower() == ".npy" else export_tiff
-    with open_input(source) as series:
-        export(series, target, raw=raw, overwrite=overwrite,
-               progress=console.progress("export"))
+    with open_input(source, **layout) as series:
+        progress = console.progress("export")
+        if target.suffix.lower() == ".npy":
+            export_npy(series, target, raw=raw, overwrite=overwrite, progress=progress,
+                       cancel=console.cancel)
+        else:
+            export_tiff(series, target, raw=raw, overwrite=overwrite, progress=progress,
+                        cancel=console.cancel, source=name or source.name)
 

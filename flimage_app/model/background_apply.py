@@ -26,6 +26,8 @@ from .errors import Cancelled, FileFormatError, FitError, FLImageAppError
 from .h5io import atomic_output, copy_group
 from .image import FLImage
 from .names import APP_GROUP, frame_name
+from .progress import start_pass
+from .provenance import background_record, describe_file, write_provenance
 from .rois import ROISet, write_roiset
 from .series import FLSeriesBase
 
@@ -205,7 +207,8 @@ def apply_background(series: FLSeriesBase, output: str | os.PathLike | h5py.Grou
                      progress: Callable[[int, int], None] | None = None,
                      cancel: Callable[[], bool] | None = None,
                      overwrite: bool = False,
-                     input_lock: contextlib.AbstractContextManager | None = None) -> ApplyResult:
+                     input_lock: contextlib.AbstractContextManager | None = None,
+                     input_path: str | os.PathLike | None = None) -> ApplyResult:
     """Fit the background of frames on the ROI mask and write all frames to `output`.
 
     Parameters
@@ -232,6 +235,10 @@ def apply_background(series: FLSeriesBase, output: str | os.PathLike | h5py.Grou
     input_lock : context manager, optional
         Held while the input is read (e.g. the GUI's lock of open HDF5 files),
         one frame at a time so that other readers are not blocked for long.
+    input_path : path, optional
+        The file `series` was read from, named in the output's provenance
+        record (default: the series' own file; give it for an FLImage file or
+        a stack, which are read into memory).
 
     Raises
     ------
@@ -262,6 +269,7 @@ def apply_background(series: FLSeriesBase, output: str | os.PathLike | h5py.Grou
     settings = {"fit_profile": fit_profile, "fit_offset": fit_offset}
     run = _Writer(series, roiset, masks, to_fit, settings, data_background, as_image,
                   progress, cancel, input_lock or contextlib.nullcontext())
+    run.input_path = input_path if input_path is not None else series.filename
     if isinstance(output, h5py.Group):
         return run.write(output)
     output = Path(output)
@@ -289,10 +297,12 @@ class _Writer:
         self.progress = progress
         self.cancel = cancel
         self.input_lock = input_lock
+        self.input_path: str | os.PathLike | None = None
 
     def write(self, root: h5py.Group) -> ApplyResult:
         length = len(self.series)
         fitted, means, stds, sizes = [], [], [], []
+        start_pass(self.progress, "fitting")
         if not self.as_image:
             with self.input_lock:
                 for name, value in self.series.h5.attrs.items():
@@ -325,6 +335,12 @@ class _Writer:
         used = ROISet(rois=self.roiset.rois, overrides=self.roiset.overrides,
                       **self.settings)
         write_roiset(root, used)
+        parameters = {**self.settings, "frames": sorted(self.to_fit),
+                      "regions": len(used.rois), "frame_overrides": sorted(used.overrides),
+                      "data_background": self.data_background is not None}
+        inputs = [describe_file(self.input_path, len(self.series), self.series.frame_shape)]
+        write_provenance(root, background_record(self.settings["fit_profile"], parameters,
+                                                 inputs))
 
 
 def load_background_image(path: str | os.PathLike) -> np.ndarray:

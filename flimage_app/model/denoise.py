@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections
 import os
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,10 +19,8 @@ import numpy as np
 from .errors import Cancelled
 from .fastwrite import FrameWriter, bound_metadata_cache
 from .h5io import atomic_output
+from .progress import Cancel, Progress, start_pass
 from .provenance import InputDescriptions, denoise_record, write_provenance
-
-Progress = Callable[[int, int], None]
-Cancel = Callable[[], bool]
 
 
 def denoise_image(image: np.ndarray, weight: float = 2.0) -> np.ndarray:
@@ -88,6 +85,8 @@ def _denoise_into(reader, output: h5py.Group, weight: float, progress: Progress 
     workers = workers or os.cpu_count() or 1
     total = len(reader)
     pending: collections.deque[tuple[int, Future]] = collections.deque()
+    reader.keep_identifier(output)
+    start_pass(progress, "denoising")
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="denoise") as pool, \
             FrameWriter(output, workers=workers) as writer:
         try:

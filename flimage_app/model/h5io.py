@@ -15,6 +15,7 @@ import errno
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,13 +94,24 @@ def _same_storage(dset: h5py.Dataset, target: h5py.Group) -> bool:
     return dset.compression == COMPRESSION["compression"] and dset.fletcher32
 
 
+#: longest file name most file systems allow (ext4, XFS, APFS, NTFS: 255 bytes / UTF-16 units)
+NAME_MAX_BYTES = 255
+#: the random part of a temporary name that :func:`tempfile.mkstemp` adds
+_RANDOM_CHARS = 8
+_TEMP_SUFFIX = ".part"
+
+
 def temporary_path_beside(target: str | os.PathLike) -> Path:
     """A new, unique, hidden file name in the folder of `target`.
 
     The rename from there to `target` is atomic because both lie on the same file system.
+    The name is ``.<target name>.<random>.part``, with the target name shortened so that
+    the whole stays within :data:`NAME_MAX_BYTES` (any valid target name gets a temporary).
     """
     target = Path(target)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    room = NAME_MAX_BYTES - len(f"..{'x' * _RANDOM_CHARS}{_TEMP_SUFFIX}")
+    stem = target.name.encode("utf-8", "surrogateescape")[:room].decode("utf-8", "ignore")
+    fd, name = tempfile.mkstemp(prefix=f".{stem}.", suffix=_TEMP_SUFFIX, dir=target.parent)
     # mkstemp makes the file private (0600); an output gets the permissions of a new file
     os.chmod(name, 0o666 & ~_current_umask())
     os.close(fd)
@@ -113,53 +125,175 @@ def _current_umask() -> int:
 
 
 #: errno values that mean "the disk (or the allowed file size) is full"
-_FULL_ERRNOS = {errno.ENOSPC: "no space left on the disk", errno.EFBIG: "the file is too large "
-                "for the disk or a size limit", errno.EDQUOT: "the disk quota is exceeded"}
+_FULL_ERRNOS = {errno.ENOSPC: "no space left on device",
+                errno.EFBIG: "the file is too large for the disk or a size limit",
+                errno.EDQUOT: "the disk quota is exceeded"}
+#: below this many free bytes a write that failed without saying why is taken for a full disk
+_NEARLY_FULL_BYTES = 1 << 20
 
 
-def disk_full_reason(exc: BaseException) -> str | None:
+def disk_full_reason(exc: BaseException, target: str | os.PathLike | None = None) -> str | None:
     """A readable reason if `exc` says the disk is full, else None.
 
     h5py reports HDF5's write failures as RuntimeError/OSError whose text
-    carries the errno ("errno = 28"), so both the attribute and the text are read.
+    carries the errno ("errno = 28"), so both the attribute and the text are
+    read.  Some writers (NumPy's ``tofile``, used by tifffile) report a short
+    write only as "N requested and M written", without an errno: then the
+    free space of `target`'s file system decides.
     """
     code = getattr(exc, "errno", None)
     if code not in _FULL_ERRNOS:
         match = re.search(r"errno = (\d+)", str(exc))
         code = int(match.group(1)) if match else None
-    return _FULL_ERRNOS.get(code)
+    if code in _FULL_ERRNOS:
+        return _FULL_ERRNOS[code]
+    if target is not None and re.search(r"\d+ requested and \d+ written", str(exc)):
+        try:
+            stats = os.statvfs(Path(target).parent)
+        except (OSError, AttributeError):  # no statvfs on Windows
+            return None
+        if stats.f_bavail * stats.f_frsize < _NEARLY_FULL_BYTES:
+            return _FULL_ERRNOS[errno.ENOSPC]
+    return None
+
+
+def exists_message(target: str | os.PathLike) -> str:
+    """The one line for an output that exists and may not be replaced."""
+    return f"{os.fspath(target)} exists; choose another name or pass overwrite=True to replace it"
 
 
 @contextlib.contextmanager
 def atomic_output(target: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside `target`; rename it to `target` only on success.
 
-    Any exception (including KeyboardInterrupt and a cancel) removes the
-    temporary file, so no partial file ever appears at `target`.  An existing
-    `target` is replaced only with ``overwrite=True``.
+    Any exception (including KeyboardInterrupt, SystemExit and a cancel)
+    removes the temporary file, so no partial file ever appears at `target`.
+    An existing `target` is replaced only with ``overwrite=True``.  Inside
+    :func:`output_group`, the rename waits until every output of the group
+    is complete.
 
     Raises
     ------
     FileExistsError
         `target` exists and `overwrite` is False.
+    WriteError
+        The disk, a quota or a file size limit is full.
     """
     target = Path(target)
     if target.exists() and not overwrite:
-        raise FileExistsError(f"{target} exists; choose another name or allow overwriting")
+        raise FileExistsError(exists_message(target))
     if not target.parent.is_dir():
         raise FileNotFoundError(f"Folder {target.parent} does not exist")
+    groups = _open_groups()
+    group = groups[-1] if groups else None
     temporary = temporary_path_beside(target)
+    committed = False
     try:
         try:
             yield temporary
-            if target.exists() and not overwrite:
-                raise FileExistsError(f"{target} appeared while writing; not overwritten")
-            os.replace(temporary, target)
+            if group is not None:
+                group.add(temporary, target, overwrite)
+            else:
+                _commit(temporary, target, overwrite)
+            committed = True
         except (OSError, RuntimeError) as exc:
-            reason = disk_full_reason(exc)
+            reason = disk_full_reason(exc, target)
             if reason is None:
                 raise
-            raise WriteError(f"Could not write {target}: {reason}") from exc
+            raise WriteError(f"{reason} writing {target}") from exc
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
+        if not committed or group is None:
+            with contextlib.suppress(FileNotFoundError):
+                temporary.unlink()
+
+
+def _commit(temporary: Path, target: Path, overwrite: bool) -> None:
+    if target.exists() and not overwrite:
+        raise FileExistsError(f"{target} appeared while writing; not overwritten")
+    os.replace(temporary, target)
+
+
+class _OutputGroup:
+    """Outputs of one task, renamed to their targets together (see :func:`output_group`)."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[Path, Path, bool]] = []
+
+    def add(self, temporary: Path, target: Path, overwrite: bool) -> None:
+        self.pending.append((temporary, target, overwrite))
+
+    def path_of(self, target: str | os.PathLike) -> Path:
+        """Where the finished but not yet renamed output for `target` is (to read it back)."""
+        key = Path(target)
+        for temporary, pending_target, _ in self.pending:
+            if pending_target == key:
+                return temporary
+        raise KeyError(f"{target} is not an output of this group")
+
+    def commit(self) -> None:
+        created: list[Path] = []
+        try:
+            for temporary, target, overwrite in self.pending:
+                existed = target.exists()
+                _commit(temporary, target, overwrite)
+                if not existed:
+                    created.append(target)
+        except BaseException:
+            # a failed rename (rare: the folder vanished …): take back the new files too
+            for target in created:
+                with contextlib.suppress(OSError):
+                    target.unlink()
+            raise
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        for temporary, _, _ in self.pending:
+            with contextlib.suppress(FileNotFoundError):
+                temporary.unlink()
+        self.pending.clear()
+
+
+_THREAD_STATE = threading.local()
+
+
+def _open_groups() -> list[_OutputGroup]:
+    """The output groups open on this thread (innermost last); atomic outputs join the last."""
+    if not hasattr(_THREAD_STATE, "groups"):
+        _THREAD_STATE.groups = []
+    return _THREAD_STATE.groups
+
+
+def readable_path(target: str | os.PathLike) -> Path:
+    """Where the output just written for `target` can be read now.
+
+    `target` itself, or inside :func:`output_group` the finished temporary
+    file that is renamed to `target` when the group ends.
+    """
+    for group in reversed(_open_groups()):
+        with contextlib.suppress(KeyError):
+            return group.path_of(target)
+    return Path(target)
+
+
+@contextlib.contextmanager
+def output_group() -> Iterator[_OutputGroup]:
+    """All outputs of a task appear together, or none does.
+
+    Every :func:`atomic_output` completed inside the ``with`` block keeps its
+    temporary file until the block ends; then all are renamed to their
+    targets.  An exception anywhere in the block removes all of them.  The
+    yielded object's ``path_of(target)`` gives the finished temporary file of
+    an output that must be read again (e.g. exported) before the block ends.
+    Groups are per thread: outputs written on other threads are not held back.
+    """
+    group = _OutputGroup()
+    _open_groups().append(group)
+    try:
+        yield group
+    except BaseException:
+        group.discard()
+        raise
+    finally:
+        _open_groups().remove(group)
+    group.commit()

@@ -192,14 +192,15 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
             identifier=series.identifier,
             frame_identifiers=[i for i in identifiers[:5] if i is not None],
             backgrounds=sorted(backgrounds),
-            provenance=_read_provenance(series),
+            # an FLImage file opens as a copy in memory: its record is read from the file
+            provenance=_read_provenance(path if kind == "FLImage" else series),
         )
         return info
     finally:
         series.close()
 
 
-def _read_provenance(series: FLSeries) -> dict | None:
+def _read_provenance(series: FLSeries | str | os.PathLike) -> dict | None:
     """How the app made the series (operation, method, parameters, input, date), or None.
 
     The per-frame trace and the masks of the record are left out: this is a summary.

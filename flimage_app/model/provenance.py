@@ -72,6 +72,30 @@ class InputDescriptions:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
+def describe_file(path: str | os.PathLike | None, frames: int,
+                  frame_shape: tuple[int, ...] | list[int]) -> dict[str, Any]:
+    """Name, path, SHA-256, frames and frame shape of one input file (hashed now).
+
+    The same entry as :class:`InputDescriptions` gives, for inputs that are
+    not series readers (a TIFF stack being imported, an FLImage file).
+    """
+    return {"file": os.path.basename(path) if path else None,
+            "path": os.path.abspath(path) if path else None,
+            "sha256": file_sha256(path) if path else None,
+            "frames": int(frames), "frame_shape": [int(n) for n in frame_shape]}
+
+
+def import_record(kind: str, parameters: dict, inputs: list[dict[str, Any]]) -> dict:
+    """The provenance of a stack imported as an FLSeries (`kind`: e.g. "ImageJ TIFF")."""
+    return _base_record("import", kind, parameters, inputs)
+
+
+def background_record(fit_profile: str, parameters: dict,
+                      inputs: list[dict[str, Any]]) -> dict:
+    """The provenance of a background fit on ROIs (the ROIs themselves are stored beside it)."""
+    return _base_record("background", fit_profile, parameters, inputs)
+
+
 def _base_record(operation: str, method: str, parameters: dict,
                  inputs: list[dict[str, Any]]) -> dict:
     record = {"operation": operation, "method": method, "parameters": parameters,

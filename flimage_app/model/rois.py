@@ -648,3 +648,44 @@ def _points(coordinates: Sequence[Sequence[float]]) -> tuple[tuple[float, float]
     if len(points) > 3 and points[0] == points[-1]:
         points.pop()  # closed paths repeat their first point
     return tuple(points)
+
+
+# --------------------------------------------------------------------------- any file
+
+#: suffixes of the files :func:`load_roiset` reads
+ROI_FILE_SUFFIXES: tuple[str, ...] = (".json", ".roi", ".zip", ".h5", ".hdf5", ".hdf")
+
+
+def load_roiset(path: str | os.PathLike, imagej_role: str = "include") -> ROISet:
+    """Read an ROI set from any file the app takes ROIs from, chosen by its suffix.
+
+    Parameters
+    ----------
+    path : path
+        The app's ROI JSON (``.json``), Fiji ROIs (``.roi``, RoiSet ``.zip``),
+        or an HDF5 file holding an ROI set in ``flimage_app/rois`` (written by
+        the ``background`` verb, the Background panel or File ▸ Save).
+    imagej_role : {"include", "exclude"}
+        Role given to Fiji ROIs, which carry none ("exclude": the cells drawn
+        over the background).
+
+    Raises
+    ------
+    FileFormatError
+        Another kind of file, an unreadable one, or an HDF5 file without ROIs.
+    """
+    _check_role(imagej_role)
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return load_roiset_json(path)
+    if suffix in (".roi", ".zip"):
+        return ROISet(rois=tuple(replace(roi, role=imagej_role) for roi in import_imagej(path)))
+    if suffix in (".h5", ".hdf5", ".hdf"):
+        roiset = load_roiset_h5(path)
+        if roiset is None:
+            raise FileFormatError(f"{path.name} holds no ROI set (flimage_app/rois): ROIs are "
+                                  "stored there by the background verb and the app's Save")
+        return roiset
+    raise FileFormatError(f"{path.name}: ROIs are read from {', '.join(ROI_FILE_SUFFIXES)} "
+                          "files (app JSON, Fiji .roi / RoiSet .zip, HDF5 with stored ROIs)")

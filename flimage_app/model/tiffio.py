@@ -43,15 +43,18 @@ import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
 import tifffile
 
+from .. import __version__
 from .errors import Cancelled, FileFormatError
 from .fastwrite import FrameWriter
 from .flseries import FLSeries
-from .h5io import atomic_output
+from .h5io import atomic_output, readable_path
+from .progress import start_pass
 
 Progress = Callable[[int, int], None] | None
 Cancel = Callable[[], bool] | None
@@ -279,7 +282,11 @@ def inspect_stack(path: str | os.PathLike, *, pixel_size: float | None = None,
     if info.problem is not None:
         info.times = None  # times of which frames? the frame axis is not known
     if interval is not None:
-        info.times = interval * np.arange(info.n_frames, dtype=float)
+        with np.errstate(over="ignore"):
+            info.times = interval * np.arange(info.n_frames, dtype=float)
+        if not np.all(np.isfinite(info.times)):
+            raise FileFormatError(f"{path.name}: a frame interval of {interval:g} s over "
+                                  f"{info.n_frames} frames makes the times overflow")
     if pixel_size is not None:
         info.pixel_size = float(pixel_size)
     if info.times is None and info.n_frames > 1 and info.problem is None:
@@ -538,14 +545,15 @@ def _ome_plane_times(info: StackInfo, planes: list[dict]) -> np.ndarray | None:
     return times
 
 
-def stack_summary(path: str | os.PathLike) -> dict:
+def stack_summary(path: str | os.PathLike, **layout: Any) -> dict:
     """Summary of a stack for ``flimage-app info``, from its metadata only (no pixels).
 
     Keys as :func:`flimage_app.model.loader.describe` (path, kind, frames,
     shape, dtype, time_range, pixel_size) plus ``axes`` (as stored), ``notes``
-    and ``problem`` (why it cannot be imported as it is, or None).
+    and ``problem`` (why it cannot be imported as it is, or None).  `layout`:
+    ``pixel_size``, ``interval``, ``channel``, ``plane`` as for :func:`inspect_stack`.
     """
-    info = inspect_stack(path)
+    info = inspect_stack(path, **layout)
     times = info.times
     valid = times[np.isfinite(times)] if times is not None else np.array([])
     return {
@@ -624,8 +632,9 @@ def import_stack(path: str | os.PathLike, *, pixel_size: float | None = None,
         None keeps the series in memory.  A path creates that HDF5 file
         through :func:`~flimage_app.model.h5io.atomic_output` (so a failed or
         cancelled import leaves nothing there) and returns the finished file
-        opened with mode "r+"; an existing file is replaced only with
-        `overwrite`.  A group is filled directly (the caller owns it).
+        opened with mode "r+", with a provenance record of the import
+        (:mod:`~flimage_app.model.provenance`); an existing file is replaced
+        only with `overwrite`.  A group is filled directly (the caller owns it).
     overwrite : bool
         Allow replacing an existing `h5file` path.
     progress : callable(done, total), optional
@@ -655,10 +664,16 @@ def import_stack(path: str | os.PathLike, *, pixel_size: float | None = None,
     for note in info.notes:
         warnings.warn(f"{info.path.name}: {note}", MissingCalibrationWarning, stacklevel=2)
     if isinstance(h5file, (str, os.PathLike)):
+        from .provenance import describe_file, import_record, write_provenance
+
+        parameters = {"pixel_size": pixel_size, "interval": interval, "channel": channel,
+                      "plane": plane}
         with atomic_output(h5file, overwrite=overwrite) as temporary:
             with h5py.File(temporary, "w") as h5:
                 write_frames(h5, info, progress, cancel)
-        return FLSeries(h5file=h5file, h5mode="r+")
+                inputs = [describe_file(info.path, info.n_frames, info.frame_shape)]
+                write_provenance(h5, import_record(info.kind, parameters, inputs))
+        return FLSeries(h5file=readable_path(h5file), h5mode="r+")
     series = FLSeries(h5file=h5file)
     try:
         # written beside the FLSeries object, before it has counted its frames
@@ -676,24 +691,24 @@ def write_frames(group: h5py.Group, info: StackInfo, progress: Progress = None,
     Frames are compressed on a thread pool
     (:class:`~flimage_app.model.fastwrite.FrameWriter`) while the next ones are read.
     """
-    needs_scan = info.dtype.kind in "iu" and info.dtype.itemsize > 2
-    total = info.n_frames * (2 if needs_scan else 1)
-    done = 0
+    total = info.n_frames
 
-    def counted() -> Iterator[np.ndarray]:
-        nonlocal done
-        for image in iter_frames(info):
-            if cancel is not None and cancel():
-                raise Cancelled("Import cancelled")
-            yield image
-            done += 1
-            if progress is not None:
-                progress(done, total)
+    def counted(name: str) -> Callable[[], Iterator[np.ndarray]]:
+        def frames() -> Iterator[np.ndarray]:
+            start_pass(progress, name)
+            for done, image in enumerate(iter_frames(info), start=1):
+                if cancel is not None and cancel():
+                    raise Cancelled("Import cancelled")
+                yield image
+                if progress is not None:
+                    progress(done, total)
+        return frames
 
-    h5dtype = storage_dtype(info, counted)
+    # wide integers are scanned first for the largest value (see storage_dtype)
+    h5dtype = storage_dtype(info, counted("scanning"))
     group.attrs["identifier"] = info.path.name
     with FrameWriter(group, dtype=h5dtype) as writer:
-        for frame, image in enumerate(counted()):
+        for frame, image in enumerate(counted("importing")()):
             meta: dict[str, float] = {}
             if info.times is not None:
                 meta["time"] = float(info.times[frame])
@@ -708,6 +723,7 @@ def _series_frames(series: FLSeries, raw: bool, progress: Progress,
     """Frames as float32, one at a time, with progress and cancel."""
     total = len(series)
     shape = series.frame_shape
+    start_pass(progress, "exporting")
     for index in range(total):
         if cancel is not None and cancel():
             raise Cancelled("Export cancelled")
@@ -744,8 +760,27 @@ def frame_interval(times: np.ndarray) -> float | None:
     return float(step) if step > 0 else None
 
 
-def imagej_metadata(series: FLSeries, raw: bool) -> tuple[dict, tuple[float, float] | None]:
-    """ImageJ metadata (axes, finterval, unit, labels, info) and resolution [px/µm]."""
+def _exported_content(series: FLSeries, raw: bool) -> str:
+    """What the exported pixels are, truthfully: raw, or minus the backgrounds stored."""
+    if raw:
+        return "raw fluorescence"
+    with_background = sum(bool(series.get_flimage(index).bg_keys)
+                          for index in range(len(series)))
+    if with_background == 0:
+        return "fluorescence as recorded (no background stored, so none subtracted)"
+    if with_background < len(series):
+        return (f"fluorescence minus the stored background ({with_background} of "
+                f"{len(series)} frames have one)")
+    return "background-corrected fluorescence (stored background subtracted)"
+
+
+def imagej_metadata(series: FLSeries, raw: bool, source: str | None = None
+                    ) -> tuple[dict, tuple[float, float] | None]:
+    """ImageJ metadata (axes, finterval, unit, labels, info) and resolution [px/µm].
+
+    `source` names the exported file in the Info text (default: the
+    series' file name or identifier).
+    """
     times = series.times()
     metadata: dict = {"axes": "TYX"}
     step = frame_interval(times)
@@ -760,15 +795,17 @@ def imagej_metadata(series: FLSeries, raw: bool) -> tuple[dict, tuple[float, flo
         pixels_per_um = 1e-6 / pixel_size
         resolution = (pixels_per_um, pixels_per_um)
         metadata["unit"] = "um"
-    source = series.filename or series.identifier or "in-memory series"
-    content = "raw fluorescence" if raw else "background-corrected fluorescence"
-    metadata["Info"] = f"Exported by flimage-app from {source}\ndata: {content}"
+    if source is None:
+        source = (Path(series.filename).name if series.filename else None) or \
+            series.identifier or "a series held in memory"
+    metadata["Info"] = (f"Exported by flimage-app {__version__} from {source}\n"
+                        f"data: {_exported_content(series, raw)}")
     return metadata, resolution
 
 
 def export_tiff(series: FLSeries, path: str | os.PathLike, *, raw: bool = False,
                 overwrite: bool = False, progress: Progress = None,
-                cancel: Cancel = None) -> Path:
+                cancel: Cancel = None, source: str | None = None) -> Path:
     """Write a series as an ImageJ TIFF stack (float32, axes TYX), frame by frame.
 
     Fiji opens it as a time series with the frame interval (``finterval``, the
@@ -786,6 +823,9 @@ def export_tiff(series: FLSeries, path: str | os.PathLike, *, raw: bool = False,
         Replace an existing `path`.
     progress, cancel
         See :func:`import_stack`.
+    source : str, optional
+        Name of the exported file for the TIFF's Info text (default: the
+        series' file name or identifier).
 
     Returns
     -------
@@ -794,7 +834,7 @@ def export_tiff(series: FLSeries, path: str | os.PathLike, *, raw: bool = False,
     """
     _check_exportable(series)
     rows, cols = series.frame_shape
-    metadata, resolution = imagej_metadata(series, raw)
+    metadata, resolution = imagej_metadata(series, raw, source)
     with atomic_output(path, overwrite=overwrite) as temporary:
         # no bigtiff: ImageJ reads its own >4 GB layout (contiguous data), tifffile writes it
         tifffile.imwrite(temporary, _series_frames(series, raw, progress, cancel),

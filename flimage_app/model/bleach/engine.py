@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,8 @@ import numpy as np
 from .. import provenance as provenance_module
 from ..errors import Cancelled
 from ..fastwrite import FrameWriter, bound_metadata_cache
-from ..h5io import atomic_output
+from ..h5io import atomic_output, exists_message
+from ..progress import Cancel, Progress, start_pass
 from .measure import (
     BACKGROUNDS,
     REGIONS,
@@ -37,9 +38,6 @@ from .measure import (
 )
 from .methods import CORRECTIONS, METHODS, Correction, HistogramMatcher
 from .report import FitReport
-
-Progress = Callable[[int, int], None]
-Cancel = Callable[[], bool]
 
 _DESCRIPTIONS = {
     "ratio": "simple ratio I(first)/I(frame) (no fit)",
@@ -67,6 +65,10 @@ class BleachResult:
     background : ndarray
         Background level subtracted from every frame (in addition to any
         background stored in the frames).
+    stored_background : ndarray or None
+        With ``background="stored"``: the mean, over the measured region, of
+        the background stored in every frame (already subtracted in its
+        ``fl``; flimage's ``bg_data``); None otherwise.
     report : FitReport
         The fit report.
     output : str or None
@@ -88,27 +90,49 @@ class BleachResult:
     output: str | None = None
     settings: dict = field(default_factory=dict)
     meta_changes: dict = field(default_factory=dict)
+    stored_background: np.ndarray | None = None
+
+    def subtracted_background(self) -> np.ndarray:
+        """The background taken off every frame before it was measured, in all."""
+        if self.stored_background is None:
+            return self.background
+        return self.background + self.stored_background
 
     def to_csv(self, path: str | os.PathLike) -> None:
-        """Write the per-frame table (time, background, intensity, fit, factor, residual)."""
+        """Write the per-frame table (time, background, intensity, fit, factor, residual).
+
+        The background column holds all that was subtracted (with
+        ``background="stored"``: the stored background).  The file is UTF-8
+        with a byte-order mark, so that Excel reads the units (µ) right; other
+        readers take it with ``encoding="utf-8-sig"``.
+        """
         fitted = self.fitted if self.fitted is not None else np.full(self.times.size, np.nan)
         residual = self.intensity - fitted
-        with open(path, "w", newline="", encoding="utf-8") as handle:
+        with open(path, "w", newline="", encoding="utf-8-sig") as handle:
             writer = csv.writer(handle)
             writer.writerow(["frame", f"time [{self.report.time_unit}]", "background",
                              "intensity", "fitted", "correction factor", "residual"])
-            for row in zip(range(self.times.size), self.times, self.background,
+            for row in zip(range(self.times.size), self.times, self.subtracted_background(),
                            self.intensity, fitted, self.correction, residual, strict=True):
                 writer.writerow([row[0], *(repr(float(value)) for value in row[1:])])
 
 
 class _Steps:
-    """Progress counting and cancellation across the passes over the frames."""
+    """Progress and cancellation over the passes over the frames.
 
-    def __init__(self, total: int, progress: Progress | None, cancel: Cancel | None) -> None:
-        self.done, self.total = 0, total
+    Progress is counted in frames within each pass, and every pass is named
+    (see :mod:`flimage_app.model.progress`).
+    """
+
+    def __init__(self, frames: int, progress: Progress | None, cancel: Cancel | None) -> None:
+        self.done, self.total = 0, frames
         self.progress, self.cancel = progress, cancel
         self.check()
+
+    def start(self, name: str) -> None:
+        """A new pass over all frames begins."""
+        self.done = 0
+        start_pass(self.progress, name)
 
     def check(self) -> None:
         if self.cancel is not None and self.cancel():
@@ -160,11 +184,13 @@ def _measure(reader: FrameReader, method: str, background: str, background_value
         level = fixed_level
         if background_region is not None:
             level_per_frame = np.empty(count)
+            steps.start("measuring the background")
             for index, image in reader.iter_fl():
                 level_per_frame[index] = region_mean(image, background_region)
                 steps.step()
             level = _mean_level(level_per_frame)
         intensity = np.empty(count)
+        steps.start("measuring")
         for index, image in reader.iter_fl():
             intensity[index] = positive_sum(image, level, region)
             steps.step()
@@ -172,6 +198,7 @@ def _measure(reader: FrameReader, method: str, background: str, background_value
         return np.full(count, level), intensity
     # Mean intensity is linear in the level: one pass gives both.
     means, levels = np.empty(count), np.full(count, fixed_level)
+    steps.start("measuring")
     for index, image in reader.iter_fl():
         means[index] = region_mean(image, region)
         if background_region is not None:
@@ -183,15 +210,24 @@ def _measure(reader: FrameReader, method: str, background: str, background_value
     return levels, means - levels
 
 
+def _stored_levels(reader: FrameReader, region, steps: _Steps) -> np.ndarray:
+    """Mean of each frame's stored background over `region` (None: the whole frame)."""
+    levels = np.zeros(len(reader))
+    steps.start("reading the stored background")
+    for index in range(len(reader)):
+        total = 0.0
+        for stored in reader.stored_backgrounds(index):
+            total = total + np.asarray(stored, dtype=float)
+        levels[index] = region_mean(np.broadcast_to(total, reader.shape), region)
+        steps.step()
+    return levels
+
+
 def _mean_level(levels: np.ndarray) -> float:
     """Background level averaged over the frames whose background region has finite pixels."""
     check_finite_trace(levels[np.isfinite(levels)] if np.isfinite(levels).any() else levels,
                        "background region")
     return float(np.mean(levels[np.isfinite(levels)]))
-
-
-def _passes(method: str, background: str) -> int:
-    return 2 if method == "flimage" and background in ("border", "mask") else 1
 
 
 def _report(method: str, correction: Correction, unit: str, notes: list[str],
@@ -275,7 +311,7 @@ def correct_series(series, output, method: str = "exp", *, border_px: int = 20,
     _validate(method, background, region)
     if isinstance(output, (str, os.PathLike)) and Path(output).exists() and not overwrite:
         # fail before the measurement passes, not after them
-        raise FileExistsError(f"{output} exists; choose another name or allow overwriting")
+        raise FileExistsError(exists_message(output))
     settings = {"method": method, "border_px": int(border_px), "background": background,
                 "background_value": background_value, "region": region,
                 "histogram_reference": histogram_reference, "strict": bool(strict)}
@@ -291,12 +327,12 @@ def correct_series(series, output, method: str = "exp", *, border_px: int = 20,
             bg_region = _background_region(background, reader.shape, border_px, background_mask)
             matcher = (HistogramMatcher(histogram_reference, region_mask)
                        if method == "histogram" else None)
-            writes = output is not None or method == "histogram"
-            steps = _Steps(len(reader) * (_passes(method, background) + int(writes)),
-                           progress, cancel)
+            steps = _Steps(len(reader), progress, cancel)
             axis = time_axis(reader.times())
             levels, intensity = _measure(reader, method, background, background_value,
                                          bg_region, region_mask, steps)
+            stored = (_stored_levels(reader, region_mask, steps) if background == "stored"
+                      else None)
             kwargs = {"strict": strict} if method == "flimage" else {}
             correction = CORRECTIONS[method](axis.values, intensity, **kwargs)
             notes = [axis.note] if axis.note else []
@@ -311,7 +347,8 @@ def correct_series(series, output, method: str = "exp", *, border_px: int = 20,
                             else np.ones(len(reader))),
                 background=levels,
                 report=_report(method, correction, axis.unit, notes, histogram_reference),
-                settings=settings, meta_changes=reader.meta_changes)
+                settings=settings, meta_changes=reader.meta_changes,
+                stored_background=stored)
             masks = {"signal_mask": signal_mask if region == "signal" else None,
                      "background_mask": (background_mask
                                          if "mask" in background or region == "outside"
@@ -350,6 +387,9 @@ def _apply(reader: FrameReader, output: h5py.Group | None, result: BleachResult,
            workers: int | None) -> None:
     """The write pass: corrected frames go to `output` (None: histogram factors only)."""
     writer = FrameWriter(output, workers=workers) if output is not None else None
+    if output is not None:
+        reader.keep_identifier(output)
+    steps.start("writing" if output is not None else "matching histograms")
     try:
         for index, image in reader.iter_fl():
             image, result.correction[index] = _correct_frame(
@@ -413,25 +453,37 @@ def flimage_bleach_correction(series, h5out=None, border_px: int = 20, flscorr=N
 
     Returns ``(bg, flint, decay, times)`` like flimage.  `count` and
     `max_count` are anything with a ``.value`` (e.g. ``multiprocessing.Value``):
-    `max_count` grows by the number of steps, `count` by one per frame and
-    pass.  `callback(done, total)` is a plain progress callback.  Unlike
+    `max_count` grows by the number of frames at the start of every pass,
+    `count` by one per frame and pass.  `callback(done, total)` is a progress
+    callback (frames of each pass, see :mod:`flimage_app.model.progress`).  Unlike
     flimage, an existing `h5out` file is not appended to (FileExistsError),
     and a fit that stalled far from the data raises FitError.
     """
-    announced = [0]
-
-    def progress(done: int, total: int) -> None:
-        if max_count is not None and not announced[0]:
-            max_count.value += total
-            announced[0] = total
-        if count is not None:
-            count.value += 1
-        if callback is not None:
-            callback(done, total)
-
+    progress = _FlimageCounters(count, max_count, callback)
     result = correct_series(series, h5out, "flimage", border_px=border_px, background="border",
                             region="frame", source=flscorr, progress=progress, **options)
     return float(result.background[0]), result.intensity, result.fitted, result.times
+
+
+class _FlimageCounters:
+    """flimage's ``count`` / ``max_count`` progress values, fed by the engine's passes."""
+
+    def __init__(self, count, max_count, callback: Progress | None) -> None:
+        self.count, self.max_count, self.callback = count, max_count, callback
+        self.announce = True
+
+    def start_pass(self, name: str) -> None:
+        self.announce = True
+        start_pass(self.callback, name)
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.max_count is not None and self.announce:
+            self.max_count.value += total
+        self.announce = False
+        if self.count is not None:
+            self.count.value += 1
+        if self.callback is not None:
+            self.callback(done, total)
 
 
 __all__ = ["BleachResult", "correct_series", "flimage_bleach_correction"]

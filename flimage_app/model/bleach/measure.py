@@ -97,6 +97,12 @@ class FrameReader:
     def __len__(self) -> int:
         return self.length
 
+    def keep_identifier(self, output: h5py.Group) -> None:
+        """Give the series written to `output` this series' identifier (flimage's series name)."""
+        identifier = self.frames.identifier
+        if isinstance(identifier, str) and identifier:
+            output.attrs["identifier"] = identifier
+
     def __enter__(self) -> FrameReader:
         return self
 
