@@ -94,3 +94,26 @@ def test_import_interrupted_leaves_nothing(tmp_path):
                                signal.SIGTERM)
     assert process.returncode == 143, process.stderr.read()
     assert list(out.iterdir()) == []
+
+
+def test_the_import_of_a_stack_input_stops_at_a_signal_too(tmp_path):
+    from flimage_app.cli.console import Console, SignalGuard, open_input
+    from flimage_app.model.errors import Cancelled
+
+    stack = tmp_path / "stack.npy"
+    np.save(stack, np.ones((4, 8, 8), np.float32))
+    guard = SignalGuard()
+    guard.received = signal.SIGTERM  # as the handler records it
+    with pytest.raises(Cancelled):
+        with open_input(stack, Console(signals=guard).cancel):
+            pass
+
+
+def test_the_signal_handlers_are_restored_after_a_verb(tmp_path):
+    from flimage_app import cli
+
+    before = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    np.save(tmp_path / "s.npy", np.ones((2, 8, 8), np.float32))
+    assert cli.main(["export", str(tmp_path / "s.npy"), "-o", str(tmp_path / "s.tif"),
+                     "-q"]) == 0
+    assert {number: signal.getsignal(number) for number in before} == before

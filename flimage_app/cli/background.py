@@ -210,7 +210,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     check_outputs(inputs, [output], args.overwrite)
     data_background = load_background_image(args.bg_image) if args.bg_image else None
     as_image = file_kind(args.input) == "FLImage"
-    with output_group(), open_input(Path(args.input), **options) as series:
+    with output_group(), open_input(Path(args.input), console.cancel, **options) as series:
         if frames is not None and frames.stop > len(series):
             raise UsageError(f"--frames {args.frames}: the series has {len(series)} "
                              f"frames (0…{len(series) - 1})")

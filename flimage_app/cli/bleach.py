@@ -482,7 +482,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     progress = console.progress("bleach")
     # every output appears only when all are complete: bleach, CSV and TIFF renamed together
     with output_group() as outputs:
-        with open_input(args.input, **layout) as series:
+        with open_input(args.input, console.cancel, **layout) as series:
             if like is not None:
                 record, options, ignored = like
                 check_like_masks(record, args.like, args.input, series.frame_shape)

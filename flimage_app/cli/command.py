@@ -96,15 +96,16 @@ def run_background(args: argparse.Namespace, console: Console) -> int:
 def launch(args: argparse.Namespace, console: Console) -> int:
     """Open the GUI with the files (or the demo); print summaries if there is no GUI."""
     check_launcher_files(args.files)
-    problem = display_problem()
-    if problem is not None:
-        raise CommandError(problem)
     try:
         from .. import gui
 
         gui_main = gui.main
     except (ImportError, AttributeError) as exc:
         return _launch_without_gui(args, console, exc)
+    # importing Qt is harmless without a display; creating the QApplication aborts (134)
+    problem = display_problem()
+    if problem is not None:
+        raise CommandError(problem)
     screenshot = str(args.screenshot) if args.screenshot is not None else None
     result = gui_main([str(path) for path in args.files], demo=args.demo,
                       screenshot=screenshot, panel=args.panel or "browse")

@@ -354,10 +354,18 @@ def _identities(path: Path) -> set:
 
 
 @contextlib.contextmanager
-def open_input(path: Path, **import_options: Any) -> Iterator[Any]:
-    """The FLSeries of any readable input file (read-only), closed afterwards."""
-    from ..model.loader import open_series
+def open_input(path: Path, cancel: Callable[[], bool] | None = None,
+               **import_options: Any) -> Iterator[Any]:
+    """The FLSeries of any readable input file (read-only), closed afterwards.
 
+    A TIFF / .npy stack is imported first; `cancel` (e.g. ``console.cancel``)
+    stops that import too.
+    """
+    from ..model.loader import open_series
+    from ..model.tiffio import is_stack_file
+
+    if cancel is not None and is_stack_file(path):
+        import_options["cancel"] = cancel
     series = open_series(path, **import_options)
     try:
         yield series

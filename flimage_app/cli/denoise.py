@@ -38,7 +38,7 @@ def run_denoise(args: argparse.Namespace, console: Console) -> int:
     from ..model.denoise import denoise_series
     from ..model.h5io import output_group
 
-    with output_group(), open_input(args.input, **options) as series:
+    with output_group(), open_input(args.input, console.cancel, **options) as series:
         denoise_series(series, args.output, weight=args.weight,
                        progress=console.progress("denoise"), cancel=console.cancel,
                        overwrite=args.overwrite)

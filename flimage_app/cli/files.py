@@ -156,7 +156,7 @@ def export_series_file(source: Path, target: Path, *, raw: bool, overwrite: bool
     """
     from ..model.tiffio import export_npy, export_tiff
 
-    with open_input(source, **layout) as series:
+    with open_input(source, console.cancel, **layout) as series:
         progress = console.progress("export")
         if target.suffix.lower() == ".npy":
             export_npy(series, target, raw=raw, overwrite=overwrite, progress=progress,
