@@ -22,6 +22,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from . import validate
 from .errors import FileFormatError
 from .image import FLImage
 from .series import FRAME_PREFIX, FLSeries
@@ -77,6 +78,9 @@ def hdf5_open_problem(error: OSError) -> str:
         have, want = (int(number) for number in truncated.groups())
         return (f"the file is incomplete: it has {have:,} of its {want:,} bytes (an interrupted "
                 "copy or download?); copy it again from where it came from")
+    if "unable to lock file" in text or isinstance(error, BlockingIOError):
+        return ("is open in another program (HDF5 file lock); close it there, or copy the "
+                "file and open the copy")
     # "Unable to synchronously open file (reason)" → "reason"
     inner = re.search(r"\((.+)\)\s*$", text)
     reason = inner.group(1) if inner else (text or "unreadable")
@@ -164,12 +168,12 @@ def _check_frame_names(path, series: FLSeries) -> None:
 
 
 def _check_frame(path, fli: FLImage) -> None:
-    raw = fli.h5["fluorescence"].get("raw")
-    if not isinstance(raw, h5py.Dataset) or raw.ndim != 2:
-        shape = getattr(raw, "shape", None)
-        raise FileFormatError(f"{path}: fluorescence/raw is not a 2-D image (shape {shape})")
-    if raw.dtype.kind not in "fiub":
-        raise FileFormatError(f"{path}: fluorescence/raw has unsupported type {raw.dtype}")
+    """Refuse a frame whose raw image or backgrounds are not what an FLImage holds."""
+    group = validate.group_member(fli.h5, "fluorescence")
+    if group is None:
+        raise FileFormatError(f"{path}: {fli.h5.name} has no fluorescence group")
+    validate.check_image(validate.member(group, "raw"), validate.object_name(group, "raw"))
+    fli.bg_keys  # noqa: B018 - the background group is checked on access
 
 
 def describe(path: str | os.PathLike) -> dict[str, Any]:

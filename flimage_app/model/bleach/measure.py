@@ -133,7 +133,7 @@ class FrameReader:
 
     def meta(self, index: int) -> MetaDict:
         """Metadata of frame `index` (with its entry of `meta_changes` applied)."""
-        meta = read_meta(self.group(index).attrs)
+        meta = read_meta(self.group(index))
         meta.update(self.meta_changes.get(index, {}))
         return meta
 
