@@ -565,3 +565,126 @@ CASES: list[tuple[str, dict[str, str], Callable[[Path], Path]]] = [
 
 def running_as_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+# ------------------------------------------------------------ ROI files (issue 17)
+#: The frame on which ROI files are rasterised: large, as in the issue.
+ROI_FRAME_SHAPE = (4000, 4000)
+
+
+def _roi_json(path: Path, rois) -> Path:
+    import json
+
+    path.write_text(json.dumps({"schema": "flimage_app.rois", "version": 1, "rois": rois}))
+    return path
+
+
+def roi_json_200k_outline(folder: Path) -> Path:
+    angle = np.linspace(0, 2 * np.pi, 200_000, endpoint=False)
+    points = np.c_[2000 + 1900 * np.cos(angle), 2000 + 1900 * np.sin(angle)]
+    return _roi_json(folder / "outline_200k.json",
+                     [{"kind": "freehand", "name": "cell", "points": points.tolist()}])
+
+
+def roi_json_zigzag(folder: Path) -> Path:
+    """200,000 points, every edge spanning all 4,000 rows: 800 million crossings."""
+    xs = np.linspace(0, 4000, 200_000)
+    ys = np.where(np.arange(200_000) % 2 == 0, -1.0, 4001.0)
+    return _roi_json(folder / "zigzag.json",
+                     [{"kind": "polygon", "name": "zigzag", "points": np.c_[xs, ys].tolist()}])
+
+
+def roi_json_nan(folder: Path) -> Path:
+    path = folder / "nan.json"
+    path.write_text('{"schema": "flimage_app.rois", "version": 1, "rois": [{"kind": '
+                    '"polygon", "points": [[0, 0], [NaN, 5], [5, 5]]}]}')
+    return path
+
+
+def roi_json_huge_coordinate(folder: Path) -> Path:
+    return _roi_json(folder / "huge_coordinate.json",
+                     [{"kind": "rectangle", "x": 1e308, "y": 0, "width": 1e308, "height": 5}])
+
+
+def roi_json_wrong_types(folder: Path) -> Path:
+    return _roi_json(folder / "wrong_types.json",
+                     [{"kind": "polygon", "points": [[0, 0], ["a", 5], [5, 5]]}, 7,
+                      {"kind": ["rectangle"]}])
+
+
+def roi_json_structure(folder: Path) -> Path:
+    path = folder / "structure.json"
+    path.write_text('{"schema": "flimage_app.rois", "version": 1, "rois": {"a": 1}, '
+                    '"frame_overrides": [1, 2]}')
+    return path
+
+
+def roi_json_deep(folder: Path) -> Path:
+    path = folder / "deep.json"
+    path.write_text('{"schema": "flimage_app.rois", "version": 1, "rois": '
+                    + "[" * 100_000 + "]" * 100_000 + "}")
+    return path
+
+
+def roi_json_not_json(folder: Path) -> Path:
+    path = folder / "not_json.json"
+    path.write_text('{"schema": "flimage_app.rois", "rois": [')
+    return path
+
+
+def roi_imagej_65535(folder: Path) -> Path:
+    import roifile
+
+    angle = np.linspace(0, 2 * np.pi, 65_535, endpoint=False)
+    points = np.c_[2000 + 1900 * np.cos(angle), 2000 + 1900 * np.sin(angle)]
+    roi = roifile.ImagejRoi.frompoints(points.astype("f4"), name="big")
+    roi.roitype = roifile.ROI_TYPE.FREEHAND
+    path = folder / "big.roi"
+    roi.tofile(path)
+    return path
+
+
+def roi_imagej_truncated(folder: Path) -> Path:
+    path = roi_imagej_65535(folder)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+    return path
+
+
+def roi_imagej_nan(folder: Path) -> Path:
+    import roifile
+
+    roi = roifile.ImagejRoi.frompoints(np.array([[1.5, 1.5], [np.nan, 8.5], [9.5, 2.5]],
+                                                dtype="f4"), name="nan")
+    roi.roitype = roifile.ROI_TYPE.POLYGON
+    path = folder / "nan.roi"
+    roi.tofile(path)
+    return path
+
+
+def roi_zip_lying_entry(folder: Path) -> Path:
+    """A RoiSet .zip with an entry that declares (and holds) 64 MB."""
+    import zipfile
+
+    path = folder / "RoiSet.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("huge.roi", bytes(64 * 2**20))
+    return path
+
+
+#: ``(name, expected, make)``: "ok" when the ROIs load and rasterise on
+#: ROI_FRAME_SHAPE, "error" for a one-line refusal (FileFormatError or ValueError).
+ROI_CASES: list[tuple[str, str, Callable[[Path], Path]]] = [
+    ("JSON outline of 200,000 points", "ok", roi_json_200k_outline),
+    ("JSON zigzag of 800 million crossings", "error", roi_json_zigzag),
+    ("JSON NaN coordinate", "error", roi_json_nan),
+    ("JSON 1e308 coordinates", "error", roi_json_huge_coordinate),
+    ("JSON ill-typed ROIs", "error", roi_json_wrong_types),
+    ("JSON ill-structured set", "error", roi_json_structure),
+    ("JSON nested 100,000 deep", "error", roi_json_deep),
+    ("JSON cut short", "error", roi_json_not_json),
+    (".roi of 65,535 points", "ok", roi_imagej_65535),
+    ("truncated .roi", "error", roi_imagej_truncated),
+    (".roi with NaN sub-pixel coordinates", "error", roi_imagej_nan),
+    ("RoiSet .zip entry of 64 MB", "error", roi_zip_lying_entry),
+]

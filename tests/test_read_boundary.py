@@ -18,7 +18,7 @@ from flimage_app.model.errors import FileFormatError
 from flimage_app.model.loader import describe, open_series
 from flimage_app.model.validate import MEMORY_LIMIT_VARIABLE
 
-from .corpus import CASES, running_as_root
+from .corpus import CASES, ROI_CASES, ROI_FRAME_SHAPE, running_as_root
 
 #: Seconds one case may take (the slowest builds 40,000 attributes).
 CASE_DEADLINE_S = 20.0
@@ -82,4 +82,46 @@ def test_corpus_through_the_library(tmp_path, name, expected, make):
     assert elapsed < CASE_DEADLINE_S, f"{name} took {elapsed:.1f} s"
     if expected["read"] != "either":
         assert result == expected["read"], f"{name}: {result}, expected {expected['read']}"
+    assert digest(path) == before
+
+
+def load_and_rasterise(path) -> None:
+    from flimage_app.model.rois import ROISet, import_imagej, load_roiset_json
+
+    if path.suffix == ".json":
+        roiset = load_roiset_json(path)
+    else:
+        roiset = ROISet(rois=tuple(import_imagej(path)))
+    mask = roiset.mask(ROI_FRAME_SHAPE)
+    assert mask is not None and mask.shape == ROI_FRAME_SHAPE
+
+
+#: Peak memory (traced by Python) that loading and rasterising one ROI file may take.
+ROI_PEAK_BYTES = 300 * 2**20
+#: Seconds one ROI file may take.
+ROI_DEADLINE_S = 15.0
+
+
+@pytest.mark.parametrize("name, expected, make", ROI_CASES, ids=[case[0] for case in ROI_CASES])
+def test_roi_files_load_bounded_or_refuse_in_one_line(tmp_path, name, expected, make):
+    import tracemalloc
+
+    path = make(tmp_path)
+    before = digest(path)
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        load_and_rasterise(path)
+        result = "ok"
+    except (FileFormatError, ValueError) as exc:
+        message = str(exc)
+        assert message and "\n" not in message.strip(), message
+        result = "error"
+    finally:
+        elapsed = time.perf_counter() - started
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    assert result == expected, f"{name}: {result}"
+    assert elapsed < ROI_DEADLINE_S, f"{name} took {elapsed:.1f} s"
+    assert peak < ROI_PEAK_BYTES, f"{name} peaked at {peak / 2**20:.0f} MiB"
     assert digest(path) == before

@@ -670,10 +670,15 @@ def iter_frames(info: StackInfo) -> Iterator[np.ndarray]:
             yield np.asarray(array[frame] if array.ndim == 3 else array)
         return
     with _tifffile_messages(), _open_tiff(info.path) as tif:
+        pages = tif.series[0].pages
         for frame in range(info.n_frames):
             page = _page_index(info, frame)
             try:
+                if page < len(pages) and pages[page] is not None:
+                    _check_page_streams(info.path, tif, pages[page], frame)
                 image = tif.asarray(key=page, series=0)
+            except FileFormatError:
+                raise
             except (tifffile.TiffFileError, ValueError, OSError, IndexError) as exc:
                 reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 raise FileFormatError(f"{info.path.name}: frame {frame} cannot be read "
@@ -681,6 +686,47 @@ def iter_frames(info: StackInfo) -> Iterator[np.ndarray]:
             if image.ndim == 3:  # samples (RGB) last
                 image = image[..., info.index.get("S", 0)]
             yield image
+
+
+#: TIFF compression codes whose decoders inflate without a bound: deflate (8, 32946), LZMA
+_UNBOUNDED_CODECS = {8: "deflate", 32946: "deflate", 34925: "LZMA"}
+
+
+def _check_page_streams(path: Path, tif: tifffile.TiffFile, page, frame: int) -> None:
+    """Refuse a page whose compressed strips or tiles inflate beyond the page's size.
+
+    tifffile (without imagecodecs) inflates each strip completely before it
+    cuts it to size, so a crafted strip of a few megabytes could take
+    gigabytes; each one is inflated here first, in bounded steps.
+    """
+    keyframe = getattr(page, "keyframe", None) or page
+    codec = _UNBOUNDED_CODECS.get(int(keyframe.compression))
+    if codec is None:
+        return
+    limit = int(keyframe.nbytes)
+    where = f"{path.name}: frame {frame}"
+    handle = tif.filehandle
+    for offset, count in zip(page.dataoffsets, page.databytecounts, strict=False):
+        if not count:
+            continue
+        handle.seek(offset)
+        data = handle.read(min(int(count), handle.size))
+        if codec == "deflate":
+            validate.inflated_size(data, limit, where)
+        else:
+            _lzma_size(data, limit, where)
+
+
+def _lzma_size(data: bytes, limit: int, where: str) -> None:
+    import lzma
+
+    try:
+        out = lzma.LZMADecompressor().decompress(data, max_length=limit + 1)
+    except lzma.LZMAError:
+        return  # damage: tifffile reports it
+    if len(out) > limit:
+        raise FileFormatError(f"{where}: a compressed strip inflates beyond the image's "
+                              f"{limit:,} bytes (a decompression bomb?)")
 
 
 def storage_dtype(info: StackInfo, frames: Callable[[], Iterator[np.ndarray]]) -> str:

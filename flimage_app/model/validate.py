@@ -391,7 +391,7 @@ def inflated_size(data: bytes, limit: int, where: str) -> int:
             out = inflater.decompress(pending, _INFLATE_STEP)
             total += len(out)
             if total > limit:
-                raise refuse(where, f"a compressed chunk inflates beyond its declared "
+                raise refuse(where, f"compressed data inflate beyond their declared "
                                     f"{human_bytes(limit)} (a decompression bomb?)")
             pending = inflater.unconsumed_tail
             if not out and not pending:
