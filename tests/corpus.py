@@ -351,7 +351,7 @@ def many_attributes(folder: Path) -> Path:
     """A frame with 40,000 attributes."""
     def make(h5):
         with FLSeries(h5file=h5) as fls:
-            for ii, frame in enumerate(good_frames(3)):
+            for ii, frame in enumerate(good_frames()):
                 fls.add_flimage(FLImage(data=frame, meta_data={"time": 2.0 * ii}))
         _add_attributes(h5["fli_1"], 40_000)
     return _latest_format_file(folder / "many_attributes.h5", make)
@@ -482,12 +482,17 @@ def ome_false_size(folder: Path) -> Path:
     return path
 
 
+def twenty_images() -> np.ndarray:
+    """20 decaying 16 x 12 images as uint16, in the order a time series has them."""
+    return np.stack(good_frames(20, shape=(16, 12))).astype("u2")
+
+
 def tiff_qqyx(folder: Path) -> Path:
     """20 images as tifffile writes a (2, 10, Y, X) array: axes QQYX."""
     import tifffile
 
     path = folder / "plain_4d.tif"
-    tifffile.imwrite(path, np.arange(20 * 16 * 12, dtype="u2").reshape(2, 10, 16, 12))
+    tifffile.imwrite(path, twenty_images().reshape(2, 10, 16, 12))
     return path
 
 
@@ -495,7 +500,7 @@ def tiff_qqyx_10x2(folder: Path) -> Path:
     import tifffile
 
     path = folder / "plain_4d_10x2.tif"
-    tifffile.imwrite(path, np.arange(20 * 16 * 12, dtype="u2").reshape(10, 2, 16, 12))
+    tifffile.imwrite(path, twenty_images().reshape(10, 2, 16, 12))
     return path
 
 
