@@ -159,6 +159,351 @@ def png_named_tif(folder: Path) -> Path:
     return path
 
 
+# ------------------------------------------------------------ issue 17: the reading boundary
+def _frame_attribute(folder: Path, name: str, key: str, value) -> Path:
+    path = _series(folder / name, good_frames())
+    with h5py.File(path, "a") as h5:
+        del h5["fli_2"].attrs[key]
+        h5["fli_2"].attrs[key] = value
+    return path
+
+
+def time_array(folder: Path) -> Path:
+    return _frame_attribute(folder, "time_array.h5", "time", np.arange(2000.0))
+
+
+def identifier_array(folder: Path) -> Path:
+    path = _series(folder / "identifier_array.h5", good_frames())
+    with h5py.File(path, "a") as h5:
+        h5["fli_1"].attrs["identifier"] = np.array([f"id{i}" for i in range(2000)],
+                                                   dtype=h5py.string_dtype())
+    return path
+
+
+def identifier_number(folder: Path) -> Path:
+    path = _series(folder / "identifier_number.h5", good_frames())
+    with h5py.File(path, "a") as h5:
+        h5["fli_1"].attrs["identifier"] = 12345
+        h5.attrs["identifier"] = np.arange(3)
+    return path
+
+
+def time_null(folder: Path) -> Path:
+    return _frame_attribute(folder, "time_null.h5", "time", h5py.Empty("f8"))
+
+
+def huge_times(folder: Path) -> Path:
+    return _series(folder / "huge_times.h5", good_frames(),
+                   times=[0.0, 2.0, float("inf"), float("nan"), 1e308, 10.0])
+
+
+def _replace_raw(path: Path, frame: str, make) -> Path:
+    with h5py.File(path, "a") as h5:
+        del h5[f"{frame}/fluorescence/raw"]
+        make(h5[f"{frame}/fluorescence"], h5)
+    return path
+
+
+def external_storage(folder: Path) -> Path:
+    outside = folder / "outside.raw"
+    outside.write_bytes(np.full((64, 80), 7, dtype="<f4").tobytes())
+    return _replace_raw(_series(folder / "external_storage.h5", good_frames()), "fli_3",
+                        lambda group, h5: group.create_dataset(
+                            "raw", shape=(64, 80), dtype="<f4",
+                            external=[(str(outside), 0, h5py.h5f.UNLIMITED)]))
+
+
+def _virtual_raw(folder: Path, name: str, keep_source: bool) -> Path:
+    source = folder / f"{name}_source.h5"
+    with h5py.File(source, "w") as h5:
+        h5.create_dataset("pixels", data=np.full((64, 80), 9, dtype="f4"))
+    layout = h5py.VirtualLayout(shape=(64, 80), dtype="f4")
+    layout[:] = h5py.VirtualSource(str(source), "pixels", shape=(64, 80))
+    path = _replace_raw(_series(folder / f"{name}.h5", good_frames()), "fli_0",
+                        lambda group, h5: group.create_virtual_dataset("raw", layout, 0))
+    if not keep_source:
+        source.unlink()
+    return path
+
+
+def virtual_dataset(folder: Path) -> Path:
+    return _virtual_raw(folder, "virtual", keep_source=True)
+
+
+def virtual_missing_source(folder: Path) -> Path:
+    return _virtual_raw(folder, "virtual_missing", keep_source=False)
+
+
+def chunk_bomb(folder: Path) -> Path:
+    """A 100 x 100 float32 chunk (40 kB) whose deflate stream inflates to 400 MB."""
+    path = _series(folder / "chunk_bomb.h5", good_frames(shape=(100, 100)))
+    payload = zlib.compress(bytes(400 * 2**20), 9)
+    with h5py.File(path, "a") as h5:
+        del h5["fli_1/fluorescence/raw"]
+        dset = h5["fli_1/fluorescence"].create_dataset(
+            "raw", shape=(100, 100), dtype="f4", chunks=(100, 100), compression="gzip")
+        dset.id.write_direct_chunk((0, 0), payload)
+    return path
+
+
+def huge_declared_frames(folder: Path) -> Path:
+    """A few kilobytes declaring 30000 x 30000 float32 frames (3.4 GiB each), never written."""
+    path = folder / "huge_frames.h5"
+    with h5py.File(path, "w") as h5:
+        for index in range(2):
+            group = h5.create_group(f"fli_{index}")
+            group.attrs["time"] = float(index)
+            group.create_dataset("fluorescence/raw", shape=(30000, 30000), dtype="f4",
+                                 chunks=(30000, 30000), compression="gzip")
+            group.create_group("fluorescence/bg_data")
+    return path
+
+
+def huge_chunk_small_frame(folder: Path) -> Path:
+    """An 8 x 8 frame whose declared chunk is 20000 x 20000 (1.5 GiB to read one chunk)."""
+    return _replace_raw(_series(folder / "huge_chunk.h5", good_frames(shape=(8, 8))), "fli_0",
+                        lambda group, h5: group.create_dataset(
+                            "raw", shape=(8, 8), maxshape=(None, None), dtype="f4",
+                            chunks=(20000, 20000)))
+
+
+def soft_link_loop(folder: Path) -> Path:
+    path = _series(folder / "link_loop.h5", good_frames())
+    with h5py.File(path, "a") as h5:
+        del h5["fli_2/fluorescence/raw"]
+        h5["fli_2/fluorescence/raw"] = h5py.SoftLink("/fli_2/fluorescence/raw2")
+        h5["fli_2/fluorescence/raw2"] = h5py.SoftLink("/fli_2/fluorescence/raw")
+    return path
+
+
+def group_cycle(folder: Path) -> Path:
+    """An FLImage file whose bg_data holds a hard link back to the root (a cycle)."""
+    path = folder / "group_cycle.h5"
+    with FLImage(data=good_frames(1)[0], meta_data={"time": 1.0}, h5file=path, h5mode="w"):
+        pass
+    with h5py.File(path, "a") as h5:
+        h5["fluorescence/bg_data/loop"] = h5["/"]
+    return path
+
+
+def group_cycle_in_app_data(folder: Path) -> Path:
+    """An FLImage file with a cycle in a group the app copies (flimage_app)."""
+    path = folder / "app_cycle.h5"
+    with FLImage(data=good_frames(1)[0], meta_data={"time": 1.0}, h5file=path, h5mode="w"):
+        pass
+    with h5py.File(path, "a") as h5:
+        h5["flimage_app/again"] = h5["/"]
+    return path
+
+
+def raw_is_group(folder: Path) -> Path:
+    return _replace_raw(_series(folder / "raw_group.h5", good_frames()), "fli_1",
+                        lambda group, h5: group.create_group("raw"))
+
+
+def raw_is_text(folder: Path) -> Path:
+    return _replace_raw(_series(folder / "raw_text.h5", good_frames()), "fli_0",
+                        lambda group, h5: group.create_dataset(
+                            "raw", data=np.array(["a" * 8] * 64, dtype=h5py.string_dtype())))
+
+
+def raw_is_compound(folder: Path) -> Path:
+    kind = np.dtype([("a", "f4"), ("b", "i4")])
+    return _replace_raw(_series(folder / "raw_compound.h5", good_frames()), "fli_2",
+                        lambda group, h5: group.create_dataset(
+                            "raw", data=np.zeros((64, 80), dtype=kind)))
+
+
+def raw_null_dataspace(folder: Path) -> Path:
+    return _replace_raw(_series(folder / "raw_null.h5", good_frames()), "fli_0",
+                        lambda group, h5: group.create_dataset("raw", data=h5py.Empty("f4")))
+
+
+def frame_is_dataset(folder: Path) -> Path:
+    path = _series(folder / "frame_dataset.h5", good_frames())
+    with h5py.File(path, "a") as h5:
+        del h5["fli_3"]
+        h5["fli_3"] = np.zeros((4, 4))
+    return path
+
+
+def background_wrong_shape(folder: Path) -> Path:
+    path = _series(folder / "bg_shape.h5", good_frames())
+    with h5py.File(path, "a") as h5:
+        h5["fli_1/fluorescence/bg_data"].create_dataset("data", data=np.zeros((3, 3)))
+    return path
+
+
+def _latest_format_file(path: Path, make) -> Path:
+    """Write with HDF5's latest format, in which adding thousands of attributes is fast."""
+    with h5py.File(path, "w", libver="latest") as h5:
+        make(h5)
+    return path
+
+
+def _add_attributes(obj, count: int) -> None:
+    space = h5py.h5s.create(h5py.h5s.SCALAR)
+    for index in range(count):
+        h5py.h5a.create(obj.id, f"note {index}".encode(), h5py.h5t.NATIVE_INT32, space)
+
+
+def many_attributes(folder: Path) -> Path:
+    """A frame with 40,000 attributes."""
+    def make(h5):
+        with FLSeries(h5file=h5) as fls:
+            for ii, frame in enumerate(good_frames()):
+                fls.add_flimage(FLImage(data=frame, meta_data={"time": 2.0 * ii}))
+        _add_attributes(h5["fli_1"], 40_000)
+    return _latest_format_file(folder / "many_attributes.h5", make)
+
+
+def many_root_attributes_flimage(folder: Path) -> Path:
+    """An FLImage file with 20,000 root attributes."""
+    def make(h5):
+        with FLImage(data=good_frames(1)[0], meta_data={"time": 1.0}, h5file=h5):
+            pass
+        _add_attributes(h5, 20_000)
+    return _latest_format_file(folder / "many_root_attributes.h5", make)
+
+
+def provenance_malformed(folder: Path) -> Path:
+    path = _series(folder / "provenance_bad.h5", good_frames())
+    with h5py.File(path, "a") as h5:
+        group = h5.create_group("flimage_app/provenance")
+        group.attrs["record"] = '{"operation": "bleach correction", "parameters": [1, 2'
+    return path
+
+
+def provenance_ill_typed(folder: Path) -> Path:
+    path = _series(folder / "provenance_types.h5", good_frames())
+    with h5py.File(path, "a") as h5:
+        group = h5.create_group("flimage_app/provenance")
+        group.attrs["record"] = ('{"operation": ["bleach correction"], "method": 5, '
+                                 '"parameters": "all", "input": 3, "date": {}}')
+        group.create_group("trace/times")
+    return path
+
+
+def rois_malformed_in_h5(folder: Path) -> Path:
+    path = _series(folder / "rois_bad.h5", good_frames())
+    with h5py.File(path, "a") as h5:
+        h5.create_dataset("flimage_app/rois", data=np.arange(10))
+    return path
+
+
+def _npy_with_header(path: Path, header: str) -> Path:
+    header = header + " " * (63 - len(header) % 64) + "\n"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode()
+                     + bytes(256))
+    return path
+
+
+def npy_empty(folder: Path) -> Path:
+    path = folder / "empty_stack.npy"
+    np.save(path, np.zeros((0, 8, 8), dtype="f4"))
+    return path
+
+
+def npy_negative_shape(folder: Path) -> Path:
+    return _npy_with_header(folder / "negative.npy",
+                            "{'descr': '<f4', 'fortran_order': False, 'shape': (3, -8, 8), }")
+
+
+def npy_huge_shape(folder: Path) -> Path:
+    return _npy_with_header(folder / "huge.npy",
+                            "{'descr': '<f4', 'fortran_order': False, "
+                            "'shape': (100000, 100000, 100000), }")
+
+
+def npy_object(folder: Path) -> Path:
+    return _npy_with_header(folder / "object.npy",
+                            "{'descr': '|O', 'fortran_order': False, 'shape': (2, 8, 8), }")
+
+
+def _patch_tiff_size(path: Path, width: int, length: int) -> Path:
+    """Rewrite the ImageWidth / ImageLength tags of every page in place."""
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        spots = [(tag.valueoffset, tag.dtype, value) for page in tif.pages
+                 for tag, value in ((page.tags["ImageWidth"], width),
+                                    (page.tags["ImageLength"], length))]
+        order = tif.byteorder
+    with open(path, "r+b") as handle:
+        for offset, kind, value in spots:
+            handle.seek(offset)
+            handle.write(struct.pack(order + ("I" if kind == 4 else "H"), value))
+    return path
+
+
+def tiff_huge_declared(folder: Path) -> Path:
+    """A small compressed TIFF whose page declares 40000 x 40000 pixels."""
+    import tifffile
+
+    path = folder / "huge.tif"
+    tifffile.imwrite(path, np.zeros((256, 256), dtype="u2"), compression="zlib",
+                     rowsperstrip=256)
+    return _patch_tiff_size(path, 40000, 40000)
+
+
+def tiff_strip_bomb(folder: Path) -> Path:
+    """A 64 x 64 zlib TIFF whose one strip inflates to 200 MB."""
+    import tifffile
+
+    path = folder / "strip_bomb.tif"
+    tifffile.imwrite(path, np.zeros((64, 64), dtype="u1"), compression="zlib",
+                     rowsperstrip=64)
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        offset_tag, count_tag = page.tags["StripOffsets"], page.tags["StripByteCounts"]
+        order = tif.byteorder
+    bomb = zlib.compress(bytes(200 * 2**20), 9)
+    end = path.stat().st_size
+    with open(path, "r+b") as handle:
+        handle.seek(end)
+        handle.write(bomb)
+        for tag, value in ((offset_tag, end), (count_tag, len(bomb))):
+            handle.seek(tag.valueoffset)
+            handle.write(struct.pack(order + ("I" if tag.dtype == 4 else "H"), value))
+    return path
+
+
+def ome_false_size(folder: Path) -> Path:
+    """A 12 kB OME-TIFF whose XML claims 300000 x 300000 pixels and 1000 frames."""
+    import tifffile
+
+    path = folder / "ome_false.ome.tif"
+    xml = ('<?xml version="1.0" encoding="UTF-8"?><OME xmlns="http://www.openmicroscopy.org/'
+           'Schemas/OME/2016-06"><Image ID="Image:0"><Pixels ID="Pixels:0" '
+           'DimensionOrder="XYCZT" Type="uint16" SizeX="300000" SizeY="300000" SizeC="1" '
+           'SizeZ="1" SizeT="1000" PhysicalSizeX="0.1"><TiffData IFD="0" PlaneCount="1"/>'
+           '</Pixels></Image></OME>')
+    tifffile.imwrite(path, np.zeros((32, 32), dtype="u2"), description=xml, metadata=None)
+    return path
+
+
+def twenty_images() -> np.ndarray:
+    """20 decaying 16 x 12 images as uint16, in the order a time series has them."""
+    return np.stack(good_frames(20, shape=(16, 12))).astype("u2")
+
+
+def tiff_qqyx(folder: Path) -> Path:
+    """20 images as tifffile writes a (2, 10, Y, X) array: axes QQYX."""
+    import tifffile
+
+    path = folder / "plain_4d.tif"
+    tifffile.imwrite(path, twenty_images().reshape(2, 10, 16, 12))
+    return path
+
+
+def tiff_qqyx_10x2(folder: Path) -> Path:
+    import tifffile
+
+    path = folder / "plain_4d_10x2.tif"
+    tifffile.imwrite(path, twenty_images().reshape(10, 2, 16, 12))
+    return path
+
+
 CASES: list[tuple[str, dict[str, str], Callable[[Path], Path]]] = [
     ("empty file", {"read": "error", "process": "error"}, empty_file),
     ("random bytes", {"read": "error", "process": "error"}, random_bytes),
@@ -177,8 +522,174 @@ CASES: list[tuple[str, dict[str, str], Callable[[Path], Path]]] = [
     ("missing path", {"read": "error", "process": "error"}, missing_path),
     ("unreadable file", {"read": "error", "process": "error"}, unreadable_file),
     ("PNG named .tif", {"read": "error", "process": "error"}, png_named_tif),
+    # issue 17
+    ("time attribute of 2,000 numbers", {"read": "ok", "process": "either"}, time_array),
+    ("identifier of 2,000 strings", {"read": "ok", "process": "ok"}, identifier_array),
+    ("identifiers of the wrong type", {"read": "ok", "process": "ok"}, identifier_number),
+    ("time with a null dataspace", {"read": "ok", "process": "either"}, time_null),
+    ("inf, NaN and 1e308 times", {"read": "ok", "process": "either"}, huge_times),
+    ("external raw storage", {"read": "either", "process": "error"}, external_storage),
+    ("virtual dataset", {"read": "error", "process": "error"}, virtual_dataset),
+    ("virtual dataset, source missing", {"read": "error", "process": "error"},
+     virtual_missing_source),
+    ("chunk that inflates to 400 MB", {"read": "either", "process": "error"}, chunk_bomb),
+    ("30000 x 30000 frames declared", {"read": "error", "process": "error"},
+     huge_declared_frames),
+    ("20000 x 20000 chunk of an 8 x 8 frame", {"read": "error", "process": "error"},
+     huge_chunk_small_frame),
+    ("soft link loop", {"read": "either", "process": "error"}, soft_link_loop),
+    ("group cycle in bg_data", {"read": "error", "process": "error"}, group_cycle),
+    ("group cycle in app data", {"read": "error", "process": "error"}, group_cycle_in_app_data),
+    ("group where an image belongs", {"read": "either", "process": "error"}, raw_is_group),
+    ("text where an image belongs", {"read": "error", "process": "error"}, raw_is_text),
+    ("compound data where an image belongs", {"read": "either", "process": "error"},
+     raw_is_compound),
+    ("null dataspace image", {"read": "error", "process": "error"}, raw_null_dataspace),
+    ("frame that is a dataset", {"read": "either", "process": "error"}, frame_is_dataset),
+    ("background of another shape", {"read": "either", "process": "error"},
+     background_wrong_shape),
+    ("frame with 40,000 attributes", {"read": "ok", "process": "ok"}, many_attributes),
+    ("FLImage with 20,000 root attributes", {"read": "ok", "process": "either"},
+     many_root_attributes_flimage),
+    ("malformed provenance record", {"read": "ok", "process": "ok"}, provenance_malformed),
+    ("ill-typed provenance record", {"read": "ok", "process": "ok"}, provenance_ill_typed),
+    ("ROI set that is not text", {"read": "ok", "process": "ok"}, rois_malformed_in_h5),
+    ("empty .npy", {"read": "error", "process": "error"}, npy_empty),
+    ("negative-shape .npy", {"read": "error", "process": "error"}, npy_negative_shape),
+    ("huge-shape .npy", {"read": "error", "process": "error"}, npy_huge_shape),
+    ("object .npy", {"read": "error", "process": "error"}, npy_object),
+    ("TIFF declaring 40000 x 40000", {"read": "error", "process": "error"}, tiff_huge_declared),
+    ("TIFF strip that inflates to 200 MB", {"read": "either", "process": "error"},
+     tiff_strip_bomb),
+    ("OME-XML claiming 300000 x 300000", {"read": "either", "process": "either"},
+     ome_false_size),
+    ("plain 4-D TIFF (2 x 10 images)", {"read": "ok", "process": "ok"}, tiff_qqyx),
+    ("plain 4-D TIFF (10 x 2 images)", {"read": "ok", "process": "ok"}, tiff_qqyx_10x2),
 ]
 
 
 def running_as_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+# ------------------------------------------------------------ ROI files (issue 17)
+#: The frame on which ROI files are rasterised: large, as in the issue.
+ROI_FRAME_SHAPE = (4000, 4000)
+
+
+def _roi_json(path: Path, rois) -> Path:
+    import json
+
+    path.write_text(json.dumps({"schema": "flimage_app.rois", "version": 1, "rois": rois}))
+    return path
+
+
+def roi_json_200k_outline(folder: Path) -> Path:
+    angle = np.linspace(0, 2 * np.pi, 200_000, endpoint=False)
+    points = np.c_[2000 + 1900 * np.cos(angle), 2000 + 1900 * np.sin(angle)]
+    return _roi_json(folder / "outline_200k.json",
+                     [{"kind": "freehand", "name": "cell", "points": points.tolist()}])
+
+
+def roi_json_zigzag(folder: Path) -> Path:
+    """200,000 points, every edge spanning all 4,000 rows: 800 million crossings."""
+    xs = np.linspace(0, 4000, 200_000)
+    ys = np.where(np.arange(200_000) % 2 == 0, -1.0, 4001.0)
+    return _roi_json(folder / "zigzag.json",
+                     [{"kind": "polygon", "name": "zigzag", "points": np.c_[xs, ys].tolist()}])
+
+
+def roi_json_nan(folder: Path) -> Path:
+    path = folder / "nan.json"
+    path.write_text('{"schema": "flimage_app.rois", "version": 1, "rois": [{"kind": '
+                    '"polygon", "points": [[0, 0], [NaN, 5], [5, 5]]}]}')
+    return path
+
+
+def roi_json_huge_coordinate(folder: Path) -> Path:
+    return _roi_json(folder / "huge_coordinate.json",
+                     [{"kind": "rectangle", "x": 1e308, "y": 0, "width": 1e308, "height": 5}])
+
+
+def roi_json_wrong_types(folder: Path) -> Path:
+    return _roi_json(folder / "wrong_types.json",
+                     [{"kind": "polygon", "points": [[0, 0], ["a", 5], [5, 5]]}, 7,
+                      {"kind": ["rectangle"]}])
+
+
+def roi_json_structure(folder: Path) -> Path:
+    path = folder / "structure.json"
+    path.write_text('{"schema": "flimage_app.rois", "version": 1, "rois": {"a": 1}, '
+                    '"frame_overrides": [1, 2]}')
+    return path
+
+
+def roi_json_deep(folder: Path) -> Path:
+    path = folder / "deep.json"
+    path.write_text('{"schema": "flimage_app.rois", "version": 1, "rois": '
+                    + "[" * 100_000 + "]" * 100_000 + "}")
+    return path
+
+
+def roi_json_not_json(folder: Path) -> Path:
+    path = folder / "not_json.json"
+    path.write_text('{"schema": "flimage_app.rois", "rois": [')
+    return path
+
+
+def roi_imagej_65535(folder: Path) -> Path:
+    import roifile
+
+    angle = np.linspace(0, 2 * np.pi, 65_535, endpoint=False)
+    points = np.c_[2000 + 1900 * np.cos(angle), 2000 + 1900 * np.sin(angle)]
+    roi = roifile.ImagejRoi.frompoints(points.astype("f4"), name="big")
+    roi.roitype = roifile.ROI_TYPE.FREEHAND
+    path = folder / "big.roi"
+    roi.tofile(path)
+    return path
+
+
+def roi_imagej_truncated(folder: Path) -> Path:
+    path = roi_imagej_65535(folder)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+    return path
+
+
+def roi_imagej_nan(folder: Path) -> Path:
+    import roifile
+
+    roi = roifile.ImagejRoi.frompoints(np.array([[1.5, 1.5], [np.nan, 8.5], [9.5, 2.5]],
+                                                dtype="f4"), name="nan")
+    roi.roitype = roifile.ROI_TYPE.POLYGON
+    path = folder / "nan.roi"
+    roi.tofile(path)
+    return path
+
+
+def roi_zip_lying_entry(folder: Path) -> Path:
+    """A RoiSet .zip with an entry that declares (and holds) 64 MB."""
+    import zipfile
+
+    path = folder / "RoiSet.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("huge.roi", bytes(64 * 2**20))
+    return path
+
+
+#: ``(name, expected, make)``: "ok" when the ROIs load and rasterise on
+#: ROI_FRAME_SHAPE, "error" for a one-line refusal (FileFormatError or ValueError).
+ROI_CASES: list[tuple[str, str, Callable[[Path], Path]]] = [
+    ("JSON outline of 200,000 points", "ok", roi_json_200k_outline),
+    ("JSON zigzag of 800 million crossings", "error", roi_json_zigzag),
+    ("JSON NaN coordinate", "error", roi_json_nan),
+    ("JSON 1e308 coordinates", "error", roi_json_huge_coordinate),
+    ("JSON ill-typed ROIs", "error", roi_json_wrong_types),
+    ("JSON ill-structured set", "error", roi_json_structure),
+    ("JSON nested 100,000 deep", "error", roi_json_deep),
+    ("JSON cut short", "error", roi_json_not_json),
+    (".roi of 65,535 points", "ok", roi_imagej_65535),
+    ("truncated .roi", "error", roi_imagej_truncated),
+    (".roi with NaN sub-pixel coordinates", "error", roi_imagej_nan),
+    ("RoiSet .zip entry of 64 MB", "error", roi_zip_lying_entry),
+]

@@ -16,6 +16,8 @@ import zlib
 import h5py
 import numpy as np
 
+from .errors import FileFormatError
+
 #: Modulus of the 16-bit Fletcher sums.
 _FLETCHER_MODULUS = 65535
 
@@ -79,19 +81,39 @@ def direct_decoding(dset: h5py.Dataset) -> tuple[bool, bool] | None:
     return _DECODABLE.get(codes)
 
 
+def bounded_inflate(data: bytes, limit: int, where: str) -> bytes:
+    """Inflate zlib stream `data`, refused if it would exceed `limit` bytes."""
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise FileFormatError(f"{where}: damaged compressed chunk ({exc})") from None
+    if len(out) > limit or (inflater.unconsumed_tail and not inflater.eof):
+        raise FileFormatError(f"{where}: a compressed chunk inflates beyond its declared "
+                              f"{limit:,} bytes (a decompression bomb?)")
+    return out
+
+
 def decode_chunk(chunk: bytes, dtype: np.dtype, shape: tuple[int, ...], shuffled: bool,
-                 checksummed: bool) -> np.ndarray | None:
+                 checksummed: bool, where: str = "HDF5 chunk") -> np.ndarray | None:
     """The array in one stored chunk, as HDF5's filters would return it.
 
     Returns None if the checksum does not match this implementation's
     reading, so that the caller lets HDF5 decide (it also accepts checksums
-    of very old files and reports damage in its own words).
+    of very old files and reports damage in its own words).  A chunk that
+    inflates beyond (or short of) its image is refused with FileFormatError
+    naming `where`, with at most the image's size inflated.
     """
     if checksummed:
         chunk, stored = chunk[:-4], int.from_bytes(chunk[-4:], "little")
         if fletcher32(chunk) != stored:
             return None
-    payload = zlib.decompress(chunk)
+    # bounded: a crafted chunk must not inflate past the image it claims to hold
+    expected = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    payload = bounded_inflate(chunk, expected, where)
+    if len(payload) != expected:
+        raise FileFormatError(f"{where}: a compressed chunk holds {len(payload):,} bytes, "
+                              f"its image {expected:,}")
     if shuffled:
         itemsize = np.dtype(dtype).itemsize
         payload = np.frombuffer(payload, np.uint8).reshape(itemsize, -1).T.tobytes()

@@ -65,6 +65,9 @@ def hdf5_open_problem(error: OSError) -> str:
         have, want = (int(number) for number in truncated.groups())
         return (f"the file is incomplete: it has {have:,} of its {want:,} bytes (an interrupted "
                 "copy or download?); copy it again from where it came from")
+    if "unable to lock file" in text or isinstance(error, BlockingIOError):
+        return ("is open in another program (HDF5 file lock); close it there, or copy the "
+                "file and open the copy")
     # "Unable to synchronously open file (reason)" → "reason"
     inner = re.search(r"\((.+)\)\s*$", text)
     reason = inner.group(1) if inner else (text or "unreadable")

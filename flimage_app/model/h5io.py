@@ -22,6 +22,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from . import validate
 from .errors import FLImageAppError
 
 
@@ -65,25 +66,40 @@ def write_image_dataset(group: h5py.Group, key: str, data, h5dtype=None) -> h5py
     return dset
 
 
-def copy_group(source: h5py.Group, target: h5py.Group) -> None:
+def copy_group(source: h5py.Group, target: h5py.Group, _ancestors: tuple[int, ...] = ()) -> None:
     """Copy all members and attributes of `source` into `target` (links are resolved).
 
     Datasets are rewritten with the app's compression unless both files use
     the same filters, in which case HDF5 copies the compressed chunks as they are.
+    Every member is checked on the way (:mod:`flimage_app.model.validate`):
+    no link out of the file, no group cycle, data stored inside the file.  Of
+    an FLImage root (a group with "fluorescence") only the metadata keys are
+    copied, read by name: flimage refuses any other root attribute, and a
+    frame with thousands of stray attributes would make every copy slow.
     """
+    ancestors = (*_ancestors, hash(source.id))
     for key in source:
         if key in target:
             del target[key]
-        item = source.get(key)
+        item = validate.member(source, key)
+        if isinstance(item, (h5py.Group, h5py.Dataset)) and hash(item.id) in ancestors:
+            raise validate.refuse(validate.object_name(source, key),
+                                  "links back to a group that contains it (a cycle)")
         if isinstance(item, h5py.Group):
-            copy_group(item, target.create_group(key))
+            copy_group(item, target.create_group(key), ancestors)
         elif isinstance(item, h5py.Dataset):
+            where = validate.object_name(item)
+            validate.check_storage(item, where)
             if _same_storage(item, target):
                 source.copy(item, target, name=key)
             else:
-                dset = write_image_dataset(target, key, item[()])
+                dset = write_image_dataset(target, key, validate.read_array(item, where))
                 for name, value in item.attrs.items():
                     dset.attrs[name] = value
+    if "fluorescence" in source:
+        for name, value in validate.read_metadata(source).items():
+            target.attrs[name] = value
+        return
     for name, value in source.attrs.items():
         target.attrs[name] = value
 

@@ -25,8 +25,9 @@ import h5py
 import numpy as np
 
 from . import background as bg_estimate
+from . import validate
 from .errors import FileFormatError, ReadOnlyError, file_open_error
-from .h5io import IMAGE_ATTRS, copy_group, write_image_dataset
+from .h5io import copy_group, write_image_dataset
 from .meta import DATA_KEYS, META_DEF, MetaDict, check_key, check_value
 from .names import FLIMAGE_FORMAT_VERSION, QPIMAGE_FORMAT_VERSION
 
@@ -70,15 +71,13 @@ def open_h5(h5file, h5mode: str, prefix: str) -> tuple[h5py.Group, bool]:
 
 
 def check_internal(group: h5py.Group, name: str) -> None:
-    """Refuse to follow an external link at ``group[name]``.
+    """Refuse to follow ``group[name]`` out of the file (or round a link loop).
 
     Files are untrusted input: an external link could make the app read (or,
     for a writable file, write) another file than the one the user opened.
+    See :func:`flimage_app.model.validate.member`.
     """
-    link = group.get(name, getlink=True)
-    if isinstance(link, h5py.ExternalLink):
-        raise FileFormatError(f"{group.file.filename}: {group.name.rstrip('/')}/{name} is an "
-                              f"external link to {link.filename}; refusing to follow it")
+    validate.member(group, name)
 
 
 def is_writable(group: h5py.Group) -> bool:
@@ -94,9 +93,14 @@ def python_value(value: Any) -> Any:
     return value
 
 
-def read_meta(attrs: h5py.AttributeManager) -> MetaDict:
-    """The metadata among `attrs`; attributes that are not metadata keys are ignored."""
-    return MetaDict({key: python_value(attrs[key]) for key in attrs if key in META_DEF})
+def read_meta(group: h5py.Group) -> MetaDict:
+    """The metadata attributes of `group`, each read by name and checked.
+
+    Attributes that are not metadata keys are never read; values of the wrong
+    shape or type are treated as missing with a warning
+    (:func:`flimage_app.model.validate.read_metadata`).
+    """
+    return MetaDict(validate.read_metadata(group))
 
 
 class H5Backed:
@@ -179,13 +183,10 @@ class FLImage(H5Backed):
             self._write_versions()
 
     def _check_links(self) -> None:
-        check_internal(self.h5, "fluorescence")
-        group = self.h5["fluorescence"]
+        group = validate.group_member(self.h5, "fluorescence")
         for name in ("raw", "bg_data", "estimate_bg_from_mask"):
             check_internal(group, name)
-        if isinstance(group.get("bg_data"), h5py.Group):
-            for name in group["bg_data"]:
-                check_internal(group["bg_data"], name)
+        self._bg_group()
 
     def _write_versions(self) -> None:
         self.h5.attrs.setdefault("qpimage version", QPIMAGE_FORMAT_VERSION)
@@ -240,25 +241,54 @@ class FLImage(H5Backed):
     # ----------------------------------------------------------- data
     @property
     def _fl_group(self) -> h5py.Group:
-        return self.h5["fluorescence"]
+        group = validate.group_member(self.h5, "fluorescence")
+        if group is None:
+            raise FileFormatError(f"{validate.object_name(self.h5)} holds no FLImage "
+                                  "(no fluorescence group)")
+        return group
+
+    def _raw_dataset(self) -> h5py.Dataset:
+        """The checked raw image dataset (kind, shape, type, storage, size)."""
+        group = self._fl_group
+        return validate.check_image(validate.member(group, "raw"),
+                                    validate.object_name(group, "raw"))
+
+    def _bg_group(self) -> h5py.Group | None:
+        group = validate.group_member(self._fl_group, "bg_data")
+        if group is not None and len(group) > validate.MAX_BACKGROUNDS:
+            raise validate.refuse(validate.object_name(group), f"holds {len(group)} "
+                                  f"backgrounds (at most {validate.MAX_BACKGROUNDS} are read)")
+        return group
+
+    def _background(self, bg_group: h5py.Group, key: str) -> np.ndarray:
+        """One stored background, checked: a number or an image of the raw image's shape."""
+        where = validate.object_name(bg_group, key)
+        dset = validate.check_dataset(validate.member(bg_group, key), where, ndims=(0, 2),
+                                      what="a background")
+        if dset.ndim == 2 and dset.shape != self.shape:
+            raise validate.refuse(where, f"has shape {dset.shape}, the image {self.shape}")
+        return validate.read_array(dset, where)
 
     @property
     def raw_fl(self) -> np.ndarray:
         """Raw fluorescence image, as stored."""
-        return self._fl_group["raw"][()]
+        dset = self._raw_dataset()
+        return validate.read_array(dset, validate.object_name(dset))
 
     @property
     def bg_keys(self) -> list[str]:
         """Names of the backgrounds stored (a subset of "data", "fit")."""
-        return list(self._fl_group["bg_data"].keys()) if "bg_data" in self._fl_group else []
+        group = self._bg_group()
+        return list(group.keys()) if group is not None else []
 
     @property
     def bg_fl(self) -> np.ndarray:
         """Combined background image: the sum of all stored backgrounds (float64)."""
         combined = np.zeros(self.shape, dtype=float)
-        if "bg_data" in self._fl_group:
-            for dset in self._fl_group["bg_data"].values():
-                combined += dset[()]
+        bg_group = self._bg_group()
+        if bg_group is not None:
+            for key in bg_group:
+                combined += self._background(bg_group, key)
         return combined
 
     @property
@@ -274,28 +304,27 @@ class FLImage(H5Backed):
     @property
     def shape(self) -> tuple[int, int]:
         """Image shape (rows, columns)."""
-        return tuple(self._fl_group["raw"].shape)
+        return tuple(self._raw_dataset().shape)
 
     @property
     def dtype(self) -> np.dtype:
         """Data type of the stored raw image."""
-        return self._fl_group["raw"].dtype
+        return self._raw_dataset().dtype
 
     @property
     def meta(self) -> MetaDict:
         """Metadata of this image (a validated dictionary, SI units)."""
-        return read_meta(self.h5.attrs)
+        return read_meta(self.h5)
 
     @property
     def info(self) -> list[tuple[str, Any]]:
         """(name, value) pairs of metadata and background settings."""
         info = list(self.meta.items())
-        bg_group = self._fl_group.get("bg_data")
+        bg_group = self._bg_group()
         for key in VALID_BG_KEYS:
             if bg_group is not None and key in bg_group:
-                for name, value in bg_group[key].attrs.items():
-                    if name not in IMAGE_ATTRS:
-                        info.append((f"fluorescence background {name}", python_value(value)))
+                for name, value in _fit_settings(validate.member(bg_group, key)).items():
+                    info.append((f"fluorescence background {name}", value))
         if bg_group is not None and "fit" in bg_group:
             info.append(("fluorescence background from mask",
                          "estimate_bg_from_mask" in self._fl_group))
@@ -309,14 +338,12 @@ class FLImage(H5Backed):
                 raise ValueError("The combined background has no attributes")
             return self.bg_fl
         _check_bg_key(key)
-        bg_group = self._fl_group["bg_data"]
-        if key not in bg_group:
+        bg_group = self._bg_group()
+        if bg_group is None or key not in bg_group:
             raise KeyError(f"No {key!r} background is stored in {self!r}")
-        data = bg_group[key][()]
+        data = self._background(bg_group, key)
         if ret_attrs:
-            attrs = {k: python_value(v) for k, v in bg_group[key].attrs.items()
-                     if k not in IMAGE_ATTRS}
-            return data, attrs
+            return data, _fit_settings(validate.member(bg_group, key))
         return data
 
     def _set_bg(self, key: str, value, attrs: Mapping[str, Any] | None = None) -> None:
@@ -369,8 +396,9 @@ class FLImage(H5Backed):
             raise ReadOnlyError(f"{self._where()}: cannot estimate the background, the file "
                                 "is open read-only")
         raw = self.raw_fl
-        bg_group = self._fl_group["bg_data"]
-        image = raw - bg_group["data"][()] if "data" in bg_group else raw.astype(float)
+        bg_group = self._bg_group()
+        image = (raw - self._background(bg_group, "data")
+                 if bg_group is not None and "data" in bg_group else raw.astype(float))
         background, mask = bg_estimate.estimate(image, fit_offset=fit_offset,
                                                 fit_profile=fit_profile, border_px=border_px,
                                                 from_mask=from_mask, ret_mask=True)
@@ -403,6 +431,21 @@ class FLImage(H5Backed):
     def _owning(self) -> FLImage:
         self._owns_h5 = True
         return self
+
+
+#: The attributes flimage stores with a fitted background, and their kinds.
+FIT_SETTINGS: dict[str, str] = {"fit_offset": "text", "fit_profile": "text",
+                                "border_px": "number"}
+
+
+def _fit_settings(dset: h5py.HLObject) -> dict[str, Any]:
+    """The background settings stored on `dset`, read by name (nothing else is read)."""
+    settings = {}
+    for name, kind in FIT_SETTINGS.items():
+        value = validate.read_attribute(dset, name, kind)
+        if value is not None:
+            settings[name] = int(value) if name == "border_px" and value == int(value) else value
+    return settings
 
 
 def _check_bg_key(key: str) -> None:

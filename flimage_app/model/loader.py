@@ -21,6 +21,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from . import validate
 from .errors import FileFormatError, file_open_error, hdf5_open_problem  # noqa: F401 (re-export)
 from .flseries import FLSeries
 from .image import FLImage
@@ -147,12 +148,12 @@ def _check_frame_names(path, series: FLSeries) -> None:
 
 
 def _check_frame(path, fli: FLImage) -> None:
-    raw = fli.h5["fluorescence"].get("raw")
-    if not isinstance(raw, h5py.Dataset) or raw.ndim != 2:
-        shape = getattr(raw, "shape", None)
-        raise FileFormatError(f"{path}: fluorescence/raw is not a 2-D image (shape {shape})")
-    if raw.dtype.kind not in "fiub":
-        raise FileFormatError(f"{path}: fluorescence/raw has unsupported type {raw.dtype}")
+    """Refuse a frame whose raw image or backgrounds are not what an FLImage holds."""
+    group = validate.group_member(fli.h5, "fluorescence")
+    if group is None:
+        raise FileFormatError(f"{path}: {fli.h5.name} has no fluorescence group")
+    validate.check_image(validate.member(group, "raw"), validate.object_name(group, "raw"))
+    fli.bg_keys  # noqa: B018 - the background group is checked on access
 
 
 def describe(path: str | os.PathLike) -> dict[str, Any]:

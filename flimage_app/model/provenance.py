@@ -23,13 +23,38 @@ import h5py
 import numpy as np
 
 from .. import __version__
+from . import validate
 from .errors import FileFormatError, file_open_error
+from .meta import check_value
 from .names import APP_GROUP
 from .names import PROVENANCE_GROUP as PROVENANCE
 
 #: Per-frame arrays stored with a bleach correction.
 TRACE_KEYS = ("times", "intensity", "fitted", "correction", "background", "residuals")
 MASK_KEYS = ("signal_mask", "background_mask")
+
+#: The operations a record can describe.
+OPERATIONS = ("bleach correction", "denoise", "import", "background")
+#: Top-level fields of a record and the JSON types they may have (None: JSON null).
+RECORD_FIELDS: dict[str, tuple[type | None, ...]] = {
+    "operation": (str,), "method": (str,), "parameters": (dict,), "input": (dict,),
+    "source": (dict, None), "app_version": (str,), "date": (str,), "report": (dict,),
+    "metadata_changes": (dict,)}
+#: Parameters each operation records, and their JSON types.
+PARAMETERS: dict[str, dict[str, tuple[type | None, ...]]] = {
+    "bleach correction": {"method": (str,), "border_px": (int,), "background": (str,),
+                          "background_value": (int, float, None), "region": (str,),
+                          "histogram_reference": (str,), "strict": (bool,)},
+    "denoise": {"weight": (int, float)},
+    "import": {"pixel_size": (int, float, None), "interval": (int, float, None),
+               "channel": (int, None), "plane": (int, None)},
+    "background": {"fit_profile": (str,), "fit_offset": (str,), "frames": (list,),
+                   "regions": (int,), "frame_overrides": (list,), "data_background": (bool,)},
+}
+#: Fields of the description of an input file.
+INPUT_FIELDS: dict[str, tuple[type | None, ...]] = {
+    "file": (str, None), "path": (str, None), "sha256": (str, None), "frames": (int,),
+    "frame_shape": (list,)}
 
 
 def file_sha256(path: str | os.PathLike, block: int = 1 << 16) -> str:
@@ -176,7 +201,7 @@ def _root_of(path_or_series) -> tuple[h5py.Group, h5py.File | None]:
 
 
 def read_provenance(path_or_series) -> dict:
-    """The provenance record of a series written by the app.
+    """The provenance record of a series written by the app, validated.
 
     Returns
     -------
@@ -188,21 +213,131 @@ def read_provenance(path_or_series) -> dict:
     Raises
     ------
     FileFormatError
-        The series carries no provenance record.
+        The series carries no provenance record, or the record is not one
+        the app wrote (see :func:`check_record`).
     """
     root, owned = _root_of(path_or_series)
     try:
-        group = root.get(f"{APP_GROUP}/{PROVENANCE}")
-        if group is None or "record" not in group.attrs:
+        group = validate.member_path(root, f"{APP_GROUP}/{PROVENANCE}")
+        if group is None or not isinstance(group, h5py.Group) or not h5py.h5a.exists(
+                group.id, b"record"):
             raise FileFormatError("The series has no provenance record (not written by "
                                   "flimage-app)")
-        record = json.loads(group.attrs["record"])
-        if record.get("operation") == "bleach correction":
-            record["trace"] = {key: group[f"trace/{key}"][()] if f"trace/{key}" in group
-                               else None for key in TRACE_KEYS}
-            record["masks"] = {key: group[f"masks/{key}"][()] if f"masks/{key}" in group
-                               else None for key in MASK_KEYS}
+        where = validate.object_name(group)
+        text = validate.read_attribute(group, "record", "text", warn=False,
+                                       max_chars=validate.MAX_JSON_BYTES)
+        if text is None:
+            raise validate.refuse(where, "the provenance record is not one text value")
+        record = check_record(validate.read_json_text(text, where, "the provenance record"),
+                              where)
+        if record["operation"] == "bleach correction":
+            record["trace"] = {key: _trace(group, key) for key in TRACE_KEYS}
+            record["masks"] = {key: _mask(group, key) for key in MASK_KEYS}
         return record
     finally:
         if owned is not None:
             owned.close()
+
+
+def _trace(group: h5py.Group, key: str) -> np.ndarray | None:
+    obj = validate.member_path(group, f"trace/{key}")
+    if obj is None:
+        return None
+    where = validate.object_name(obj)
+    return validate.read_array(validate.check_dataset(obj, where, ndims=(1,), kinds="biuf",
+                                                      what="a per-frame trace",
+                                                      allow_empty=True), where)
+
+
+def _mask(group: h5py.Group, key: str) -> np.ndarray | None:
+    obj = validate.member_path(group, f"masks/{key}")
+    if obj is None:
+        return None
+    where = validate.object_name(obj)
+    dset = validate.check_image(obj, where)
+    return validate.read_array(dset, where).astype(bool)
+
+
+def _check_type(value: Any, allowed: tuple[type | None, ...], where: str, name: str) -> None:
+    kinds = tuple(kind for kind in allowed if kind is not None)
+    ok = (value is None and None in allowed) or (
+        isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds))
+    if not ok:
+        names = {str: "text", int: "a whole number", float: "a number", bool: "true/false",
+                 dict: "an object", list: "a list"}
+        expected = " or ".join(names.get(kind, "null") for kind in allowed)
+        raise validate.refuse(where, f"the provenance record's {name} is "
+                                     f"{type(value).__name__} {_short(value)}; expected "
+                                     f"{expected}")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def check_record(record: Any, where: str) -> dict:
+    """A provenance record as read from a file, checked field by field.
+
+    Known fields must have their JSON type, the operation must be one of
+    :data:`OPERATIONS` and its parameters those of :data:`PARAMETERS` (an
+    unknown parameter is refused: it would be applied unchecked).  Unknown
+    top-level fields are left out with a
+    :class:`~flimage_app.model.validate.FileContentWarning`.
+    """
+    record = dict(validate.checked_mapping(record, where, "the provenance record"))
+    unknown = sorted(set(record) - set(RECORD_FIELDS))
+    if unknown:
+        validate._warn(f"{where}: the provenance record has unknown fields "
+                       f"({', '.join(map(_short, unknown[:5]))}); ignored")
+        for key in unknown:
+            del record[key]
+    for key, allowed in RECORD_FIELDS.items():
+        if key in record:
+            _check_type(record[key], allowed, where, f"{key!r}")
+    if record.get("operation") not in OPERATIONS:
+        raise validate.refuse(where, f"the provenance record's operation "
+                                     f"{_short(record.get('operation'))} is not one of "
+                                     f"{', '.join(OPERATIONS)}")
+    allowed_parameters = PARAMETERS[record["operation"]]
+    parameters = record.get("parameters", {})
+    for key, value in parameters.items():
+        if key not in allowed_parameters:
+            raise validate.refuse(where, f"the provenance record has an unknown parameter "
+                                         f"{_short(key)} for {record['operation']}")
+        _check_type(value, allowed_parameters[key], where, f"parameter {key!r}")
+    for field in ("input", "source"):
+        if isinstance(record.get(field), dict):
+            record[field] = _checked_input(record[field], where, field)
+    if "metadata_changes" in record:
+        record["metadata_changes"] = _checked_changes(record["metadata_changes"], where)
+    return record
+
+
+def _checked_input(description: dict, where: str, field: str) -> dict:
+    checked = {}
+    for key, allowed in INPUT_FIELDS.items():
+        if key in description:
+            _check_type(description[key], allowed, where, f"{field} {key!r}")
+            checked[key] = description[key]
+    shape = checked.get("frame_shape")
+    if shape is not None and (len(shape) != 2 or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)):
+        raise validate.refuse(where, f"the provenance record's {field} frame_shape "
+                                     f"{_short(shape)} is not two positive whole numbers")
+    return checked
+
+
+def _checked_changes(changes: dict, where: str) -> dict:
+    checked: dict[str, dict[str, Any]] = {}
+    for index, entries in changes.items():
+        if not index.isdigit() or not isinstance(entries, dict):
+            raise validate.refuse(where, f"the provenance record's metadata_changes entry "
+                                         f"{_short(index)} is not frame → changes")
+        try:
+            checked[index] = {key: check_value(key, value) for key, value in entries.items()}
+        except (KeyError, ValueError) as exc:
+            raise validate.refuse(where, f"the provenance record's metadata_changes for frame "
+                                         f"{index}: {exc}") from None
+    return checked
+

@@ -38,6 +38,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import struct
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -47,6 +48,7 @@ from typing import Any, ClassVar
 import h5py
 import numpy as np
 
+from . import validate
 from .errors import FileFormatError
 from .h5io import atomic_output
 from .names import APP_GROUP, ROIS_DATASET
@@ -59,6 +61,19 @@ SCHEMA_NAME = "flimage_app.rois"
 SCHEMA_VERSION = 1
 #: Name of the dataset (inside the app's HDF5 group APP_GROUP) that holds the ROI set.
 H5_DATASET = ROIS_DATASET
+#: Most ROIs read from one file (JSON set with its per-frame overrides, RoiSet .zip).
+MAX_ROIS = 10_000
+#: Most points of one outline read from a file (ImageJ's .roi holds at most 65,535).
+MAX_ROI_POINTS = 1_000_000
+#: Largest coordinate magnitude read from a file [pixels]; far outside any image.
+MAX_ROI_COORDINATE = 1e9
+#: Largest .roi file (or RoiSet entry) read: 65,535 sub-pixel points take about 1 MB.
+MAX_ROI_FILE_BYTES = 4 * 2**20
+#: Most (row, edge) crossings :func:`polygon_mask` evaluates; an honest outline crosses each
+#: row a few times, a crafted zigzag of 200,000 points over 4,000 rows 800 million times.
+MAX_RASTER_CROSSINGS = 50_000_000
+#: Crossings evaluated at once (bounds the memory of one step to ~100 MB).
+_RASTER_BATCH = 4_000_000
 #: Short description of the coordinate convention, repeated in every JSON document.
 COORDINATES_NOTE = ("image pixels; x = column, y = row, origin at the top-left corner; "
                     "pixel (r, c) covers c <= x < c+1, r <= y < r+1 and belongs to a shape "
@@ -289,8 +304,10 @@ def polygon_mask(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     crossings count where ``x < centre`` and edges cover the ``y`` range
     ``(min, max]``.  Vertices are taken in single precision, as ImageJ
     stores sub-pixel outlines, so that ties fall the same way more often.
-    Runs in ``O(rows × edges)`` without a Python loop per pixel, so
-    hand-drawn outlines with thousands of points are fast.
+    Only the (row, edge) pairs that cross are evaluated, in batches, so time
+    and memory follow the crossings (a few per row for an honest outline),
+    not rows × edges; more than :data:`MAX_RASTER_CROSSINGS` crossings raise
+    ValueError.
     """
     points = np.asarray(points, dtype=float).astype(np.float32).astype(float)
     mask = np.zeros(shape, dtype=bool)
@@ -301,17 +318,40 @@ def polygon_mask(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         return mask
     x0, y0 = points[:, 0], points[:, 1]
     x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
-    yc = np.arange(rows.start, rows.stop, dtype=float)[:, None] + 0.5
-    crosses = (y0 < yc) != (y1 < yc)  # (rows, edges): yc in (min, max]; horizontal never
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x_cross = x0 + (yc - y0) * (x1 - x0) / (y1 - y0)
-    row_index, edge_index = np.nonzero(crosses)
-    # a crossing at x toggles inside/outside for every pixel c with c + 0.5 > x
-    first_col = np.floor(x_cross[row_index, edge_index] - 0.5) + 1
-    first_col = np.clip(first_col, 0, shape[1]).astype(np.intp)
-    toggles = np.zeros((rows.stop - rows.start, shape[1] + 1), dtype=np.int32)
-    np.add.at(toggles, (row_index, first_col), 1)
-    mask[rows] = (np.cumsum(toggles[:, :-1], axis=1) % 2) == 1
+    # rows r whose centre r + 0.5 lies in (min(y0, y1), max(y0, y1)]: horizontal edges none
+    low = np.clip(np.floor(np.minimum(y0, y1) - 0.5) + 1, rows.start, rows.stop).astype(np.int64)
+    high = np.clip(np.floor(np.maximum(y0, y1) - 0.5) + 1, rows.start, rows.stop).astype(np.int64)
+    counts = np.maximum(high - low, 0)
+    total = int(counts.sum())
+    if total > MAX_RASTER_CROSSINGS:
+        raise ValueError(f"The outline of {len(points):,} points crosses the image rows "
+                         f"{total:,} times, too many to rasterise (limit "
+                         f"{MAX_RASTER_CROSSINGS:,}); simplify it")
+    width = shape[1] + 1
+    toggles = np.zeros((rows.stop - rows.start, width), dtype=np.uint8)
+    flat_toggles = toggles.reshape(-1)
+    edges = np.flatnonzero(counts)
+    ends = np.cumsum(counts[edges])
+    start = 0
+    while start < edges.size:
+        # the edges whose crossings fit in one batch
+        stop = max(start + 1, int(np.searchsorted(ends, (ends[start - 1] if start else 0)
+                                                  + _RASTER_BATCH, side="right")))
+        batch = edges[start:stop]
+        reps = counts[batch]
+        edge = np.repeat(batch, reps)
+        offsets = np.arange(edge.size) - np.repeat(np.cumsum(reps) - reps, reps)
+        row = low[edge] + offsets
+        yc = row + 0.5
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            x_cross = x0[edge] + (yc - y0[edge]) * (x1[edge] - x0[edge]) / (y1[edge] - y0[edge])
+        # a crossing at x toggles inside/outside for every pixel c with c + 0.5 > x
+        first_col = np.clip(np.nan_to_num(np.floor(x_cross - 0.5) + 1, nan=shape[1]), 0, shape[1])
+        flat = (row - rows.start) * width + first_col.astype(np.int64)
+        where, hits = np.unique(flat, return_counts=True)
+        flat_toggles[where[hits % 2 == 1]] ^= 1
+        start = stop
+    mask[rows] = np.bitwise_xor.accumulate(toggles[:, :-1], axis=1).astype(bool)
     return mask
 
 
@@ -431,23 +471,56 @@ def roi_from_dict(data: Mapping[str, Any]) -> ROI:
     FileFormatError
         Unknown kind, missing or invalid fields.
     """
-    try:
-        kind = data["kind"]
-        cls = ROI_KINDS[kind]
-    except (KeyError, TypeError):
-        raise FileFormatError(f"Unknown ROI kind {data.get('kind')!r}; expected one of "
-                              f"{', '.join(ROI_KINDS)}") from None
-    common = {"role": data.get("role", "include"), "name": str(data.get("name", ""))}
+    if not isinstance(data, Mapping):
+        raise FileFormatError(f"An ROI must be a JSON object, got {type(data).__name__}")
+    kind = data.get("kind")
+    cls = ROI_KINDS.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise FileFormatError(f"Unknown ROI kind {str(kind)[:40]!r}; expected one of "
+                              f"{', '.join(ROI_KINDS)}")
+    name, role = data.get("name", ""), data.get("role", "include")
+    if not isinstance(name, str) or len(name) > validate.MAX_TEXT_CHARS:
+        raise FileFormatError(f"Invalid {kind} ROI: the name must be text of at most "
+                              f"{validate.MAX_TEXT_CHARS} characters")
+    common = {"role": role if isinstance(role, str) else repr(role)[:40], "name": name}
     try:
         if cls in (RectangleROI, EllipseROI):
-            return cls(x=float(data["x"]), y=float(data["y"]), width=float(data["width"]),
-                       height=float(data["height"]), angle=float(data.get("angle", 0.0)),
-                       **common)
+            values = [_coordinate(data[key]) for key in ("x", "y", "width", "height")]
+            return cls(*values, angle=_coordinate(data.get("angle", 0.0)), **common)
         if cls is BorderROI:
-            return cls(width_px=data["width_px"], **common)
-        return cls(points=tuple(tuple(p) for p in data["points"]), **common)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise FileFormatError(f"Invalid {kind} ROI {common['name']!r}: {exc}") from None
+            width = data["width_px"]
+            if isinstance(width, bool) or not isinstance(width, (int, float)):
+                raise ValueError(f"the border width must be a number, got {width!r:.40}")
+            return cls(width_px=width, **common)
+        points = data["points"]
+        if not isinstance(points, list) or len(points) > MAX_ROI_POINTS:
+            raise ValueError(f"the points must be a list of at most {MAX_ROI_POINTS:,} [x, y] "
+                             "pairs")
+        return cls(points=_checked_points(points), **common)
+    except KeyError as exc:
+        raise FileFormatError(f"Invalid {kind} ROI {name[:40]!r}: missing {exc}") from None
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise FileFormatError(f"Invalid {kind} ROI {name[:40]!r}: {exc}") from None
+
+
+def _coordinate(value: Any) -> float:
+    """A coordinate read from a file: a finite number within :data:`MAX_ROI_COORDINATE`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise ValueError(f"coordinates must be numbers, got {value!r:.40}")
+    number = float(value)
+    if not math.isfinite(number) or abs(number) > MAX_ROI_COORDINATE:
+        raise ValueError(f"coordinate {number!r} is not finite or beyond "
+                         f"±{MAX_ROI_COORDINATE:g} pixels")
+    return number
+
+
+def _checked_points(points: Sequence[Any]) -> tuple[tuple[float, float], ...]:
+    checked = []
+    for point in points:
+        if not isinstance(point, (list, tuple)) or len(point) != 2:
+            raise ValueError(f"every point must be an [x, y] pair, got {point!r:.40}")
+        checked.append((_coordinate(point[0]), _coordinate(point[1])))
+    return tuple(checked)
 
 
 def roiset_to_dict(roiset: ROISet) -> dict[str, Any]:
@@ -481,17 +554,28 @@ def roiset_from_dict(data: Mapping[str, Any]) -> ROISet:
     if version > SCHEMA_VERSION:
         raise FileFormatError(f"ROI set uses schema version {version}; this flimage-app reads "
                               f"up to {SCHEMA_VERSION} — please update")
-    try:
-        overrides = {int(k): tuple(roi_from_dict(r) for r in v)
-                     for k, v in dict(data.get("frame_overrides", {})).items()}
-        rois = tuple(roi_from_dict(r) for r in data.get("rois", []))
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, FileFormatError):
-            raise
-        raise FileFormatError(f"Invalid ROI set: {exc}") from None
-    return ROISet(rois=rois, overrides=overrides,
-                  fit_profile=str(data.get("fit_profile", "tilt")),
-                  fit_offset=str(data.get("fit_offset", "mean")))
+    shared, per_frame = data.get("rois", []), data.get("frame_overrides", {})
+    if not isinstance(shared, list) or not isinstance(per_frame, Mapping) or not all(
+            isinstance(v, list) for v in per_frame.values()):
+        raise FileFormatError("Invalid ROI set: \"rois\" must be a list and "
+                              "\"frame_overrides\" an object of lists")
+    count = len(shared) + sum(len(v) for v in per_frame.values())
+    if count > MAX_ROIS:
+        raise FileFormatError(f"Invalid ROI set: {count:,} ROIs (at most {MAX_ROIS:,} are read)")
+    overrides = {}
+    for key, value in per_frame.items():
+        if not str(key).isdigit():
+            raise FileFormatError(f"Invalid ROI set: frame {str(key)[:20]!r} is not a frame "
+                                  "number")
+        overrides[int(key)] = tuple(roi_from_dict(r) for r in value)
+    rois = tuple(roi_from_dict(r) for r in shared)
+    settings = {key: data.get(key, default) for key, default in
+                (("fit_profile", "tilt"), ("fit_offset", "mean"))}
+    for key, value in settings.items():
+        if not isinstance(value, str) or len(value) > 40:
+            raise FileFormatError(f"Invalid ROI set: {key} must be a short text, "
+                                  f"got {value!r:.40}")
+    return ROISet(rois=rois, overrides=overrides, **settings)
 
 
 def roiset_to_json(roiset: ROISet) -> str:
@@ -501,11 +585,7 @@ def roiset_to_json(roiset: ROISet) -> str:
 
 def roiset_from_json(text: str) -> ROISet:
     """Parse JSON text written by :func:`roiset_to_json`."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FileFormatError(f"ROI file is not valid JSON: {exc}") from None
-    return roiset_from_dict(data)
+    return roiset_from_dict(validate.read_json_text(text, "ROI file", "the ROI set"))
 
 
 def save_roiset_json(roiset: ROISet, path: str | os.PathLike, overwrite: bool = False) -> None:
@@ -516,11 +596,19 @@ def save_roiset_json(roiset: ROISet, path: str | os.PathLike, overwrite: bool = 
 
 def load_roiset_json(path: str | os.PathLike) -> ROISet:
     """Read an ROI set from a JSON file."""
+    path = Path(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > validate.MAX_JSON_BYTES:
+            raise FileFormatError(f"{path.name}: an ROI file of {size:,} bytes is too large "
+                                  f"(limit {validate.MAX_JSON_BYTES:,})")
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise FileFormatError(f"Cannot read ROI file {path}: {exc}") from None
-    return roiset_from_json(text)
+    try:
+        return roiset_from_json(text)
+    except FileFormatError as exc:
+        raise FileFormatError(f"{path.name}: {exc}") from None
 
 
 # --------------------------------------------------------------------------- HDF5
@@ -542,13 +630,20 @@ def write_roiset(group: h5py.Group, roiset: ROISet) -> None:
 
 def read_roiset(group: h5py.Group) -> ROISet | None:
     """The ROI set stored by :func:`write_roiset` in `group`, or None if there is none."""
-    app = group.get(APP_GROUP)
-    if not isinstance(app, h5py.Group) or H5_DATASET not in app:
+    app = validate.member(group, APP_GROUP)
+    if not isinstance(app, h5py.Group):
         return None
-    text = app[H5_DATASET][()]
-    if isinstance(text, bytes):
-        text = text.decode("utf-8")
-    return roiset_from_json(text)
+    stored = validate.member(app, H5_DATASET)
+    if stored is None:
+        return None
+    where = validate.object_name(app, H5_DATASET)
+    text = validate.read_text_dataset(stored, where, "an ROI set (JSON text)")
+    try:
+        return roiset_from_dict(validate.read_json_text(text, where, "the ROI set"))
+    except FileFormatError as exc:
+        message = str(exc)
+        raise FileFormatError(message if message.startswith(where) else f"{where}: {message}"
+                              ) from None
 
 
 def save_roiset_h5(path: str | os.PathLike, roiset: ROISet) -> None:
@@ -593,17 +688,48 @@ def import_imagej(path: str | os.PathLike) -> list[ROI]:
     path = Path(path)
     if path.suffix.lower() not in (".roi", ".zip"):
         raise FileFormatError(f"{path.name}: ImageJ ROIs come as .roi or RoiSet .zip files")
-    try:
-        loaded = roifile.ImagejRoi.fromfile(path)
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise FileFormatError(f"Cannot read ImageJ ROIs from {path.name}: {exc}") from None
-    imagej_rois = loaded if isinstance(loaded, list) else [loaded]
     rois: list[ROI] = []
-    for number, item in enumerate(imagej_rois, start=1):
-        rois.extend(_from_imagej(item, item.name or f"{path.stem} {number}"))
+    for number, (entry, data) in enumerate(_imagej_entries(path), start=1):
+        try:
+            item = roifile.ImagejRoi.frombytes(data)
+            rois.extend(_from_imagej(item, item.name or f"{path.stem} {number}"))
+        except (ValueError, TypeError, IndexError, KeyError, OverflowError, struct.error,
+                EOFError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise FileFormatError(f"Cannot read ImageJ ROIs from {path.name}: {entry} is "
+                                  f"truncated or damaged ({reason})") from None
     if not rois:
         raise FileFormatError(f"{path.name} holds no ROI that encloses an area")
     return rois
+
+
+def _imagej_entries(path: Path) -> list[tuple[str, bytes]]:
+    """(name, bytes) of each ROI in a .roi file or a RoiSet .zip, sizes checked first."""
+    try:
+        if path.suffix.lower() == ".roi":
+            size = path.stat().st_size
+            if size > MAX_ROI_FILE_BYTES:
+                raise FileFormatError(f"{path.name}: {size:,} bytes is too large for an ImageJ "
+                                      f"ROI (limit {MAX_ROI_FILE_BYTES:,})")
+            return [("the ROI", path.read_bytes())]
+        with zipfile.ZipFile(path) as archive:
+            entries = [info for info in archive.infolist() if not info.is_dir()]
+            if len(entries) > MAX_ROIS:
+                raise FileFormatError(f"{path.name}: {len(entries):,} entries (at most "
+                                      f"{MAX_ROIS:,} ROIs are read)")
+            for info in entries:
+                if info.file_size > MAX_ROI_FILE_BYTES:
+                    raise FileFormatError(f"{path.name}: entry {info.filename[:60]!r} declares "
+                                          f"{info.file_size:,} bytes (limit "
+                                          f"{MAX_ROI_FILE_BYTES:,})")
+            # reads stop at the declared size, so a lying entry cannot inflate further
+            return [(f"entry {info.filename[:60]!r}", archive.read(info)) for info in entries]
+    except FileFormatError:
+        raise
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError, NotImplementedError,
+            RuntimeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise FileFormatError(f"Cannot read ImageJ ROIs from {path.name}: {reason}") from None
 
 
 def _from_imagej(item: Any, name: str) -> list[ROI]:
@@ -644,7 +770,9 @@ def _imagej_bounds(item: Any) -> tuple[float, float, float, float]:
 
 
 def _points(coordinates: Sequence[Sequence[float]]) -> tuple[tuple[float, float], ...]:
-    points = [(float(x), float(y)) for x, y in coordinates]
+    if len(coordinates) > MAX_ROI_POINTS:
+        raise ValueError(f"{len(coordinates):,} points (limit {MAX_ROI_POINTS:,})")
+    points = [(_coordinate(x), _coordinate(y)) for x, y in coordinates]
     if len(points) > 3 and points[0] == points[-1]:
         points.pop()  # closed paths repeat their first point
     return tuple(points)

@@ -22,9 +22,10 @@ from typing import Any
 import h5py
 import numpy as np
 
+from . import validate
 from .errors import FileFormatError, FrameIndexError, FrameNotFoundError, ReadOnlyError
 from .h5io import copy_group
-from .image import FLImage, H5Backed, check_internal, is_writable, open_h5, python_value
+from .image import FLImage, H5Backed, is_writable, open_h5
 from .meta import MetaDict, check_value
 from .names import APP_GROUP, FRAME_PREFIX, frame_name
 
@@ -106,8 +107,7 @@ class FLSeriesBase(H5Backed):
     @property
     def identifier(self) -> str | None:
         """Identifier of the series, if set."""
-        value = self.h5.attrs.get("identifier")
-        return None if value is None else python_value(value)
+        return validate.read_attribute(self.h5, "identifier", "text")
 
     @property
     def filename(self) -> str | None:
@@ -121,15 +121,25 @@ class FLSeriesBase(H5Backed):
         """Shape of the first frame's raw image."""
         if len(self) == 0:
             raise IndexError("The series has no frames")
-        return tuple(self.frame_group(0)["fluorescence/raw"].shape)
+        return self._frame_raw_shape(0)
+
+    def _frame_raw_shape(self, index: int) -> tuple[int, int]:
+        """Shape of frame `index`'s raw image, checked (no pixels read)."""
+        frame = self.frame_group(index)
+        raw = validate.member_path(frame, "fluorescence/raw")
+        if raw is None:
+            raise validate.refuse(validate.object_name(frame), "has no fluorescence/raw image")
+        return tuple(validate.check_image(raw, validate.object_name(raw)).shape)
 
     # ----------------------------------------------------------- frames
     def frame_group(self, index: int) -> h5py.Group:
         """HDF5 group of frame `index` (0 … len − 1); external links are refused."""
         name = frame_name(index)
-        check_internal(self.h5, name)
-        group = self.h5.get(name)
-        if not isinstance(group, h5py.Group):
+        group = validate.member(self.h5, name)
+        if group is not None and not isinstance(group, h5py.Group):
+            raise validate.refuse(validate.object_name(self.h5, name),
+                                  f"is {validate._kind_of(group)}, not a frame (a group)")
+        if group is None:
             raise FileFormatError(f"Frame {name} is missing in {self.h5.file.filename} "
                                   f"(the series has {len(self)} fli_ groups)")
         return group
@@ -137,32 +147,33 @@ class FLSeriesBase(H5Backed):
     def _identifiers(self) -> dict[str, int]:
         if self._identifier_index is None:
             index: dict[str, int] = {}
-            for ii in range(len(self)):
-                ident = self._frame_attribute(ii, "identifier", _TEXT)
-                if ident is not None:
-                    index.setdefault(python_value(ident), ii)
+            with validate.collected_warnings(
+                    f"{self.filename or 'series'}: {{count}} frame identifier(s) are unusable "
+                    "and treated as missing (first: {first})"):
+                for ii in range(len(self)):
+                    ident = self._frame_attribute(ii, "identifier", "text")
+                    if ident is not None:
+                        index.setdefault(ident, ii)
             self._identifier_index = index
         return self._identifier_index
 
-    def _frame_attribute(self, index: int, name: str, dtype: np.dtype):
-        """Attribute `name` of frame `index` read as `dtype`, or None; no pixels are read.
+    def _frame_attribute(self, index: int, name: str, kind: str):
+        """Attribute `name` of frame `index` as a number or text (`kind`), or None.
 
-        The low-level calls into a preallocated scalar are ~3x faster than
-        ``.attrs``, which matters for an index over thousands of frames; any
-        attribute of another type or shape takes the ordinary path.
+        No pixels are read.  The frame group is opened with low-level calls
+        (~3x faster than ``.attrs`` over thousands of frames); the attribute's
+        shape and type are checked before it is read
+        (:func:`flimage_app.model.validate.read_attribute`): an array where
+        one value belongs is treated as missing with a warning.
         """
         name_bytes = frame_name(index).encode()
         try:
             if self.h5.id.links.get_info(name_bytes).type != h5py.h5l.TYPE_HARD:
                 raise TypeError("not a hard link: let the checked path decide")
-            frame = h5py.h5g.open(self.h5.id, name_bytes)
-            if not h5py.h5a.exists(frame, name.encode()):
-                return None
-            value = np.empty((), dtype=dtype)
-            h5py.h5a.open(frame, name.encode()).read(value)
-            return value[()]
-        except (KeyError, TypeError, ValueError, OSError):
-            return self.frame_group(index).attrs.get(name)
+            frame = h5py.Group(h5py.h5g.open(self.h5.id, name_bytes))
+        except (KeyError, TypeError, ValueError, OSError, RuntimeError):
+            frame = self.frame_group(index)
+        return validate.read_attribute(frame, name, kind)
 
     def identifiers(self) -> list[str | None]:
         """Identifier of every frame (None where a frame has none)."""
@@ -171,18 +182,17 @@ class FLSeriesBase(H5Backed):
 
     def times(self) -> np.ndarray:
         """Acquisition time [s] of every frame, NaN where a frame has none (no pixels read)."""
-        return np.array([_float_or_nan(self._frame_attribute(ii, "time", np.float64))
-                         for ii in range(len(self))], dtype=float)
+        with validate.collected_warnings(
+                f"{self.filename or 'series'}: {{count}} frame time(s) are unusable and "
+                "treated as missing (first: {first})"):
+            times = [validate.check_time(self._frame_attribute(ii, "time", "number"),
+                                         f"{self.filename or 'series'}: {frame_name(ii)}")
+                     for ii in range(len(self))]
+        return np.array([_float_or_nan(t) for t in times], dtype=float)
 
     def frame_shapes(self) -> list[tuple[int, ...]]:
         """Shape of every frame's raw image, read from the file's metadata (no pixels)."""
-        shapes = []
-        for ii in range(len(self)):
-            frame = self.frame_group(ii)
-            check_internal(frame, "fluorescence")
-            check_internal(frame["fluorescence"], "raw")
-            shapes.append(tuple(frame["fluorescence/raw"].shape))
-        return shapes
+        return [self._frame_raw_shape(ii) for ii in range(len(self))]
 
     def get_flimage(self, index: int | str) -> FLImage:
         """The frame with this index (negative counts from the end) or identifier.
@@ -228,8 +238,8 @@ class FLSeriesBase(H5Backed):
         source = getattr(fli, "h5", None)
         if not isinstance(source, h5py.Group) or "fluorescence" not in source:
             raise ValueError("`fli` must be an FLImage")
-        if identifier is None and "identifier" in source.attrs:
-            identifier = python_value(source.attrs["identifier"])
+        if identifier is None:
+            identifier = validate.read_attribute(source, "identifier", "text")
         if identifier and identifier in self:
             raise ValueError(f"The identifier {identifier!r} already exists in the series; "
                              "give the image another identifier")

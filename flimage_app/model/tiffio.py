@@ -50,6 +50,7 @@ import numpy as np
 import tifffile
 
 from .. import __version__
+from . import validate
 from .errors import Cancelled, FileFormatError
 from .fastwrite import FrameWriter
 from .flseries import FLSeries
@@ -306,27 +307,65 @@ def _check_options(pixel_size: float | None, interval: float | None) -> None:
                               f"got {interval}")
 
 
-def _open_npy(path: Path) -> np.ndarray:
+def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype, bool, int]:
+    """(shape, dtype, fortran order, data offset) from a ``.npy`` header, checked.
+
+    Nothing but the header is read: the shape must be non-negative, the type a
+    real number type, and the file must hold the bytes the header declares.
+    """
     try:
-        return np.load(path, mmap_mode="r", allow_pickle=False)
+        with open(path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            reader = {(1, 0): np.lib.format.read_array_header_1_0,
+                      (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if reader is None:
+                raise ValueError(f"unsupported .npy format version {version}")
+            shape, fortran, dtype = reader(handle, max_header_size=2**16)
+            offset = handle.tell()
     except FileNotFoundError:
         raise FileFormatError(f"{path}: no such file") from None
-    except (ValueError, OSError, EOFError) as exc:
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise FileFormatError(f"{path.name}: not a readable NumPy .npy array ({reason})") from None
+    shape = tuple(shape)
+    if dtype.hasobject:
+        raise FileFormatError(f"{path.name}: not a readable NumPy .npy array (it holds Python "
+                              "objects, which are never loaded)")
+    if any(not isinstance(n, int) or n < 0 for n in shape):
+        raise FileFormatError(f"{path.name}: the .npy header declares an invalid shape {shape}")
+    _check_dtype(path, dtype)
+    if any(n == 0 for n in shape):
+        raise FileFormatError(f"{path.name}: the .npy array is empty (shape {shape})")
+    needed = math.prod(shape) * dtype.itemsize
+    available = path.stat().st_size - offset
+    if needed > available:
+        raise FileFormatError(f"{path.name}: the .npy header declares {needed:,} bytes of data "
+                              f"(shape {shape}), the file holds {available:,}; truncated?")
+    return shape, dtype, fortran, offset
+
+
+def _open_npy(path: Path) -> np.ndarray:
+    """The array of a checked ``.npy`` file, memory-mapped (nothing is loaded)."""
+    shape, dtype, fortran, offset = _npy_header(path)
+    try:
+        return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape,
+                         order="F" if fortran else "C")
+    except (ValueError, OSError, OverflowError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise FileFormatError(f"{path.name}: not a readable NumPy .npy array ({reason})") from None
 
 
 def _inspect_npy(path: Path, channel: int | None, plane: int | None) -> StackInfo:
-    array = _open_npy(path)
-    _check_dtype(path, array.dtype)
-    if array.ndim not in (2, 3):
+    shape, dtype, _, _ = _npy_header(path)
+    if len(shape) not in (2, 3):
         raise FileFormatError(f"{path.name}: a .npy stack must have shape (Y, X) or (T, Y, X), "
-                              f"got shape {array.shape}")
+                              f"got shape {shape}")
     if channel not in (None, 0) or plane not in (None, 0):
         raise FileFormatError(f"{path.name}: .npy arrays have no channel or Z axis to choose from")
-    axes = "TYX" if array.ndim == 3 else "YX"
-    frame_axis = "T" if array.ndim == 3 else None
-    return StackInfo(path, "NumPy", axes, tuple(array.shape), array.dtype, frame_axis, {})
+    validate.check_frame_pixels(shape[-2:], path.name)
+    axes = "TYX" if len(shape) == 3 else "YX"
+    frame_axis = "T" if len(shape) == 3 else None
+    return StackInfo(path, "NumPy", axes, shape, dtype, frame_axis, {})
 
 
 def _check_dtype(path: Path, dtype: np.dtype) -> None:
@@ -353,6 +392,63 @@ def _image_series(path: Path, tif: tifffile.TiffFile) -> tifffile.TiffPageSeries
         raise FileFormatError(f"{path.name}: unsupported TIFF layout (axes {series.axes}, "
                               f"image axes {page_axes})")
     return series
+
+
+def _stack_axes(path: Path, axes: str, shape: tuple[int, ...]
+                ) -> tuple[str, tuple[int, ...], str | None, str | None]:
+    """Axes and shape with stack axes of unknown meaning merged into one axis "I".
+
+    tifffile names the axes of a plain N-D TIFF "Q" (unknown) and repeats the
+    letter ("QQYX" for a (2, 10, Y, X) array); letters are not unique keys
+    then.  When repeated axes are the only ones with more than one entry, all
+    stack axes are merged into one axis "I" of every image in file order, so
+    no image is dropped; repeated axes beside another open axis are a
+    problem.  Returns (axes, shape, note, problem).
+    """
+    stack = [(a, n) for a, n in zip(axes, shape, strict=True) if a not in "YXS"]
+    if axes[:len(stack)] != "".join(a for a, _ in stack):
+        return axes, shape, None, None  # image axes between stack axes: left to tifffile
+    letters = [a for a, _ in stack]
+    unknown = {a for a in letters if letters.count(a) > 1}
+    open_axes = [(a, n) for a, n in stack if n > 1]
+    if not any(a in unknown for a, _ in open_axes):
+        return axes, shape, None, None
+    found = " x ".join(f"{a}={n}" for a, n in stack)
+    if any(a not in unknown for a, _ in open_axes):
+        return axes, shape, None, (f"{path.name}: axes {found} do not map to one time series "
+                                   "(axes with the same letter have no known meaning)")
+    count = math.prod(n for _, n in stack)
+    note = (f"the {count} images (axes {found}) are read as frames in file order")
+    return "I" + axes[len(stack):], (count, *shape[len(stack):]), note, None
+
+
+def _check_ome_claims(path: Path, tif: tifffile.TiffFile) -> None:
+    """Refuse OME-XML whose sizes would make tifffile allocate more than the file holds.
+
+    tifffile sizes an OME series from the XML (and pads missing planes with
+    zeros), so false SizeX / SizeY / SizeT… are checked before the series is built.
+    """
+    xml = tif.pages.first.description or ""
+    if len(xml) > validate.MAX_JSON_BYTES:
+        raise FileFormatError(f"{path.name}: OME-XML of {len(xml):,} characters is too long")
+    try:
+        root = ElementTree.fromstring(xml)
+    except ElementTree.ParseError:
+        return  # tifffile reads it as a plain TIFF
+    pages = len(tif.pages)
+    for pixels in (e for e in root.iter() if _local_name(e.tag) == "Pixels"):
+        try:
+            sizes = {axis: int(pixels.attrib.get(f"Size{axis}", 1)) for axis in "XYCZT"}
+        except ValueError as exc:
+            raise FileFormatError(f"{path.name}: OME-XML has an invalid size ({exc})") from None
+        if any(n < 1 for n in sizes.values()):
+            raise FileFormatError(f"{path.name}: OME-XML declares a size below 1 ({sizes})")
+        validate.check_frame_pixels((sizes["Y"], sizes["X"]), f"{path.name}: OME-XML")
+        planes = sizes["C"] * sizes["Z"] * sizes["T"]
+        if planes > pages:
+            raise FileFormatError(f"{path.name}: the OME-XML describes {planes:,} planes, the "
+                                  f"file holds {pages:,} images (part of a multi-file OME "
+                                  "dataset, or false metadata)")
 
 
 @contextlib.contextmanager
@@ -388,10 +484,17 @@ def _inspect_tiff(path: Path, channel: int | None, plane: int | None) -> StackIn
 
 def _read_tiff_layout(path: Path, channel: int | None, plane: int | None) -> StackInfo:
     with _open_tiff(path) as tif:
+        if tif.is_ome:
+            _check_ome_claims(path, tif)
         series = _image_series(path, tif)
         _check_dtype(path, series.dtype)
-        axes, shape = series.axes, tuple(series.shape)
+        axes, shape, axes_note, axes_problem = _stack_axes(path, series.axes,
+                                                            tuple(series.shape))
+        validate.check_frame_pixels(shape[axes.index("Y"):axes.index("X") + 1], path.name)
         frame_axis, index, notes, problem = _select_axes(path, axes, shape, channel, plane)
+        if axes_note:
+            notes.append(axes_note)
+        problem = axes_problem or problem
         kind = "OME-TIFF" if tif.is_ome else "ImageJ TIFF" if tif.is_imagej else "TIFF"
         info = StackInfo(path, kind, axes, shape, series.dtype, frame_axis, index, notes=notes,
                          problem=problem)
@@ -575,10 +678,15 @@ def iter_frames(info: StackInfo) -> Iterator[np.ndarray]:
             yield np.asarray(array[frame] if array.ndim == 3 else array)
         return
     with _tifffile_messages(), _open_tiff(info.path) as tif:
+        pages = tif.series[0].pages
         for frame in range(info.n_frames):
             page = _page_index(info, frame)
             try:
+                if page < len(pages) and pages[page] is not None:
+                    _check_page_streams(info.path, tif, pages[page], frame)
                 image = tif.asarray(key=page, series=0)
+            except FileFormatError:
+                raise
             except (tifffile.TiffFileError, ValueError, OSError, IndexError) as exc:
                 reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 raise FileFormatError(f"{info.path.name}: frame {frame} cannot be read "
@@ -586,6 +694,47 @@ def iter_frames(info: StackInfo) -> Iterator[np.ndarray]:
             if image.ndim == 3:  # samples (RGB) last
                 image = image[..., info.index.get("S", 0)]
             yield image
+
+
+#: TIFF compression codes whose decoders inflate without a bound: deflate (8, 32946), LZMA
+_UNBOUNDED_CODECS = {8: "deflate", 32946: "deflate", 34925: "LZMA"}
+
+
+def _check_page_streams(path: Path, tif: tifffile.TiffFile, page, frame: int) -> None:
+    """Refuse a page whose compressed strips or tiles inflate beyond the page's size.
+
+    tifffile (without imagecodecs) inflates each strip completely before it
+    cuts it to size, so a crafted strip of a few megabytes could take
+    gigabytes; each one is inflated here first, in bounded steps.
+    """
+    keyframe = getattr(page, "keyframe", None) or page
+    codec = _UNBOUNDED_CODECS.get(int(keyframe.compression))
+    if codec is None:
+        return
+    limit = int(keyframe.nbytes)
+    where = f"{path.name}: frame {frame}"
+    handle = tif.filehandle
+    for offset, count in zip(page.dataoffsets, page.databytecounts, strict=False):
+        if not count:
+            continue
+        handle.seek(offset)
+        data = handle.read(min(int(count), handle.size))
+        if codec == "deflate":
+            validate.inflated_size(data, limit, where)
+        else:
+            _lzma_size(data, limit, where)
+
+
+def _lzma_size(data: bytes, limit: int, where: str) -> None:
+    import lzma
+
+    try:
+        out = lzma.LZMADecompressor().decompress(data, max_length=limit + 1)
+    except lzma.LZMAError:
+        return  # damage: tifffile reports it
+    if len(out) > limit:
+        raise FileFormatError(f"{where}: a compressed strip inflates beyond the image's "
+                              f"{limit:,} bytes (a decompression bomb?)")
 
 
 def storage_dtype(info: StackInfo, frames: Callable[[], Iterator[np.ndarray]]) -> str:

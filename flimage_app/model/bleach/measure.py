@@ -20,12 +20,13 @@ from typing import Any
 import h5py
 import numpy as np
 
+from .. import validate
 from ..chunks import decode_chunk, direct_decoding
 from ..errors import FileFormatError, FitError, file_open_error
 from ..fastwrite import bound_metadata_cache
-from ..image import check_internal, read_meta
+from ..image import read_meta
 from ..meta import MetaDict, check_value
-from ..names import BG_DATA_PATH, FLUORESCENCE, RAW, RAW_PATH
+from ..names import BG_DATA_PATH, RAW_PATH
 from ..series import FLSeriesBase
 
 #: Where the intensity is measured.
@@ -40,8 +41,8 @@ class MissingTimeWarning(UserWarning):
 
 #: HDF5 filter codes (H5Z_FILTER_DEFLATE, _SHUFFLE, _FLETCHER32).
 def _decoded_fl(chunk: bytes, dtype: np.dtype, shape: tuple[int, ...], shuffled: bool,
-                checksummed: bool) -> np.ndarray | None:
-    raw = decode_chunk(chunk, dtype, shape, shuffled, checksummed)
+                checksummed: bool, where: str) -> np.ndarray | None:
+    raw = decode_chunk(chunk, dtype, shape, shuffled, checksummed, where)
     return None if raw is None else raw.astype(float)
 
 
@@ -129,17 +130,16 @@ class FrameReader:
         return self.frames.frame_group(index)
 
     def _raw(self, index: int) -> h5py.Dataset:
-        try:
-            group = self.group(index)
-            check_internal(group, FLUORESCENCE)
-            check_internal(group[FLUORESCENCE], RAW)
-            return group[RAW_PATH]
-        except KeyError:
-            raise FileFormatError(f"Frame {index} has no fluorescence/raw image") from None
+        """The checked raw image dataset of frame `index` (kind, type, storage, size)."""
+        group = self.group(index)
+        raw = validate.member_path(group, RAW_PATH)
+        if raw is None:
+            raise validate.refuse(validate.object_name(group), "has no fluorescence/raw image")
+        return validate.check_image(raw, validate.object_name(raw))
 
     def meta(self, index: int) -> MetaDict:
         """Metadata of frame `index` (with its entry of `meta_changes` applied)."""
-        meta = read_meta(self.group(index).attrs)
+        meta = read_meta(self.group(index))
         meta.update(self.meta_changes.get(index, {}))
         return meta
 
@@ -149,7 +149,8 @@ class FrameReader:
         Same arithmetic as ``FLImage.fl`` in the app and in flimage.
         """
         dset = self._checked_raw(index)
-        return self._minus_stored(index, dset[()].astype(float))
+        raw = validate.read_array(dset, validate.object_name(dset))
+        return self._minus_stored(index, raw.astype(float))
 
     def _checked_raw(self, index: int) -> h5py.Dataset:
         dset = self._raw(index)
@@ -192,10 +193,14 @@ class FrameReader:
         decoding = direct_decoding(dset)
         if decoding is None:
             return None
-        filter_mask, chunk = dset.id.read_direct_chunk((0,) * dset.ndim)
+        try:
+            filter_mask, chunk = dset.id.read_direct_chunk((0,) * dset.ndim)
+        except (OSError, RuntimeError, ValueError):
+            return None  # no chunk written, or unreadable: HDF5 decides, in its own words
         if filter_mask != 0:  # an optional filter was skipped for this chunk
             return None
-        return self._pool.submit(_decoded_fl, chunk, dset.dtype, dset.shape, *decoding)
+        return self._pool.submit(_decoded_fl, chunk, dset.dtype, dset.shape, *decoding,
+                                 validate.object_name(dset))
 
     def _collect(self, index: int, future: Future | None) -> tuple[int, np.ndarray]:
         image = future.result() if future is not None else None
@@ -205,11 +210,19 @@ class FrameReader:
 
     def stored_backgrounds(self, index: int) -> Iterator[np.ndarray]:
         """The background images stored with frame `index` (flimage sums them all)."""
-        bg_group = self.group(index).get(BG_DATA_PATH)
-        if bg_group is not None:
-            for name in bg_group:
-                check_internal(bg_group, name)
-                yield bg_group[name][()]
+        bg_group = validate.member_path(self.group(index), BG_DATA_PATH)
+        if bg_group is None:
+            return
+        if not isinstance(bg_group, h5py.Group) or len(bg_group) > validate.MAX_BACKGROUNDS:
+            raise validate.refuse(validate.object_name(bg_group), "is not a group of at most "
+                                  f"{validate.MAX_BACKGROUNDS} backgrounds")
+        for name in bg_group:
+            where = validate.object_name(bg_group, name)
+            dset = validate.check_dataset(validate.member(bg_group, name), where, ndims=(0, 2),
+                                          what="a background")
+            if dset.ndim == 2 and dset.shape != self.shape:
+                raise validate.refuse(where, f"has shape {dset.shape}, the frames {self.shape}")
+            yield validate.read_array(dset, where)
 
     def times(self) -> np.ndarray:
         """Every frame's "time" [s], NaN where missing (attributes only, no pixels)."""
