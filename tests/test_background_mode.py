@@ -106,3 +106,12 @@ def test_flimage_estimate_bg_mode_stores_qpimages_background(tmp_path):
             expected = qpimage_bg.estimate(image.astype(np.float32).astype(float),
                                            fit_offset="mode", fit_profile="offset")
             np.testing.assert_array_equal(fli.get_bg("fit"), expected.astype(np.float32))
+
+
+def test_mode_over_a_profile_with_fewer_pixels_than_parameters_does_not_fail():
+    """qpimage's optimiser refuses such a fit; the app falls back to the least-squares one."""
+    data = np.arange(16.0).reshape(4, 4)
+    mask = np.zeros((4, 4), dtype=bool)
+    mask[0, :4] = True  # 4 pixels, 6 parameters of poly2o
+    background = estimate(data, fit_offset="mode", fit_profile="poly2o", from_mask=mask)
+    assert background.shape == (4, 4) and np.isfinite(background).all()

@@ -126,6 +126,10 @@ def fit_profile_as_qpimage(data: np.ndarray, mask: np.ndarray, fit_profile: str)
     """
     data = np.asarray(data, dtype=float)
     names = _QPIMAGE_PARAMETERS[fit_profile]
+    if np.count_nonzero(mask) < len(names):
+        # MINPACK refuses fewer residuals than parameters (qpimage fails there); the
+        # least-squares solution of the under-determined fit is still defined
+        return fit_profile_linear(data, mask, fit_profile)
     start = np.zeros(len(names))
     start[-1] = np.average(data[mask])
 
