@@ -62,6 +62,18 @@ def generated_cases(seed: int = 20_26_12_01, count: int = 60) -> list[dict]:
     return cases
 
 
+def decimal_polygons(seed: int = 1, count: int = 150) -> list[dict]:
+    """Polygons with decimal vertices (e.g. x = 10.4) that put centres on edges only exactly."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for index in range(count):
+        grid = (0.5, 0.25, 1.0)[index % 3]
+        points = np.round(rng.uniform(1, 23, (int(rng.integers(3, 8)), 2)) / grid) * grid
+        points[:, 0] = np.clip(points[:, 0] * 1.3, 0, 31)
+        cases.append({"kind": "polygon", "points": points.tolist()})
+    return cases
+
+
 def _number(value: float) -> str:
     return repr(float(value))
 

@@ -16,6 +16,7 @@ from flimage_app.model.rois import PolygonROI, import_imagej
 
 from .imagej_masks import (
     IMAGE_SHAPE,
+    decimal_polygons,
     generated_cases,
     imagej_command,
     load_stored,
@@ -88,3 +89,29 @@ def test_masks_are_imagejs_on_new_cases(tmp_path):
     cases = generated_cases(seed=7, count=40)
     masks, _version = run_imagej(cases, command)
     assert differences(cases, masks, tmp_path) == []
+
+
+def distance_to_outline(points, x, y) -> float:
+    points = np.asarray(points, dtype=float)
+    best = np.inf
+    for start, end in zip(points, np.roll(points, -1, axis=0), strict=True):
+        along = np.clip(np.dot([x, y] - start, end - start) / np.dot(end - start, end - start),
+                        0, 1)
+        best = min(best, float(np.hypot(*(start + along * (end - start) - [x, y]))))
+    return best
+
+
+def test_decimal_vertices_differ_only_where_a_centre_is_on_an_edge(tmp_path):
+    """README: 9 pixels in 150 such polygons, each a centre on the outline in exact arithmetic."""
+    command = imagej_command()
+    if command is None:
+        pytest.skip("Java or ImageJ's ij.jar not found (apt-get install imagej "
+                    "default-jdk-headless, or set IMAGEJ_JAR)")
+    cases = decimal_polygons()
+    masks, _version = run_imagej(cases, command)
+    pixels = 0
+    for case, expected in zip(cases, masks, strict=True):
+        for row, col in np.argwhere(app_mask(case, tmp_path) != expected):
+            pixels += 1
+            assert distance_to_outline(case["points"], col + 0.5, row + 0.5) < 1e-6
+    assert pixels <= 9

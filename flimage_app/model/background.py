@@ -5,7 +5,9 @@ flimage uses), so that files stay interchangeable: a profile ("offset",
 "tilt" or "poly2o") is fitted to the background pixels, then an offset is
 added ("mean", "mode", "gauss", or the fitted constant with "fit").  The
 linear profiles are solved by linear least squares instead of an iterative
-optimiser: the same minimum, found exactly and faster.
+optimiser: the same minimum, found exactly and faster.  Only with "mode",
+whose histogram bin can depend on the residuals' last bits, the profile is
+fitted on qpimage's own iterative path (:func:`fit_profile_as_qpimage`).
 
 Coordinates of the profiles are centred like qpimage's: ``x`` runs along
 rows (axis 0) and ``y`` along columns (axis 1), both relative to
@@ -82,9 +84,62 @@ def fit_profile_linear(data: np.ndarray, mask: np.ndarray, fit_profile: str) -> 
     # scale columns so that the solve is well conditioned on large images
     scale = np.abs(design).max(axis=0)
     scale[scale == 0] = 1
-    coefficients, *_ = np.linalg.lstsq(design / scale, values, rcond=None)
-    coefficients = coefficients / scale
+    scaled = design / scale
+    coefficients, *_ = np.linalg.lstsq(scaled, values, rcond=None)
+    # one step of iterative refinement: the solve of the residual recovers the
+    # last bits that the first solve lost (exact data are then fitted to ~1 ulp)
+    correction, *_ = np.linalg.lstsq(scaled, values - scaled @ coefficients, rcond=None)
+    coefficients = (coefficients + correction) / scale
     return sum(c * term for c, term in zip(coefficients, terms, strict=True))
+
+
+#: qpimage's parameter order per profile (the order changes MINPACK's path)
+_QPIMAGE_PARAMETERS = {"tilt": ("mx", "my", "off"),
+                       "poly2o": ("mx", "my", "mxy", "ax", "ay", "off")}
+
+
+def _qpimage_profile(values: np.ndarray, shape: tuple[int, int], fit_profile: str) -> np.ndarray:
+    """A profile evaluated as qpimage evaluates it: the offset first, then the terms added."""
+    x = (np.arange(shape[0]) - shape[0] // 2).reshape(-1, 1)
+    y = (np.arange(shape[1]) - shape[1] // 2).reshape(1, -1)
+    named = dict(zip(_QPIMAGE_PARAMETERS[fit_profile], values, strict=True))
+    profile = np.zeros(shape, dtype=float) + named["off"]
+    if fit_profile == "tilt":
+        profile += named["mx"] * x + named["my"] * y
+    else:
+        profile += (named["ax"] * x**2 + named["ay"] * y**2 + named["mx"] * x
+                    + named["my"] * y + named["mxy"] * x * y)
+    return profile
+
+
+def fit_profile_as_qpimage(data: np.ndarray, mask: np.ndarray, fit_profile: str) -> np.ndarray:
+    """The profile that qpimage 0.9.3 fits, to the last bit; returns the profile image.
+
+    qpimage fits with lmfit's Levenberg–Marquardt (MINPACK through
+    ``scipy.optimize.leastsq``: ``ftol = xtol = 1.5e-8``, ``gtol = 0``,
+    ``epsfcn = 1e-10``, ``factor = 100``, at most 4000·(n + 1) evaluations)
+    from zero slopes and the mean of the background pixels as offset, on the
+    residual ``data − profile`` over the mask.  It stops within its tolerance
+    of the exact minimum that :func:`fit_profile_linear` finds; the mode of
+    the residuals can depend on those last bits (several bins of almost equal
+    density), so ``fit_offset="mode"`` fits this way to give qpimage's numbers.
+    """
+    data = np.asarray(data, dtype=float)
+    names = _QPIMAGE_PARAMETERS[fit_profile]
+    if np.count_nonzero(mask) < len(names):
+        # MINPACK refuses fewer residuals than parameters (qpimage fails there); the
+        # least-squares solution of the under-determined fit is still defined
+        return fit_profile_linear(data, mask, fit_profile)
+    start = np.zeros(len(names))
+    start[-1] = np.average(data[mask])
+
+    def residual(values: np.ndarray) -> np.ndarray:
+        return (data - _qpimage_profile(values, data.shape, fit_profile))[mask].flatten()
+
+    best, *_ = optimize.leastsq(residual, start, full_output=True, ftol=1.5e-8, xtol=1.5e-8,
+                                gtol=0.0, maxfev=2 * 2000 * (len(names) + 1), epsfcn=1e-10,
+                                factor=100)
+    return _qpimage_profile(np.atleast_1d(best), data.shape, fit_profile)
 
 
 def offset_mode(values: np.ndarray) -> float:
@@ -185,6 +240,8 @@ def estimate(data: np.ndarray, fit_offset: str = "mean", fit_profile: str = "til
         raise ValueError("The background region contains no pixel")
     if fit_profile == "offset":
         background = np.zeros(data.shape)
+    elif fit_offset == "mode":  # the mode depends on the residuals' last bits
+        background = fit_profile_as_qpimage(data, mask, fit_profile)
     else:
         background = fit_profile_linear(data, mask, fit_profile)
     if fit_offset != "fit":
