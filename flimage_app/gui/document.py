@@ -140,8 +140,9 @@ class Document:
         if self.is_result and self.saved_path is None:
             work.append("the series itself (made in this session and never saved)")
         if self.metadata_modified():
-            frames = {index for index, changes in self.edits.items()
-                      if changes != self._saved_edits.get(index)}
+            # a frame edited since the save, or whose saved edit was undone
+            frames = {index for index in set(self.edits) | set(self._saved_edits)
+                      if self.edits.get(index, {}) != self._saved_edits.get(index, {})}
             if frames:
                 work.append(f"metadata edits of {len(frames)} frame(s)")
             if self.series_edits != self._saved_series_edits:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 
 from flimage_app.gui.browser.frame_cache import H5_LOCK
 from flimage_app.gui.document import Document
+from flimage_app.model.errors import FLImageAppError
 from flimage_app.model.h5io import atomic_output
 
 Progress = Callable[[int, int], None] | None
@@ -30,15 +32,26 @@ CURVE_COLUMNS = {"times": "time [s]", "intensity": "intensity", "fitted": "fitte
 
 
 def input_integer_dtype(document: Document) -> str | None:
-    """The integer sample type the series was recorded in ("uint16"), or None for floats."""
+    """The integer sample type the series was recorded in ("uint16"), or None for floats.
+
+    A TIFF or NumPy stack is imported as floats: its own file tells the type.
+    """
     if len(document) == 0:
         return None
     try:
-        with H5_LOCK:
-            dtype = document.series.frame_group(0)["fluorescence/raw"].dtype
-    except (KeyError, OSError, IndexError, ValueError):
+        if document.source_kind == "stack" and document.source_path:
+            from flimage_app.model.tiffio import inspect_stack
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # missing calibration: not asked here
+                dtype = inspect_stack(document.source_path).dtype
+        else:
+            with H5_LOCK:
+                dtype = document.series.frame_group(0)["fluorescence/raw"].dtype
+    except (FLImageAppError, KeyError, OSError, IndexError, ValueError):
         return None
-    return dtype.name if dtype.kind in "ui" else None
+    # ImageJ images are 8- or 16-bit unsigned; other integer types are written as floats
+    return dtype.name if dtype.name in ("uint8", "uint16") else None
 
 
 class _EditedFrame:

@@ -29,7 +29,8 @@ def render_frame(image_view) -> QtGui.QImage:
         raise ValueError("No frame is on display")
     rows, columns = frame.raw.shape[:2]
     view_box = image_view.view_box
-    image_rect = view_box.mapViewToScene(QtCore.QRectF(0, 0, columns, rows)).boundingRect()
+    image_rect = QtCore.QRectF(view_box.mapViewToScene(QtCore.QPointF(0, 0)),
+                               view_box.mapViewToScene(QtCore.QPointF(columns, rows))).normalized()
     source = image_rect.intersected(view_box.sceneBoundingRect())
     if source.width() < 1 or source.height() < 1:
         raise ValueError("The image is scrolled out of view; use View ▸ Fit image to view")
