@@ -556,3 +556,19 @@ def test_h5_unchanged_by_every_export(qtbot, window, series_path, tmp_path, monk
     with h5py.File(tmp_path / "a.h5", "r"):
         pass
     assert digest(series_path) == before
+
+
+def test_series_list_tooltip_names_the_unsaved_work(qtbot, window, series_path):
+    open_and_edit(qtbot, window, series_path)
+    tooltip = window.series_list.item(0).toolTip()
+    assert str(series_path) in tooltip and "not saved: metadata edits of 6 frame(s)" in tooltip
+    window.undo_action.trigger()
+    assert "not saved" not in window.series_list.item(0).toolTip()
+
+
+def test_getting_started_covers_background_bleach_undo_and_export():
+    from flimage_app.gui.widgets.dialogs import GETTING_STARTED_HTML
+
+    for topic in ("Background", "Bleach correction", "Correct series", "Edit ▸ Undo",
+                  "Ctrl+Y", "File ▸ Export", "ImageJ TIFF", "CSV", "PNG", "scale bar"):
+        assert topic in GETTING_STARTED_HTML, topic

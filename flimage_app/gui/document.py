@@ -55,6 +55,10 @@ class Document:
       that became the document's file (File ▸ Save / Save As, not Export), so the
       state can forget that its work was unsaved.
 
+    A state whose unsaved work changes says so by pushing a step to :attr:`history`
+    (which emits :attr:`changed`) or by calling ``document.changed.emit()``; the
+    window's ``*`` marks and its Edit menu follow.
+
     A panel that stores data in saved copies appends a writer to
     :attr:`app_data_writers`.  :attr:`changed` is emitted whenever the unsaved
     work, the history or the title may have changed; :attr:`metadata_changed`

@@ -386,7 +386,7 @@ class MainWindow(QtWidgets.QMainWindow):
                 lambda keys: self._on_metadata_changed(document, keys)),
         ]
         item = QtWidgets.QListWidgetItem(document.title)
-        item.setToolTip(source_path or "made in this session (not saved)")
+        item.setToolTip(series_tooltip(document))
         self.series_list.addItem(item)
         self.series_list.setCurrentRow(len(self.documents) - 1)
         return document
@@ -544,6 +544,8 @@ class MainWindow(QtWidgets.QMainWindow):
         item = self.series_list.item(self.documents.index(document))
         if item is not None and item.text() != document.title:
             item.setText(document.title)
+        if item is not None:
+            item.setToolTip(series_tooltip(document))
         if document is self._current:
             self._update_title()
             self._update_actions()
@@ -766,6 +768,17 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def show_getting_started(self) -> None:
         GettingStartedDialog(self).exec()
+
+
+def series_tooltip(document: Document) -> str:
+    """Tooltip of a series in the list: where it comes from and what is not saved."""
+    origin = document.source_path or "made in this session"
+    if document.saved_path:
+        origin += f"\nsaved as {document.saved_path}"
+    work = document.unsaved_work()
+    if work:
+        origin += "\nnot saved: " + "; ".join(work)
+    return origin
 
 
 def default_splitter_sizes(width: int) -> list[int]:
