@@ -572,3 +572,9 @@ def test_getting_started_covers_background_bleach_undo_and_export():
     for topic in ("Background", "Bleach correction", "Correct series", "Edit ▸ Undo",
                   "Ctrl+Y", "File ▸ Export", "ImageJ TIFF", "CSV", "PNG", "scale bar"):
         assert topic in GETTING_STARTED_HTML, topic
+
+
+def test_export_tiff_refuses_an_unknown_sample_type(document, tmp_path):
+    with pytest.raises(ValueError, match="sample type"):
+        formats.export_tiff(document, tmp_path / "x.tif", dtype="int32")
+    assert not (tmp_path / "x.tif").exists()
