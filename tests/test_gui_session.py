@@ -578,3 +578,12 @@ def test_export_tiff_refuses_an_unknown_sample_type(document, tmp_path):
     with pytest.raises(ValueError, match="sample type"):
         formats.export_tiff(document, tmp_path / "x.tif", dtype="int32")
     assert not (tmp_path / "x.tif").exists()
+
+
+def test_a_result_is_never_saved_over_the_file_it_is_read_from(qtbot, corrected_path):
+    before = digest(corrected_path)
+    result = Document(open_series(corrected_path), "cells_bleachcorr")
+    with pytest.raises(ValueError, match="not allowed"):
+        result.save_copy(corrected_path, overwrite=True)
+    result.close()
+    assert digest(corrected_path) == before

@@ -338,7 +338,9 @@ class Document:
         Safe to call from a worker thread when `remember` is False.
         """
         target = Path(target)
-        for own in (self.source_path, self.temporary_path):
+        with H5_LOCK:
+            reading = self.series.filename  # the file the series is read from (None: memory)
+        for own in (self.source_path, self.temporary_path, reading):
             if own and target.resolve() == Path(own).resolve():
                 raise ValueError("Saving over the opened input file is not allowed; "
                                  "choose another name")
