@@ -371,6 +371,27 @@ def test_assign_mnemonics_keeps_given_ones_and_picks_free_letters():
     assert [action.text() for action in menu.actions()] == ["&Save", "Show &all", "S&et"]
 
 
+def test_a_panel_action_never_silences_a_menu_shortcut(qtbot, window, series_path, caplog):
+    from PyQt6.QtTest import QTest
+
+    panel = QtWidgets.QWidget()
+    own_undo = QtGui.QAction("Undo", panel)
+    own_undo.setShortcuts([QtGui.QKeySequence("Ctrl+Z"), QtGui.QKeySequence("Alt+U")])
+    fired = []
+    own_undo.triggered.connect(lambda: fired.append("panel"))
+    window.addAction(own_undo)
+    with caplog.at_level("WARNING"):
+        window.add_panel("fake", panel, "Fake")
+    assert [key.toString() for key in own_undo.shortcuts()] == ["Alt+U"]
+    assert "gave up Ctrl+Z" in caplog.text
+    window.show()
+    open_and_edit(qtbot, window, series_path)
+    window.activateWindow()
+    assert QTest.qWaitForWindowActive(window, 3000)
+    QTest.keyClick(window, QtCore.Qt.Key.Key_Z, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert window.metadata_panel.value_text("pixel size") == "0.25" and fired == []
+
+
 def test_menus_list_their_shortcuts(window):
     shortcuts = {action.text(): action.shortcut().toString()
                  for _menu, action in all_actions(window.menuBar())}

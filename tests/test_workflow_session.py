@@ -285,9 +285,7 @@ def metadata_cell(panel, key: str) -> QtCore.QPoint:
 
 
 def test_metadata_edit_undo_redo_and_the_close_prompt(qtbot, settings_file, errors, stacks):
-    # the Metadata panel's session; the Background panel keeps its own Ctrl+Z until it
-    # records its steps in the document's history, so it is not loaded here
-    window = make_window(qtbot, load_optional_panels=False)
+    window = make_window(qtbot)
     window.open_paths([stacks / "cells.tif"])
     qtbot.waitUntil(lambda: window.current_frame() is not None, timeout=5000)
     document = window.current_document()

@@ -56,7 +56,7 @@ from flimage_app.gui.browser.series_browser import (
 )
 from flimage_app.gui.document import Document
 from flimage_app.gui.export.exporter import Exporter
-from flimage_app.gui.menus import assign_mnemonics, build_menus
+from flimage_app.gui.menus import assign_mnemonics, build_menus, claim_menu_shortcuts
 from flimage_app.gui.thread_warnings import collect_warnings
 from flimage_app.gui.unsaved_prompt import Choice, ask_about_unsaved
 from flimage_app.gui.widgets.dialogs import GettingStartedDialog, show_error
@@ -140,9 +140,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self._restore_settings()
         if load_optional_panels:
             self._load_optional_panels()
-        for menu in (self.menuBar().actions()):
-            if menu.menu() is not None and menu.menu() is not self.recent_menu:
-                assign_mnemonics(menu.menu())
+        for item in self.menuBar().actions():
+            if item.menu() is not None:
+                assign_mnemonics(item.menu(), skip=[self.recent_menu])
+        claim_menu_shortcuts(self)
         self.set_current_document(None)
 
     # ------------------------------------------------------------------ construction
@@ -248,6 +249,7 @@ class MainWindow(QtWidgets.QMainWindow):
         action = self.panels_menu.addAction(title or name)
         action.triggered.connect(lambda _checked=False, n=name: self.show_panel(n))
         assign_mnemonics(self.panels_menu)
+        claim_menu_shortcuts(self)
 
     def panel(self, name: str) -> QtWidgets.QWidget | None:
         """The panel called `name`, or None."""

@@ -8,12 +8,17 @@ code and the tests can trigger them.
 
 from __future__ import annotations
 
-from PyQt6 import QtGui, QtWidgets
+import logging
+from collections.abc import Iterable, Iterator
+
+from PyQt6 import QtCore, QtGui, QtWidgets
 
 from flimage_app.gui.browser.frame_cache import VIEW_MODES
 from flimage_app.gui.browser.image_view import COLORMAP_NAMES, VIEW_MODE_LABELS
 from flimage_app.gui.browser.series_browser import STEP_ACTIONS
 from flimage_app.gui.widgets.dialogs import show_about
+
+log = logging.getLogger(__name__)
 
 STEP_LABELS = {
     "previous": "Previous frame", "next": "Next frame",
@@ -113,12 +118,14 @@ def _frame_menu(window, menu: QtWidgets.QMenu) -> None:
     window.play_action.triggered.connect(window.browser.toggle_playing)
 
 
-def assign_mnemonics(menu: QtWidgets.QMenu) -> None:
+def assign_mnemonics(menu: QtWidgets.QMenu, skip: Iterable[QtWidgets.QMenu] = ()) -> None:
     """Give every item of `menu` (and its sub-menus) without a mnemonic one of its own.
 
     An item gets the first letter of its text, or of a later word, or any
-    letter, that no other item of the same menu uses.
+    letter, that no other item of the same menu uses.  The items of the menus
+    in `skip` (e.g. recent files, whose texts are paths) are left as they are.
     """
+    skip = tuple(skip)
     actions = [action for action in menu.actions() if not action.isSeparator()]
     taken = {_mnemonic(action.text()) for action in actions} - {None}
     for action in actions:
@@ -128,8 +135,46 @@ def assign_mnemonics(menu: QtWidgets.QMenu) -> None:
             if letter_at is not None:
                 taken.add(text[letter_at].lower())
                 action.setText(text[:letter_at] + "&" + text[letter_at:])
+        if action.menu() is not None and action.menu() not in skip:
+            assign_mnemonics(action.menu(), skip)
+
+
+def menu_actions(menu: QtWidgets.QMenu | QtWidgets.QMenuBar) -> Iterator[QtGui.QAction]:
+    """Every item of `menu` and of its sub-menus (no separators)."""
+    for action in menu.actions():
+        if action.isSeparator():
+            continue
+        yield action
         if action.menu() is not None:
-            assign_mnemonics(action.menu())
+            yield from menu_actions(action.menu())
+
+
+def claim_menu_shortcuts(window) -> list[str]:
+    """Keep the menus' shortcuts working: other window-wide actions lose the same keys.
+
+    Two actions of one window with the same shortcut make Qt ignore the key for
+    both ("ambiguous shortcut"); a panel that adds its own Ctrl+Z would silence
+    Edit ▸ Undo.  Returns a description of each shortcut taken away (also logged).
+    """
+    owned = {key.toString(): action for action in menu_actions(window.menuBar())
+             for key in action.shortcuts()}
+    menu_items = {id(action) for action in owned.values()}
+    taken = []
+    for action in window.findChildren(QtGui.QAction):
+        if id(action) in menu_items or \
+                action.shortcutContext() == QtCore.Qt.ShortcutContext.WidgetShortcut:
+            continue
+        keys = action.shortcuts()
+        kept = [key for key in keys if key.toString() not in owned]
+        if len(kept) != len(keys):
+            for key in keys:
+                if key.toString() in owned:
+                    text = (f"{action.text().replace('&', '')!r} gave up {key.toString()} to "
+                            f"{owned[key.toString()].text().replace('&', '')}")
+                    log.warning("Shortcut %s", text)
+                    taken.append(text)
+            action.setShortcuts(kept)
+    return taken
 
 
 def _mnemonic(text: str) -> str | None:
