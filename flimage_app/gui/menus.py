@@ -169,9 +169,11 @@ def claim_menu_shortcuts(window) -> list[str]:
         if len(kept) != len(keys):
             for key in keys:
                 if key.toString() in owned:
-                    text = (f"{action.text().replace('&', '')!r} gave up {key.toString()} to "
-                            f"{owned[key.toString()].text().replace('&', '')}")
-                    log.warning("Shortcut %s", text)
+                    owner = type(action.parent()).__name__ if action.parent() else "window"
+                    text = (f"{action.text().replace('&', '')!r} of {owner} gives up "
+                            f"{key.toString()} to the menu item "
+                            f"{owned[key.toString()].text().replace('&', '')!r}")
+                    log.warning("Shortcut: %s", text)
                     taken.append(text)
             action.setShortcuts(kept)
     return taken
