@@ -54,7 +54,13 @@ FLIMAGE_APP_SETTINGS="$OUT/settings.ini" QT_QPA_PLATFORM=xcb "$APP" --demo \
 app=$!
 pids+=("$app")
 
-window=$(timeout 60 xdotool search --sync --onlyvisible --name 'demo.*flimage-app' | head -n 1)
+window=$(timeout 60 xdotool search --sync --onlyvisible --name 'demo.*flimage-app' | head -n 1) \
+  || true
+if [ -z "$window" ]; then
+  echo "real window: no window of the app appeared within 60 s" >&2
+  cat "$OUT/app.log" >&2
+  exit 1
+fi
 xdotool windowactivate --sync "$window"
 sleep 3  # the first frame is read in the background
 # two frames on, then View ▸ Background (Ctrl+2), as a user would look around
