@@ -32,6 +32,8 @@ def window(qtbot, settings_file, errors):
     from flimage_app.gui.main_window import MainWindow
 
     main_window = MainWindow(load_optional_panels=False)
-    qtbot.addWidget(main_window)
+    # pytest-qt closes the window before this fixture ends: close the series first, or a
+    # test that leaves unsaved work would wait for an answer to the quit prompt
+    qtbot.addWidget(main_window, before_close_func=lambda widget: widget.shutdown())
     yield main_window
     main_window.shutdown()

@@ -50,7 +50,11 @@ def main(files: list[str], demo: bool = False, screenshot: str | os.PathLike | N
     if files and not screenshot and not demo and send_to_running_app(files):
         return 0  # "Open with" while the app runs: the running app opens them
 
+    from flimage_app.gui import scratch
     from flimage_app.gui.main_window import MainWindow
+
+    # results left unsaved by an app that crashed: nobody can reach them any more
+    scratch.remove_stale_folders()
 
     window = MainWindow()
     if screenshot:
@@ -82,6 +86,7 @@ def main(files: list[str], demo: bool = False, screenshot: str | os.PathLike | N
         opened = len(window.documents)
     finally:
         window.shutdown()
+        scratch.remove_scratch_folder()
         window.deleteLater()
     if not written:
         print(f"flimage-app: error: could not write {screenshot}", file=sys.stderr)
@@ -100,7 +105,10 @@ def _exit_now(window, code: int) -> None:
     """
     import logging
 
+    from flimage_app.gui import scratch
+
     window.shutdown()
+    scratch.remove_scratch_folder()
     window.settings.sync()
     logging.shutdown()
     sys.stdout.flush()

@@ -1,9 +1,10 @@
-"""An open series as the GUI sees it: the file, its frame cache and unsaved metadata edits.
+"""An open series as the GUI sees it: the file, its frame cache and all of its unsaved work.
 
 The input file is never written.  Metadata edits, of frames and of the series
 itself (its identifier), are kept in memory and written only into a copy by
 :meth:`Document.save_copy` (File ▸ Save As), through
-:func:`flimage_app.model.h5io.atomic_output`.
+:func:`flimage_app.model.h5io.atomic_output`.  Every metadata edit is an undoable
+step of :attr:`Document.history`, whoever makes it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import h5py
 from flimage_app.gui.browser.frame_cache import H5_LOCK, FrameCache
 from flimage_app.gui.events import Event
 from flimage_app.gui.history import History
+from flimage_app.gui.scratch import remove_scratch_file
+from flimage_app.model.errors import FileFormatError
 from flimage_app.model.h5io import atomic_output, copy_group
 from flimage_app.model.image import python_value
 from flimage_app.model.meta import MetaDataMissingError, check_value
@@ -28,9 +31,39 @@ from flimage_app.model.meta import MetaDataMissingError, check_value
 SERIES_DEF: dict[str, str] = {"identifier": "identifier of the whole series"}
 SERIES_KEYS: list[str] = list(SERIES_DEF)
 
+#: (frame edits, series edits): the whole of a document's metadata edits at one moment
+MetaSnapshot = tuple[dict[int, dict[str, Any]], dict[str, Any]]
+
 
 class Document:
-    """One open series.
+    """One open series and everything the user did to it that is not yet saved.
+
+    What a close would lose is listed by :meth:`unsaved_work`:
+
+    * a series made in the app (no `source_path`, e.g. a corrected series) that was
+      never saved;
+    * metadata edits of frames and of the series (:meth:`set_meta`,
+      :meth:`set_series_meta`, :meth:`set_interval`), each an undoable step of
+      :attr:`history` ("Edit pixel size");
+    * the panels' work, through the states in :attr:`panel_state`.
+
+    Protocol of a panel state (any object; every method is optional):
+
+    * ``unsaved_work() -> list[str]``: one short phrase per kind of unsaved work
+      ("3 background ROIs"); [] when there is none;
+    * ``mark_saved() -> None``: called after every successful :meth:`save_copy`
+      that became the document's file (File ▸ Save / Save As, not Export), so the
+      state can forget that its work was unsaved.
+
+    A state whose unsaved work changes says so by pushing a step to :attr:`history`
+    (which emits :attr:`changed`) or by calling ``document.changed.emit()``; the
+    window's ``*`` marks and its Edit menu follow.
+
+    A panel that stores data in saved copies appends a writer to
+    :attr:`app_data_writers`.  :attr:`changed` is emitted whenever the unsaved
+    work, the history or the title may have changed; :attr:`metadata_changed`
+    (with the set of keys) after metadata edits and their undo / redo, so views
+    of the metadata refresh whoever made the change.
 
     Parameters
     ----------
@@ -82,6 +115,10 @@ class Document:
         self.panel_state: dict[str, Any] = {}
         #: emitted when the unsaved work or the title may have changed
         self.changed = Event()
+        #: emitted with the set of metadata keys that changed (an edit, its undo or redo)
+        self.metadata_changed = Event()
+        self.history.changed.connect(self.changed.emit)
+        self._provenance: dict | None | bool = False  # False: not read yet
 
     def __len__(self) -> int:
         return self.cache.length
@@ -96,14 +133,20 @@ class Document:
         return (self.edits != self._saved_edits
                 or self.series_edits != self._saved_series_edits)
 
+    @property
+    def is_result(self) -> bool:
+        """True for a series made in the app (e.g. a corrected series), not opened from a file."""
+        return self.source_path is None
+
     def unsaved_work(self) -> list[str]:
         """What a close would lose, one phrase per kind of work ([] when nothing)."""
         work: list[str] = []
-        if self.temporary_path is not None and self.saved_path is None:
-            work.append("the result itself (it was never saved)")
+        if self.is_result and self.saved_path is None:
+            work.append("the series itself (made in this session and never saved)")
         if self.metadata_modified():
-            frames = {index for index, changes in self.edits.items()
-                      if changes != self._saved_edits.get(index)}
+            # a frame edited since the save, or whose saved edit was undone
+            frames = {index for index in set(self.edits) | set(self._saved_edits)
+                      if self.edits.get(index, {}) != self._saved_edits.get(index, {})}
             if frames:
                 work.append(f"metadata edits of {len(frames)} frame(s)")
             if self.series_edits != self._saved_series_edits:
@@ -155,8 +198,12 @@ class Document:
             Unknown key or invalid value (message fit for the user).
         """
         checked = check_value(key, value)
-        for index in frames:
-            self.edits.setdefault(index, {})[key] = checked
+
+        def change() -> None:
+            for index in frames:
+                self.edits.setdefault(index, {})[key] = checked
+
+        self._record(f"Edit {key}", change)
         return checked
 
     def set_interval(self, interval: float, start: float = 0.0) -> None:
@@ -175,13 +222,44 @@ class Document:
                              f"got {interval!r}")
         if not math.isfinite(start):
             raise ValueError(f"The time of the first frame must be a number, got {start!r}")
-        for index in range(len(self)):
-            self.edits.setdefault(index, {})["time"] = check_value("time",
-                                                                   start + index * interval)
+        times = [check_value("time", start + index * interval) for index in range(len(self))]
+
+        def change() -> None:
+            for index, time in enumerate(times):
+                self.edits.setdefault(index, {})["time"] = time
+
+        self._record("Set frame interval", change)
 
     def discard_edits(self) -> None:
+        """Forget every metadata edit (an undoable step)."""
+        self._record("Discard metadata edits", lambda: (self.edits.clear(),
+                                                        self.series_edits.clear()))
+
+    # --- undo / redo of metadata edits -----------------------------------------------------
+    def _meta_snapshot(self) -> MetaSnapshot:
+        return ({index: dict(changes) for index, changes in self.edits.items()},
+                dict(self.series_edits))
+
+    def _restore_meta(self, snapshot: MetaSnapshot) -> None:
+        frames, series = snapshot
+        before = self._meta_snapshot()
+        # in place: views hold on to these dictionaries
         self.edits.clear()
+        self.edits.update({index: dict(changes) for index, changes in frames.items()})
         self.series_edits.clear()
+        self.series_edits.update(series)
+        self.metadata_changed.emit(_changed_keys(before, self._meta_snapshot()))
+
+    def _record(self, text: str, change: Callable[[], Any]) -> None:
+        """Make a metadata edit and push it to :attr:`history` (nothing if it changed nothing)."""
+        before = self._meta_snapshot()
+        change()
+        after = self._meta_snapshot()
+        if after == before:
+            return
+        self.history.push(text, lambda: self._restore_meta(before),
+                          lambda: self._restore_meta(after))
+        self.metadata_changed.emit(_changed_keys(before, after))
 
     @property
     def has_series_level(self) -> bool:
@@ -236,25 +314,38 @@ class Document:
             checked = None
         if checked == self._file_series_value(key):
             # the copy starts from the input file, which already has this value
-            self.series_edits.pop(key, None)
+            self._record(f"Edit series {key}", lambda: self.series_edits.pop(key, None))
         else:
-            self.series_edits[key] = checked
+            self._record(f"Edit series {key}",
+                         lambda: self.series_edits.__setitem__(key, checked))
         return checked
 
     # --- saving ---------------------------------------------------------------------------
-    def save_copy(self, target: str | os.PathLike, overwrite: bool = False) -> Path:
-        """Write the series with its edits to `target` (atomic; input file untouched).
+    def save_copy(self, target: str | os.PathLike, overwrite: bool = False, *,
+                  remember: bool = True) -> Path:
+        """Write the series with its edits and the panels' data to `target` (atomic).
 
         A file opened from disk is copied byte for byte (nothing is recomputed
         or recompressed) and the edits are written into the copy: frame edits as
         attributes of the frames, series edits as attributes of the series root
         (an edit to None deletes the attribute); a series made in memory is
-        written as an FLSeries file.
+        written as an FLSeries file.  Every writer of :attr:`app_data_writers`
+        adds its data (e.g. ROIs) to the copy.  The input file is never written.
+
+        With `remember` (File ▸ Save / Save As) the copy becomes the document's
+        file: its work is saved (:meth:`mark_saved`).  Without (File ▸ Export ▸
+        HDF5), the copy is written and the document's unsaved work stays unsaved.
+        Safe to call from a worker thread when `remember` is False.
         """
         target = Path(target)
-        if self.source_path and target.resolve() == Path(self.source_path).resolve():
-            raise ValueError("Saving over the opened input file is not allowed; "
-                             "choose another name")
+        with H5_LOCK:
+            reading = self.series.filename  # the file the series is read from (None: memory)
+        for own in (self.source_path, self.temporary_path, reading):
+            if own and target.resolve() == Path(own).resolve():
+                raise ValueError("Saving over the opened input file is not allowed; "
+                                 "choose another name")
+        # the edits as they are now: a worker's copy is not changed by later edits
+        edits, series_edits = self._meta_snapshot()
         byte_copy = (self.source_kind in ("FLSeries", "FLImage")
                      and self.source_path is not None)
         with atomic_output(target, overwrite=overwrite) as temporary:
@@ -264,14 +355,14 @@ class Document:
                 else:
                     with h5py.File(temporary, "w") as output:
                         copy_group(self.series.h5, output)
-                frame_paths = {index: self._frame_path(index, byte_copy) for index in self.edits}
+                frame_paths = {index: self._frame_path(index, byte_copy) for index in edits}
             with h5py.File(temporary, "r+") as output:
-                for index, changes in self.edits.items():
+                for index, changes in edits.items():
                     attrs = output[frame_paths[index]].attrs
                     for key, value in changes.items():
                         attrs[key] = value
                 root = output[self._root_path(byte_copy)]
-                for key, value in self.series_edits.items():
+                for key, value in series_edits.items():
                     if value is None:
                         if key in root.attrs:
                             del root.attrs[key]
@@ -279,11 +370,40 @@ class Document:
                         root.attrs[key] = value
                 for write in self.app_data_writers:
                     write(root)
-        # the copy holds every edit so far; later saves start again from the input file
-        self.saved_path = str(target)
-        self._saved_edits = {index: dict(changes) for index, changes in self.edits.items()}
-        self._saved_series_edits = dict(self.series_edits)
+        if remember:
+            self.mark_saved(target, (edits, series_edits))
         return target
+
+    def mark_saved(self, target: str | os.PathLike,
+                   saved: MetaSnapshot | None = None) -> None:
+        """Record that `target` holds the edits `saved` (default: every edit so far).
+
+        The history is marked clean and every panel state's ``mark_saved()`` is called.
+        """
+        # later saves start again from the input file and write every edit
+        self.saved_path = str(target)
+        self._saved_edits, self._saved_series_edits = saved or self._meta_snapshot()
+        for state in self.panel_state.values():
+            saved = getattr(state, "mark_saved", None)
+            if saved is not None:
+                saved()
+        self.history.mark_clean()  # emits changed
+
+    def provenance(self) -> dict | None:
+        """The record of how the app made this series (see ``model.provenance``), or None.
+
+        Read once; a series opened from a file the app wrote (e.g. a saved corrected
+        series) has it too.
+        """
+        if self._provenance is False:
+            from flimage_app.model.provenance import read_provenance
+
+            try:
+                with H5_LOCK:
+                    self._provenance = read_provenance(self.series)
+            except (FileFormatError, OSError, KeyError, ValueError):
+                self._provenance = None
+        return self._provenance
 
     def _root_path(self, byte_copy: bool) -> str:
         """HDF5 path, in the saved copy, of the group that holds the series (or the FLImage)."""
@@ -301,9 +421,22 @@ class Document:
         return relative or "/"
 
     def close(self) -> None:
-        """Stop reading and close the file."""
+        """Stop reading, close the file, and remove the result's scratch file if it has one."""
         self.cache.close()
         with H5_LOCK:
             close = getattr(self.series, "close", None)
             if close is not None:
                 close()
+        if self.temporary_path is not None:
+            remove_scratch_file(self.temporary_path)
+
+
+def _changed_keys(before: MetaSnapshot, after: MetaSnapshot) -> set[str]:
+    """Metadata keys whose edits differ between two snapshots ("identifier" for the series)."""
+    keys: set[str] = set()
+    for index in set(before[0]) | set(after[0]):
+        old, new = before[0].get(index, {}), after[0].get(index, {})
+        keys.update(key for key in set(old) | set(new) if old.get(key) != new.get(key))
+    old, new = before[1], after[1]
+    keys.update(f"series {key}" for key in set(old) | set(new) if old.get(key) != new.get(key))
+    return keys

@@ -14,8 +14,16 @@ exist.  Their class is constructed as ``PanelClass(main_window)`` and may use:
 * the signals ``documentChanged(object)`` (Document or None),
   ``frameChanged(int)`` and ``frameShown(object)`` (a
   :class:`~flimage_app.gui.browser.frame_cache.Frame`);
-* ``add_series(series, name)`` to show a series made in the app (e.g. a corrected one);
-* ``run_task(title, function, on_success)`` for long work with progress and Cancel.
+* ``add_series(series, name, temporary_path=path)`` to show a series made in the app
+  (e.g. a corrected one): it is unsaved work until saved, and its scratch file
+  (:mod:`flimage_app.gui.scratch`) is removed when it closes;
+* ``run_task(title, function, on_success)`` for long work with progress and Cancel;
+* ``current_document().panel_state`` and ``.history`` for the panel's Qt-free state and
+  its undoable steps (Edit ▸ Undo / Redo; see :class:`~flimage_app.gui.document.Document`).
+
+The menus are built by :mod:`flimage_app.gui.menus`, File ▸ Export by
+:mod:`flimage_app.gui.export`, the question before losing work by
+:mod:`flimage_app.gui.unsaved_prompt`.
 """
 
 from __future__ import annotations
@@ -32,24 +40,26 @@ from typing import Any
 from PyQt6 import QtCore, QtGui, QtWidgets
 
 from flimage_app.gui import app as app_settings
-from flimage_app.gui.browser.frame_cache import H5_LOCK, VIEW_MODES, Frame
+from flimage_app.gui import scratch
+from flimage_app.gui.browser.frame_cache import H5_LOCK, Frame
 from flimage_app.gui.browser.image_view import (
     COLORMAP_NAMES,
     EMPTY_MESSAGE,
     READING_MESSAGE,
-    VIEW_MODE_LABELS,
     ImageView,
 )
 from flimage_app.gui.browser.metadata_panel import MetadataPanel
 from flimage_app.gui.browser.series_browser import (
-    STEP_ACTIONS,
     SeriesBrowser,
     format_time,
     summary_from_meta,
 )
 from flimage_app.gui.document import Document
+from flimage_app.gui.export.exporter import Exporter
+from flimage_app.gui.menus import assign_mnemonics, build_menus, claim_menu_shortcuts
 from flimage_app.gui.thread_warnings import collect_warnings
-from flimage_app.gui.widgets.dialogs import GettingStartedDialog, show_about, show_error
+from flimage_app.gui.unsaved_prompt import Choice, ask_about_unsaved
+from flimage_app.gui.widgets.dialogs import GettingStartedDialog, show_error
 from flimage_app.gui.widgets.panel_page import PanelPage
 from flimage_app.gui.widgets.welcome import WelcomeView
 from flimage_app.gui.workers import Task, TaskFunction, error_message, run_with_progress
@@ -67,13 +77,6 @@ OPEN_FILTER = ("Series and images (*.h5 *.hdf5 *.hdf *.tif *.tiff *.npy);;"
                "HDF5 FLSeries / FLImage (*.h5 *.hdf5 *.hdf);;TIFF stacks (*.tif *.tiff);;"
                "NumPy arrays (*.npy);;All files (*)")
 SAVE_FILTER = "HDF5 FLSeries / FLImage (*.h5)"
-
-STEP_LABELS = {
-    "previous": "Previous frame", "next": "Next frame",
-    "back_page": "Back 10 frames", "forward_page": "Forward 10 frames",
-    "first": "First frame", "last": "Last frame",
-}
-
 
 def _float_or_nan(value: Any) -> float:
     try:
@@ -119,18 +122,28 @@ class MainWindow(QtWidgets.QMainWindow):
         #: The scroll area around each panel (the page of its tab).
         self._panel_pages: dict[str, QtWidgets.QScrollArea] = {}
         self._tasks: list[Task] = []
+        #: True while the window asks about unsaved work before it closes (quit)
+        self._quitting = False
         #: Errors go to stderr instead of dialogs (screenshot mode: nobody can click OK).
         self.headless = False
         self.setWindowTitle("flimage-app")
         self.setAcceptDrops(True)
 
+        #: each open document's disconnection from the window (called when it closes)
+        self._document_links: dict[int, list[Callable[[], None]]] = {}
+        self.exporter = Exporter(self)
+
         self._build_widgets()
-        self._build_menus()
+        build_menus(self)
         self.add_panel("metadata", self.metadata_panel, "Metadata")
         self._connect()
         self._restore_settings()
         if load_optional_panels:
             self._load_optional_panels()
+        for item in self.menuBar().actions():
+            if item.menu() is not None:
+                assign_mnemonics(item.menu(), skip=[self.recent_menu])
+        claim_menu_shortcuts(self)
         self.set_current_document(None)
 
     # ------------------------------------------------------------------ construction
@@ -185,68 +198,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.readout_label.setMinimumWidth(420)
         self.statusBar().addPermanentWidget(self.readout_label)
 
-    def _build_menus(self) -> None:
-        menu_bar = self.menuBar()
-        file_menu = menu_bar.addMenu("&File")
-        self.open_action = file_menu.addAction("&Open…", QtGui.QKeySequence.StandardKey.Open,
-                                               self.open_dialog)
-        self.recent_menu = file_menu.addMenu("Open &Recent")
-        self.demo_action = file_menu.addAction("Open &demo series", self.open_demo)
-        file_menu.addSeparator()
-        self.save_action = file_menu.addAction("&Save", QtGui.QKeySequence.StandardKey.Save,
-                                               self.save)
-        self.save_as_action = file_menu.addAction(
-            "Save &As…", QtGui.QKeySequence.StandardKey.SaveAs, self.save_as)
-        self.close_action = file_menu.addAction("&Close series",
-                                                QtGui.QKeySequence.StandardKey.Close,
-                                                self.close_current)
-        file_menu.addSeparator()
-        file_menu.addAction("&Quit", QtGui.QKeySequence.StandardKey.Quit, self.close)
-
-        view_menu = menu_bar.addMenu("&View")
-        self.mode_actions: dict[str, QtGui.QAction] = {}
-        mode_group = QtGui.QActionGroup(self)
-        for number, mode in enumerate(VIEW_MODES, start=1):
-            action = view_menu.addAction(VIEW_MODE_LABELS[mode])
-            action.setCheckable(True)
-            action.setShortcut(QtGui.QKeySequence(f"Ctrl+{number}"))
-            action.triggered.connect(lambda _checked, m=mode: self.image_view.set_mode(m))
-            mode_group.addAction(action)
-            self.mode_actions[mode] = action
-        self.mode_actions[self.image_view.mode].setChecked(True)
-        view_menu.addSeparator()
-        colormap_menu = view_menu.addMenu("Colour map")
-        colormap_group = QtGui.QActionGroup(self)
-        self.colormap_actions: dict[str, QtGui.QAction] = {}
-        for name in COLORMAP_NAMES:
-            action = colormap_menu.addAction(name)
-            action.setCheckable(True)
-            action.triggered.connect(lambda _checked, n=name: self.image_view.set_colormap(n))
-            colormap_group.addAction(action)
-            self.colormap_actions[name] = action
-        self.hold_levels_action = view_menu.addAction("Hold levels across frames")
-        self.hold_levels_action.setCheckable(True)
-        self.hold_levels_action.toggled.connect(self.image_view.set_hold_levels)
-        view_menu.addAction("Auto levels", self.image_view.auto_levels)
-        view_menu.addAction("Fit image to view", self.image_view.fit_view)
-
-        frame_menu = menu_bar.addMenu("F&rame")
-        self.step_actions: dict[str, QtGui.QAction] = {}
-        for action_name, key in STEP_ACTIONS.items():
-            action = frame_menu.addAction(STEP_LABELS[action_name])
-            action.setShortcut(QtGui.QKeySequence(key))
-            action.triggered.connect(lambda _checked, a=action_name: self.browser.step(a))
-            self.step_actions[action_name] = action
-        frame_menu.addSeparator()
-        self.play_action = frame_menu.addAction("Play / pause")
-        self.play_action.setShortcut(QtGui.QKeySequence("Space"))
-        self.play_action.triggered.connect(self.browser.toggle_playing)
-
-        self.panels_menu = menu_bar.addMenu("&Panels")
-        help_menu = menu_bar.addMenu("&Help")
-        help_menu.addAction("&Getting started", self.show_getting_started)
-        help_menu.addAction("&About flimage-app", lambda: show_about(self))
-
     def _connect(self) -> None:
         self.series_list.currentRowChanged.connect(self._on_series_selected)
         self.browser.frameChanged.connect(self._on_frame_changed)
@@ -297,6 +248,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.panel_tabs.setTabToolTip(tab, title or name)  # the tab text may be shortened
         action = self.panels_menu.addAction(title or name)
         action.triggered.connect(lambda _checked=False, n=name: self.show_panel(n))
+        assign_mnemonics(self.panels_menu)
+        claim_menu_shortcuts(self)
 
     def panel(self, name: str) -> QtWidgets.QWidget | None:
         """The panel called `name`, or None."""
@@ -429,8 +382,13 @@ class MainWindow(QtWidgets.QMainWindow):
         document = Document(series, self._unique_name(name), source_path, source_kind,
                             temporary_path=temporary_path)
         self.documents.append(document)
+        self._document_links[id(document)] = [
+            document.changed.connect(lambda: self._on_document_changed(document)),
+            document.metadata_changed.connect(
+                lambda keys: self._on_metadata_changed(document, keys)),
+        ]
         item = QtWidgets.QListWidgetItem(document.title)
-        item.setToolTip(source_path or "made in this session (not saved)")
+        item.setToolTip(series_tooltip(document))
         self.series_list.addItem(item)
         self.series_list.setCurrentRow(len(self.documents) - 1)
         return document
@@ -501,9 +459,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.metadata_panel.set_document(document, document.current_index if document else 0)
         self.browser.set_series(document.series if document else None,
                                 document.current_index if document else 0)
-        has_document = document is not None
-        for action in (self.save_action, self.save_as_action, self.close_action):
-            action.setEnabled(has_document)
+        self._update_actions()
         self._update_title()
         self.info_label.setText(self._series_info(document))
         self.documentChanged.emit(document)
@@ -574,61 +530,113 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings.setValue("colormap", name)
 
     def _on_metadata_edited(self, key: str) -> None:
-        document = self._current
-        if document is None:
-            return
-        self.series_list.item(self.documents.index(document)).setText(document.title)
-        self._update_title()
-        if key == "pixel size" and self.image_view.frame is not None:
-            self._display(document, self.image_view.frame)
-        self.statusBar().showMessage(f"Edited {key!r}; save a copy with File ▸ Save As…", 5000)
+        if self._current is not None:
+            self.statusBar().showMessage(f"Edited {key!r}; save a copy with File ▸ Save As…",
+                                         5000)
 
     def _on_series_metadata_edited(self, key: str) -> None:
-        document = self._current
-        if document is None:
+        if self._current is not None:
+            self.statusBar().showMessage(f"Edited the series {key}; save a copy with "
+                                         "File ▸ Save As…", 5000)
+
+    def _on_document_changed(self, document: Document) -> None:
+        """Unsaved work or history of `document` changed: the marks and the Edit menu follow."""
+        if document not in self.documents:
             return
-        self.series_list.item(self.documents.index(document)).setText(document.title)
-        self._update_title()
-        self.statusBar().showMessage(f"Edited the series {key}; save a copy with "
-                                     "File ▸ Save As…", 5000)
+        item = self.series_list.item(self.documents.index(document))
+        if item is not None and item.text() != document.title:
+            item.setText(document.title)
+        if item is not None:
+            item.setToolTip(series_tooltip(document))
+        if document is self._current:
+            self._update_title()
+            self._update_actions()
+
+    def _on_metadata_changed(self, document: Document, keys: set[str]) -> None:
+        """Metadata of `document` changed (an edit, an undo or a redo): the views show it."""
+        if document is not self._current:
+            return
+        self.metadata_panel.refresh()
+        if self.image_view.frame is not None and keys & {"pixel size", "time"}:
+            self._display(document, self.image_view.frame)
+        if "pixel size" in keys:
+            self.info_label.setText(self._series_info(document))
 
     def _update_title(self) -> None:
         document = self._current
         self.setWindowTitle(f"{document.title} — flimage-app" if document
                             else "flimage-app")
 
-    # ------------------------------------------------------------------ saving, closing
-    def save(self) -> None:
-        """File ▸ Save: rewrite the last saved copy, or ask for a name first."""
+    def _update_actions(self) -> None:
+        """Enable the actions that need a document, and name the steps of Undo and Redo."""
         document = self._current
-        if document is None:
-            return
-        if document.saved_path is None:
-            self.save_as()
-        else:
-            self._save_to(document, document.saved_path, overwrite=True)
+        has_document = document is not None
+        for action in (self.save_action, self.save_as_action, self.close_action,
+                       self.export_actions["hdf5"], self.export_actions["tiff"],
+                       self.export_actions["png"]):
+            action.setEnabled(has_document)
+        has_record = self.exporter.can_export_record(document)
+        for name in ("curves", "report"):
+            self.export_actions[name].setEnabled(has_record)
+        history = document.history if document is not None else None
+        self.undo_action.setEnabled(bool(history and history.can_undo))
+        self.redo_action.setEnabled(bool(history and history.can_redo))
+        self.undo_action.setText(f"&Undo {history.undo_text}" if history and history.can_undo
+                                 else "&Undo")
+        self.redo_action.setText(f"&Redo {history.redo_text}" if history and history.can_redo
+                                 else "&Redo")
 
-    def save_as(self) -> None:
-        """File ▸ Save As: write a copy with the edits under a new name."""
-        document = self._current
+    # ------------------------------------------------------------------ undo, redo
+    def undo(self) -> None:
+        """Edit ▸ Undo: the newest edit of the series in front."""
+        if self._current is not None:
+            self._current.history.undo()
+
+    def redo(self) -> None:
+        """Edit ▸ Redo."""
+        if self._current is not None:
+            self._current.history.redo()
+
+    # ------------------------------------------------------------------ saving, closing
+    def save(self, document: Document | None = None) -> bool:
+        """File ▸ Save: rewrite the last saved copy, or ask for a name first.
+
+        Returns True when the document was saved.
+        """
+        if not isinstance(document, Document):  # QAction.triggered passes a bool
+            document = self._current
         if document is None:
-            return
+            return False
+        if document.saved_path is None:
+            return self.save_as(document)
+        return self._save_to(document, document.saved_path, overwrite=True)
+
+    def save_as(self, document: Document | None = None) -> bool:
+        """File ▸ Save As: write a copy with every edit under a new name (HDF5).
+
+        Other formats are under File ▸ Export.  Returns True when the document was saved.
+        """
+        if not isinstance(document, Document):  # QAction.triggered passes a bool
+            document = self._current
+        if document is None:
+            return False
         folder = str(self.settings.value("last_folder", str(Path.home())))
         stem = Path(document.source_path or document.name).stem
-        proposal = os.path.join(folder, f"{stem}_edited.h5")
+        proposal = os.path.join(folder, f"{stem}.h5" if document.is_result
+                                else f"{stem}_edited.h5")
         path, _ = QtWidgets.QFileDialog.getSaveFileName(
-            self, "Save a copy", proposal, SAVE_FILTER,
+            self, f"Save {document.name} as", proposal, SAVE_FILTER,
             options=QtWidgets.QFileDialog.Option.DontConfirmOverwrite)
         if not path:
-            return
+            return False
         if not path.lower().endswith((".h5", ".hdf5", ".hdf")):
             path += ".h5"
         overwrite = False
         if os.path.exists(path):
             if not self.confirm_overwrite(path):
-                return
+                return False
             overwrite = True
-        self._save_to(document, path, overwrite)
+        return self._save_to(document, path, overwrite)
 
     def confirm_overwrite(self, path: str) -> bool:
         """Ask whether `path` may be replaced."""
@@ -638,49 +646,69 @@ class MainWindow(QtWidgets.QMainWindow):
             QtWidgets.QMessageBox.StandardButton.No)
         return answer == QtWidgets.QMessageBox.StandardButton.Yes
 
-    def _save_to(self, document: Document, path: str, overwrite: bool) -> None:
+    def _save_to(self, document: Document, path: str, overwrite: bool) -> bool:
         try:
             document.save_copy(path, overwrite=overwrite)
         except (FLImageAppError, OSError, ValueError) as error:
             self.report_error("Save failed", f"{path}: {error_message(error)}")
-            return
-        self.series_list.item(self.documents.index(document)).setText(document.title)
-        self._update_title()
+            return False
+        self.settings.setValue("last_folder", os.path.dirname(os.path.abspath(path)))
         self.statusBar().showMessage(f"Saved {path}", 5000)
+        return True
 
     def close_current(self) -> None:
-        """File ▸ Close series."""
+        """File ▸ Close series (asks first when it has unsaved work)."""
         document = self._current
         if document is None:
             return
         if document.modified and not self._confirm_discard([document]):
             return
+        self.close_document(document)
+
+    def close_document(self, document: Document) -> None:
+        """Close `document` without asking: its file, its reader and its scratch file."""
         row = self.documents.index(document)
-        self.set_current_document(None)
+        if document is self._current:
+            self.set_current_document(None)
         self.documents.pop(row)
+        for disconnect in self._document_links.pop(id(document), []):
+            disconnect()
         self.series_list.blockSignals(True)
         self.series_list.takeItem(row)
         self.series_list.blockSignals(False)
         document.close()
-        if self.documents:
+        if self.documents and self._current is None:
             self.set_current_document(self.documents[min(row, len(self.documents) - 1)])
 
     def _confirm_discard(self, documents: list[Document]) -> bool:
-        names = ", ".join(document.name for document in documents)
-        answer = QtWidgets.QMessageBox.question(
-            self, "Unsaved edits", f"Metadata edits in {names} are not saved. Discard them?",
-            QtWidgets.QMessageBox.StandardButton.Discard
-            | QtWidgets.QMessageBox.StandardButton.Cancel,
-            QtWidgets.QMessageBox.StandardButton.Cancel)
-        return answer == QtWidgets.QMessageBox.StandardButton.Discard
+        """Ask once about the unsaved work of `documents`; True when the close may go on.
+
+        Save saves each of them (asking for a name where needed) and goes on only
+        when every save succeeded; Discard goes on; Cancel stops.
+        """
+        choice = ask_about_unsaved(self, documents, self._quitting)
+        if choice is Choice.CANCEL:
+            return False
+        if choice is Choice.DISCARD:
+            return True
+        for document in documents:
+            if document.modified and not self.save(document):
+                return False
+        return True
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         modified = [document for document in self.documents if document.modified]
-        if modified and not self._confirm_discard(modified):
+        self._quitting = True
+        try:
+            go_on = not modified or self._confirm_discard(modified)
+        finally:
+            self._quitting = False
+        if not go_on:
             event.ignore()
             return
         self._save_settings()
         self.shutdown()
+        scratch.remove_scratch_folder()
         super().closeEvent(event)
 
     def shutdown(self) -> None:
@@ -693,6 +721,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.set_current_document(None)
         self.series_list.clear()
         for document in self.documents:
+            for disconnect in self._document_links.pop(id(document), []):
+                disconnect()
             document.close()
         self.documents.clear()
 
@@ -740,6 +770,17 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def show_getting_started(self) -> None:
         GettingStartedDialog(self).exec()
+
+
+def series_tooltip(document: Document) -> str:
+    """Tooltip of a series in the list: where it comes from and what is not saved."""
+    origin = document.source_path or "made in this session"
+    if document.saved_path:
+        origin += f"\nsaved as {document.saved_path}"
+    work = document.unsaved_work()
+    if work:
+        origin += "\nnot saved: " + "; ".join(work)
+    return origin
 
 
 def default_splitter_sizes(width: int) -> list[int]:

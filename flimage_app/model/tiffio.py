@@ -952,10 +952,27 @@ def imagej_metadata(series: FLSeries, raw: bool, source: str | None = None
     return metadata, resolution
 
 
+#: sample types :func:`export_tiff` writes: ImageJ's 32-bit float, 16-bit and 8-bit images
+EXPORT_DTYPES = ("float32", "uint16", "uint8")
+
+
+def imagej_integer(image: np.ndarray, dtype: str | np.dtype) -> np.ndarray:
+    """`image` in the integer type `dtype` as Fiji converts a 32-bit image without scaling.
+
+    Image ▸ Type ▸ 16-bit (or 8-bit) with "Scale when converting" off: values are
+    clipped to the type's range and rounded half up; NaN becomes 0.
+    """
+    info = np.iinfo(dtype)
+    values = np.nan_to_num(np.asarray(image, dtype=np.float64), nan=0.0,
+                           posinf=info.max, neginf=info.min)
+    return np.floor(np.clip(values, info.min, info.max) + 0.5).astype(dtype)
+
+
 def export_tiff(series: FLSeries, path: str | os.PathLike, *, raw: bool = False,
                 overwrite: bool = False, progress: Progress = None,
-                cancel: Cancel = None, source: str | None = None) -> Path:
-    """Write a series as an ImageJ TIFF stack (float32, axes TYX), frame by frame.
+                cancel: Cancel = None, source: str | None = None,
+                dtype: str = "float32") -> Path:
+    """Write a series as an ImageJ TIFF stack (axes TYX), frame by frame.
 
     Fiji opens it as a time series with the frame interval (``finterval``, the
     mean step for irregular times), the pixel size in µm, and a slice label
@@ -975,20 +992,30 @@ def export_tiff(series: FLSeries, path: str | os.PathLike, *, raw: bool = False,
     source : str, optional
         Name of the exported file for the TIFF's Info text (default: the
         series' file name or identifier).
+    dtype : str
+        One of :data:`EXPORT_DTYPES`: "float32" keeps the values; "uint16" and
+        "uint8" write them as Fiji converts a 32-bit image (:func:`imagej_integer`),
+        e.g. to give back a 16-bit camera stack in its own type.
 
     Returns
     -------
     Path
         `path`.
     """
+    if dtype not in EXPORT_DTYPES:
+        raise ValueError(f"Unknown TIFF sample type {dtype!r}; choose one of "
+                         f"{', '.join(EXPORT_DTYPES)}")
     _check_exportable(series)
     rows, cols = series.frame_shape
     metadata, resolution = imagej_metadata(series, raw, source)
+    frames = _series_frames(series, raw, progress, cancel)
+    if dtype != "float32":
+        frames = (imagej_integer(image, dtype) for image in frames)
     with atomic_output(path, overwrite=overwrite) as temporary:
         # no bigtiff: ImageJ reads its own >4 GB layout (contiguous data), tifffile writes it
-        tifffile.imwrite(temporary, _series_frames(series, raw, progress, cancel),
-                         shape=(len(series), rows, cols), dtype=np.float32, imagej=True,
-                         resolution=resolution, metadata=metadata)
+        tifffile.imwrite(temporary, frames, shape=(len(series), rows, cols),
+                         dtype=np.dtype(dtype), imagej=True, resolution=resolution,
+                         metadata=metadata)
     return Path(path)
 
 
@@ -1019,6 +1046,7 @@ def is_stack_file(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in TIFF_SUFFIXES + NPY_SUFFIXES
 
 
-__all__ = ["MissingCalibrationWarning", "StackInfo", "export_npy", "export_tiff",
+__all__ = ["EXPORT_DTYPES", "MissingCalibrationWarning", "StackInfo", "export_npy",
+           "export_tiff", "imagej_integer",
            "import_stack", "inspect_stack", "is_stack_file", "iter_frames",
            "length_to_metres", "stack_summary", "time_to_seconds", "write_frames"]

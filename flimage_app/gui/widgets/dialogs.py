@@ -33,7 +33,26 @@ time is missing. Double-click a value to edit it; edits are checked, shown in bl
 and written only when you <i>Save As…</i> a copy. A new pixel size applies to every frame (untick
 <i>Frame edits apply to all frames</i> to change one); a time or frame identifier changes the frame
 shown only.</li>
-<li>Several series can be open at once; switch between them in the <i>Open series</i> list.</li>
+<li><b>Background</b> (the <i>Background</i> panel): pick a tool (rectangle, ellipse, polygon,
+free-hand, border) and draw on the image where there is only background; mark regions to leave
+out as <i>exclude</i>. The panel fits the background of the frame on display while you draw and
+shows the fit, the corrected frame and the residual. <i>Apply and save as…</i> writes a new,
+background-corrected file; the regions are kept with the series when you save it.</li>
+<li><b>Bleach correction</b> (the <i>Bleach correction</i> panel): choose a method, where the signal
+and the background are measured (the whole frame, or the regions of the Background panel), and
+read the fit, its half-life and R² in the plots and the report. <i>Correct series</i> opens the
+corrected series as a new, unsaved series (marked <b>*</b>) that shows how it was made; save it
+with <i>File ▸ Save As…</i>.</li>
+<li><b>Undo</b> any edit (regions, metadata, settings) with <i>Edit ▸ Undo</i> (Ctrl+Z) and
+redo it with Ctrl+Shift+Z or Ctrl+Y; each series has its own history.</li>
+<li><b>Save and export</b>: <i>File ▸ Save As…</i> writes an HDF5 copy with every edit and the
+regions; <i>File ▸ Export</i> writes an HDF5 copy, an ImageJ TIFF stack (32-bit float, or in the
+input's integer type as Fiji converts it), the curves and the fit report of a corrected series as
+CSV, or the frame on display as PNG with its scale bar. An existing file is replaced only when you
+say so.</li>
+<li>Several series can be open at once; switch between them in the <i>Open series</i> list.
+A <b>*</b> in the list and the title marks unsaved work; closing or quitting names what would be
+lost and offers to save it.</li>
 </ol>
 <p>Units: files store SI units (metres, seconds); the app shows µm and s.</p>
 """
