@@ -190,6 +190,8 @@ class BleachPlots(pg.GraphicsLayoutWidget):
         self.fit_item = pg.PlotDataItem(pen=pg.mkPen(FIT_COLOUR, width=2), name="fit")
         self.intensity_plot.addItem(self.measured_item)
         self.intensity_plot.addItem(self.fit_item)
+        # the fit has a legend entry only while a fitted curve is shown (_set_fit_legend)
+        self.legend.removeItem(self.fit_item)
         self.residual_item = pg.PlotDataItem(
             pen=pg.mkPen(MEASURED_COLOUR, width=1), symbol="o", symbolSize=5,
             symbolPen=pg.mkPen(MEASURED_COLOUR), symbolBrush=pg.mkBrush(MEASURED_COLOUR))
@@ -253,6 +255,7 @@ class BleachPlots(pg.GraphicsLayoutWidget):
         for item in (self.measured_item, self.fit_item, self.residual_item, self.factor_item,
                      self.corrected_item):
             item.setData([], [])
+        self._set_fit_legend(None)
         self.current_point.setData([], [])
         for marker in self.markers:
             marker.setVisible(False)
@@ -260,6 +263,16 @@ class BleachPlots(pg.GraphicsLayoutWidget):
         self.times = np.empty(0)
         self.note.setText("")
         self.set_message(message)
+
+    def _set_fit_legend(self, text: str | None) -> None:
+        """Name the fitted curve `text` in the legend, or leave it out (None: no fit shown)."""
+        self.legend.removeItem(self.fit_item)
+        if text is not None:
+            self.legend.addItem(self.fit_item, text)
+
+    def legend_texts(self) -> list[str]:
+        """The legend's entries, top to bottom (what a user reads)."""
+        return [label.text for _sample, label in self.legend.items]
 
     def set_message(self, message: str) -> None:
         self.message.setText(message)
@@ -289,7 +302,9 @@ class BleachPlots(pg.GraphicsLayoutWidget):
         self.measured_item.setData(self.times, np.asarray(result.intensity, dtype=float))
         if result.fitted is not None:
             self.fit_item.setData(self.times, np.asarray(result.fitted, dtype=float))
-            self.legend.getLabel(self.fit_item).setText(f"fit (R² {result.report.r_squared:.4f})")
+            r_squared = result.report.r_squared
+            self._set_fit_legend(f"fit (R² {r_squared:.4f})" if math.isfinite(r_squared)
+                                 else "fit")
         residuals = residuals_of(result.intensity, result.fitted)
         if residuals is not None:
             self.residual_item.setData(self.times, residuals)
