@@ -65,6 +65,7 @@ from flimage_app.gui.bleach.bleach_state import (
     make_recipe,
     masks_equal,
     measure_and_fit,
+    readable_date,
 )
 from flimage_app.gui.browser.frame_cache import H5_LOCK, Frame, read_frame
 from flimage_app.gui.scratch import remove_scratch_file, scratch_path
@@ -257,7 +258,7 @@ class BleachPanel(QtWidgets.QWidget):
         self.splitter.addWidget(report)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([460, 250])
+        self.splitter.setSizes([560, 170])  # the plots first: they are what one judges
         self.splitter.setChildrenCollapsible(False)
 
         self.preview_button = QtWidgets.QPushButton("Preview frame")
@@ -485,8 +486,11 @@ class BleachPanel(QtWidgets.QWidget):
             self.again_button.blockSignals(False)
         else:
             self.provenance_label.setText("")
-        # the recorded settings are a fact about the file, not a choice
-        self.settings_box.setEnabled(state is not None and not state.showing_provenance)
+        # the recorded settings are a fact about the file, not a choice: the provenance line
+        # and the report name them, and the plots get the room
+        showing = state is not None and state.showing_provenance
+        self.settings_box.setVisible(not showing)
+        self.settings_box.setEnabled(state is not None)
 
     def _on_again_toggled(self, checked: bool) -> None:
         if self.state is not None:
@@ -699,8 +703,9 @@ class BleachPanel(QtWidgets.QWidget):
             provenance = self.state.provenance
             source, _path = provenance.source()
             context.append(("Corrected from", source or "an in-memory series"))
-            context.append(("Recorded", f"{provenance.record.get('date', '')} by flimage-app "
-                                        f"{provenance.record.get('app_version', '')}"))
+            record = provenance.record
+            context.append(("Recorded", f"{readable_date(record.get('date', ''))} by "
+                                        f"flimage-app {record.get('app_version', '')}"))
         context.extend([("Measured", settings.measurement_text()),
                         ("Frames used", f"{times.size} (frames 0–{times.size - 1}, "
                                         f"t = {times[0]:.4g} … {times[-1]:.4g} {unit})")])

@@ -147,6 +147,27 @@ def intensity_label(method: str) -> str:
     return "mean − bg"
 
 
+#: Short forms of the left-axis labels, used when a plot is too low for the full label
+#: (rotated labels longer than their plot run into the neighbouring plots' labels).
+SHORT_LABELS = {"Σ above bg": "Σ>bg", "mean − bg": "I−bg", "residual": "resid.",
+                "factor": "factor", "corrected [%]": "corr. %"}
+#: Font of the axis labels.
+LABEL_SIZE = "8pt"
+#: Least space between the left-axis labels of neighbouring plots (px).
+LABEL_GAP = 12
+
+
+def fitting_label(label: str, room: float, width_of) -> str:
+    """`label`, its short form, or '' — the longest that fits `room` pixels.
+
+    `width_of(text)` is the drawn length of a text in pixels.
+    """
+    for candidate in (label, SHORT_LABELS.get(label, label)):
+        if width_of(candidate) <= room:
+            return candidate
+    return ""
+
+
 # ---------------------------------------------------------------------- the widget
 class BleachPlots(pg.GraphicsLayoutWidget):
     """Intensity with fit, residuals, correction factor and corrected trace against time.
@@ -166,6 +187,12 @@ class BleachPlots(pg.GraphicsLayoutWidget):
         self.time_unit = "s"
         self.marker_index: int | None = None
         self.ci.layout.setSpacing(2)
+        #: the full left-axis label of each plot (the shown one may be shortened)
+        self._left_labels: dict[pg.PlotItem, str] = {}
+        self._label_timer = QtCore.QTimer(self)
+        self._label_timer.setSingleShot(True)
+        self._label_timer.setInterval(0)
+        self._label_timer.timeout.connect(self.fit_labels)
 
         self.intensity_plot = self._add_plot(0, "intensity")
         self.residual_plot = self._add_plot(1, "residual")
@@ -184,6 +211,8 @@ class BleachPlots(pg.GraphicsLayoutWidget):
 
         self.legend = self.intensity_plot.addLegend(offset=(-8, 6), labelTextSize="8pt",
                                                     verSpacing=-6)
+        # readable over the points it may cover in a low plot
+        self.legend.setBrush(pg.mkBrush(255, 255, 255, 210))
         self.measured_item = pg.PlotDataItem(
             pen=None, symbol="o", symbolSize=6, symbolPen=pg.mkPen(MEASURED_COLOUR),
             symbolBrush=pg.mkBrush(*MEASURED_COLOUR, 150), name="measured")
@@ -237,7 +266,8 @@ class BleachPlots(pg.GraphicsLayoutWidget):
     def _add_plot(self, row: int, label: str) -> pg.PlotItem:
         plot = self.addPlot(row=row, col=0)
         plot.showGrid(x=True, y=True, alpha=0.25)
-        plot.setLabel("left", label)
+        self._left_labels[plot] = label
+        plot.setLabel("left", label, size=LABEL_SIZE)
         plot.getAxis("left").setWidth(58)
         # "×0.001" multipliers on an axis are easy to miss: show plain numbers
         plot.getAxis("left").enableAutoSIPrefix(False)
@@ -245,10 +275,41 @@ class BleachPlots(pg.GraphicsLayoutWidget):
         plot.hideButtons()
         return plot
 
+    # --- axis labels ----------------------------------------------------------------------
+    def set_left_label(self, plot: pg.PlotItem, label: str) -> None:
+        """Label `plot`'s value axis (shortened when the plot is too low for it)."""
+        self._left_labels[plot] = label
+        self.fit_labels()
+
+    def fit_labels(self) -> None:
+        """Show each left-axis label in full, short, or not at all: never overlapping."""
+        for plot, label in self._left_labels.items():
+            axis = plot.getAxis("left")
+            font = QtGui.QFont(axis.label.font())
+            font.setPointSizeF(float(LABEL_SIZE.removesuffix("pt")))
+            metrics = QtGui.QFontMetricsF(font)
+            height = plot.vb.sceneBoundingRect().height()
+            # a little space between the labels of neighbouring plots; not laid out yet: full
+            shown = (fitting_label(label, height - LABEL_GAP, metrics.horizontalAdvance)
+                     if height > 0 else label)
+            if axis.labelText != shown:
+                plot.setLabel("left", shown, size=LABEL_SIZE)
+
+    def shown_left_labels(self) -> list[str]:
+        """The left-axis labels as drawn, top to bottom."""
+        return [plot.getAxis("left").labelText for plot in self.plots]
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:
+        super().resizeEvent(event)
+        # the plots get their new heights when the layout runs, after this event
+        timer = getattr(self, "_label_timer", None)  # None while pyqtgraph sets up
+        if timer is not None:
+            timer.start()
+
     # --- content --------------------------------------------------------------------------
     def set_time_unit(self, unit: str) -> None:
         self.time_unit = unit
-        self.corrected_plot.setLabel("bottom", f"time [{unit}]")
+        self.corrected_plot.setLabel("bottom", f"time [{unit}]", size=LABEL_SIZE)
 
     def clear_plots(self, message: str = "") -> None:
         """Remove all curves; show `message` (e.g. why there is nothing) in the top plot."""
@@ -286,7 +347,7 @@ class BleachPlots(pg.GraphicsLayoutWidget):
         self.clear_plots()
         self.times = np.asarray(times, dtype=float)
         self.set_time_unit(time_unit)
-        self.intensity_plot.setLabel("left", intensity_label(method))
+        self.set_left_label(self.intensity_plot, intensity_label(method))
         self.measured_item.setData(self.times, np.asarray(intensity, dtype=float))
         self.fit_item.setData([], [])
         self.intensity_plot.autoRange()
@@ -298,7 +359,7 @@ class BleachPlots(pg.GraphicsLayoutWidget):
         self.clear_plots()
         self.times = np.asarray(result.times, dtype=float)
         self.set_time_unit(result.report.time_unit)
-        self.intensity_plot.setLabel("left", intensity_label(result.method))
+        self.set_left_label(self.intensity_plot, intensity_label(result.method))
         self.measured_item.setData(self.times, np.asarray(result.intensity, dtype=float))
         if result.fitted is not None:
             self.fit_item.setData(self.times, np.asarray(result.fitted, dtype=float))

@@ -16,6 +16,7 @@ Every change of a setting is one step of the document's undo history
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import math
 import os
@@ -253,6 +254,18 @@ def result_from_provenance(record: dict[str, Any]) -> BleachResult:
         report=report, settings=dict(record.get("parameters") or {}))
 
 
+def readable_date(iso: str) -> str:
+    """``2026-12-01T13:43:05+00:00`` as ``2026-12-01 13:43 UTC`` (other text unchanged)."""
+    try:
+        moment = datetime.datetime.fromisoformat(str(iso))
+    except ValueError:
+        return str(iso)
+    if moment.utcoffset() == datetime.timedelta(0):
+        return moment.strftime("%Y-%m-%d %H:%M UTC")
+    return moment.strftime("%Y-%m-%d %H:%M %z") if moment.tzinfo else moment.strftime(
+        "%Y-%m-%d %H:%M")
+
+
 def _float(value: Any, default: float = math.nan) -> float:
     try:
         return float(value)
@@ -320,7 +333,7 @@ class Provenance:
         source = (self.record.get("input") or {}).get("file") or "an in-memory series"
         method = METHOD_LABELS.get(self.record.get("method"), self.record.get("method"))
         return (f"This series is a bleach correction ({method}) of {source}, made "
-                f"{self.record.get('date', '')} by flimage-app "
+                f"{readable_date(self.record.get('date', ''))} by flimage-app "
                 f"{self.record.get('app_version', '')}.")
 
     def source(self) -> tuple[str | None, str | None]:
@@ -425,7 +438,7 @@ class BleachState:
                 self.mode_changed.emit(provenance)
             return apply
 
-        self.history.push(text, undo=show(not again), redo=show(again), apply=True)
+        self.history.push(text, undo=show(again), redo=show(not again), apply=True)
 
     # --- masks --------------------------------------------------------------------------
     def set_masks(self, masks: Masks) -> bool:
