@@ -13,7 +13,7 @@ import pytest
 import tifffile
 from PyQt6 import QtCore, QtWidgets
 
-from flimage_app.gui.bleach import bleach_panel as bleach_panel_module
+from flimage_app.gui.bleach import bleach_outputs as bleach_outputs_module
 from flimage_app.gui.bleach.bleach_panel import BleachPanel, BleachSettings
 from flimage_app.gui.bleach.bleach_plots import relative_corrected
 from flimage_app.model import FLImage, FLSeries
@@ -324,21 +324,21 @@ def test_correct_series_opens_new_series_with_provenance(qtbot, window, panel, d
 def test_cancel_leaves_no_file(qtbot, window, panel, demo, monkeypatch):
     open_demo(qtbot, window, panel, demo)
     release = threading.Event()
-    real = bleach_panel_module.correct_series
+    real = bleach_outputs_module.correct_series
 
     def held(*args, **kwargs):  # the run starts only once the test has pressed Cancel
         release.wait(10)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(bleach_panel_module, "correct_series", held)
+    monkeypatch.setattr(bleach_outputs_module, "correct_series", held)
     scratch_paths = []
-    real_scratch_path = bleach_panel_module.scratch_path
+    real_scratch_path = bleach_outputs_module.scratch_path
 
     def recorded_scratch_path(name):
         scratch_paths.append(real_scratch_path(name))
         return scratch_paths[-1]
 
-    monkeypatch.setattr(bleach_panel_module, "scratch_path", recorded_scratch_path)
+    monkeypatch.setattr(bleach_outputs_module, "scratch_path", recorded_scratch_path)
     task = panel.run_correction()
     task.cancel()
     release.set()

@@ -37,18 +37,22 @@ the Background panel's ``masks_changed``, ``background_mask()`` and ``signal_mas
 from __future__ import annotations
 
 import logging
-import math
-import os
-import shutil
 from collections.abc import Callable
 from dataclasses import fields
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PyQt6 import QtCore, QtGui, QtWidgets
 
-from flimage_app.gui.bleach.bleach_plots import BleachPlots, write_curves_csv, write_report_csv
+from flimage_app.gui.bleach.bleach_outputs import BleachOutputs
+from flimage_app.gui.bleach.bleach_plots import BleachPlots
+from flimage_app.gui.bleach.bleach_report import (
+    failure_text,
+    report_context,
+    report_text,
+    summary_text,
+)
+from flimage_app.gui.bleach.bleach_sources import read_bleach_provenance, read_masks, state_of
 from flimage_app.gui.bleach.bleach_state import (
     BACKGROUND_LABELS,
     HISTOGRAM_REFERENCES,
@@ -65,14 +69,11 @@ from flimage_app.gui.bleach.bleach_state import (
     make_recipe,
     masks_equal,
     measure_and_fit,
-    readable_date,
 )
 from flimage_app.gui.browser.frame_cache import H5_LOCK, Frame, read_frame
-from flimage_app.gui.scratch import remove_scratch_file, scratch_path
-from flimage_app.gui.workers import Task, error_message
-from flimage_app.model.bleach import METHODS, correct_series
+from flimage_app.gui.workers import Task
+from flimage_app.model.bleach import METHODS
 from flimage_app.model.bleach import corrected_frame as engine_corrected_frame
-from flimage_app.model.h5io import atomic_output
 
 log = logging.getLogger(__name__)
 
@@ -91,26 +92,6 @@ def corrected_frame(series, result, index: int, settings: BleachSettings,
         return engine_corrected_frame(series, result, index, region=settings.region,
                                       histogram_reference=settings.histogram_reference,
                                       **masks.engine_options())
-
-
-def read_bleach_provenance(document) -> dict | None:
-    """The bleach-correction record stored in `document`'s series, or None."""
-    from flimage_app.model.provenance import read_provenance
-
-    try:
-        with H5_LOCK:
-            record = read_provenance(document.series)
-    except Exception:  # most series carry no provenance: nothing to show
-        return None
-    return record if record.get("operation") == "bleach correction" else None
-
-
-def state_of(document) -> BleachState:
-    """The bleach state of `document` (made, with its provenance, on first use)."""
-    state = document.panel_state.get("bleach")
-    if state is None:
-        state = BleachState.attach(document, read_bleach_provenance(document))
-    return state
 
 
 class BleachPanel(QtWidgets.QWidget):
@@ -153,6 +134,7 @@ class BleachPanel(QtWidgets.QWidget):
         self.fit_timer.setInterval(FIT_DELAY_MS)
         self.fit_timer.timeout.connect(self.fit_now)
 
+        self.outputs = BleachOutputs(self)
         self._build()
         self._connect()
         self._connect_roi_panel()
@@ -364,10 +346,10 @@ class BleachPanel(QtWidgets.QWidget):
             self._set_status(str(error), error=True)
 
     def _on_state_settings(self, _settings: BleachSettings) -> None:
-        self._show_settings(self._shown_settings())
+        self._show_settings(self.shown_settings())
         self._refresh(delay=True)
 
-    def _shown_settings(self) -> BleachSettings:
+    def shown_settings(self) -> BleachSettings:
         state = self.state
         if state is None:
             return BleachSettings()
@@ -405,23 +387,8 @@ class BleachPanel(QtWidgets.QWidget):
     # ------------------------------------------------------------------ ROI masks
     def _read_masks(self, document) -> Masks | None:
         """The ROI masks of `document` (None when no source of ROIs knows them)."""
-        background_state = document.panel_state.get("background")
-        roiset = getattr(background_state, "roiset", None)
-        if roiset is not None and hasattr(roiset, "mask") and hasattr(roiset, "signal_mask"):
-            try:
-                with H5_LOCK:
-                    shape = tuple(document.series.frame_shape)
-            except Exception:
-                log.debug("frame shape not available", exc_info=True)
-                return None
-            index = document.current_index
-            return Masks(signal=_mask_or_none(lambda: roiset.signal_mask(shape, index)),
-                         background=_mask_or_none(lambda: roiset.mask(shape, index)))
-        panel = self._roi_panel
-        if panel is None or document is not self.main_window.current_document():
-            return None
-        return Masks(signal=_mask_or_none(panel.signal_mask),
-                     background=_mask_or_none(panel.background_mask))
+        return read_masks(document, self._roi_panel,
+                          document is self.main_window.current_document())
 
     def _on_masks_changed(self, *_args) -> None:
         # the Background panel announces the masks of the series in front, possibly
@@ -471,7 +438,7 @@ class BleachPanel(QtWidgets.QWidget):
         self.plots.clear_plots()
         self.report_text.clear()
         self._show_mode()
-        self._show_settings(self._shown_settings())
+        self._show_settings(self.shown_settings())
         self._update_mask_choices()
         self._refresh(delay=True)
 
@@ -498,7 +465,7 @@ class BleachPanel(QtWidgets.QWidget):
 
     def _on_state_mode(self, _showing_provenance: bool) -> None:
         self._show_mode()
-        self._show_settings(self._shown_settings())
+        self._show_settings(self.shown_settings())
         self.plots.clear_plots()
         self.report_text.clear()
         self.outcome = None
@@ -509,18 +476,18 @@ class BleachPanel(QtWidgets.QWidget):
         if key == "time":
             self._refresh(delay=True)
 
-    def _meta_changes(self, document=None) -> dict[int, dict[str, Any]]:
+    def meta_changes(self, document=None) -> dict[int, dict[str, Any]]:
         """A snapshot of the unsaved metadata edits, for a worker to use."""
         document = document if document is not None else self.document
         if document is None:
             return {}
         return {index: dict(changes) for index, changes in document.edits.items()}
 
-    def _key(self) -> tuple | None:
+    def current_key(self) -> tuple | None:
         """What the fit of the series in front depends on (None without a series)."""
         if self.state is None:
             return None
-        return self.state.fit_key(self._meta_changes())
+        return self.state.fit_key(self.meta_changes())
 
     def _on_frame_changed(self, index: int) -> None:
         self.plots.set_marker(index)
@@ -545,7 +512,7 @@ class BleachPanel(QtWidgets.QWidget):
             self._show_nothing("Bleach correction needs a series of at least two frames.",
                                error=True)
             return
-        key = self._key()
+        key = self.current_key()
         shown = state.shown_outcome(key)
         if shown is not None:
             self.fit_timer.stop()
@@ -614,14 +581,14 @@ class BleachPanel(QtWidgets.QWidget):
         document, state = self.document, self.state
         if document is None or state is None or len(document) < 2:
             return
-        key = self._key()
+        key = self.current_key()
         if state.shown_outcome(key) is not None or state.missing_roi():
             self._refresh(delay=False)
             return
         self._cancel_task(self._fit_task)
         self._generation += 1
         generation = self._generation
-        settings, masks, changes = state.settings, state.masks, self._meta_changes()
+        settings, masks, changes = state.settings, state.masks, self.meta_changes()
         series = document.series
         task = Task(lambda progress, cancel: measure_and_fit(series, settings, masks,
                                                              progress, cancel, changes), self)
@@ -643,7 +610,7 @@ class BleachPanel(QtWidgets.QWidget):
     def _on_fit_done(self, document, state: BleachState, key: tuple,
                      outcome: FitOutcome) -> None:
         # a fit is kept with its series only while it still describes that series' settings
-        if key == state.fit_key(self._meta_changes(document)):
+        if key == state.fit_key(self.meta_changes(document)):
             state.set_outcome(outcome, key)
 
     def _on_task_finished(self, generation: int) -> None:
@@ -652,34 +619,17 @@ class BleachPanel(QtWidgets.QWidget):
             self.fitFinished.emit()
 
     def _show_failure(self, settings: BleachSettings, message: str, trace) -> None:
-        label = METHOD_LABELS[settings.method]
-        self._set_status(f"No correction with {label}: {message}", error=True)
+        status, report = failure_text(settings, message, trace)
+        self._set_status(status, error=True)
         if trace is not None:
             self.plots.show_trace(trace.times, trace.intensity, trace.method,
                                   trace.report.time_unit, "fit failed: see the message above")
         else:
             self.plots.clear_plots("nothing to plot: see the message above")
-        lines = [f"Method: {label}", f"Measured: {settings.measurement_text()}",
-                 f"Result: no correction. {message}"]
-        if trace is not None:
-            lines.append(f"The points show the measured trace (mean − background, "
-                         f"{trace.times.size} frames).")
-        self.report_text.setPlainText("\n".join(lines))
+        self.report_text.setPlainText(report)
 
     def _summary(self, result) -> str:
-        report = result.report
-        parts = [METHOD_LABELS.get(result.method, result.method)]
-        if report.half_lives:
-            unit = report.time_unit
-            parts.append("half-life " + ", ".join(f"{value:.3g} ± {error:.2g} {unit}"
-                                                  for value, error in report.half_lives))
-        if not math.isnan(report.r_squared):
-            parts.append(f"R² = {report.r_squared:.4f}")
-        factor = np.asarray(result.correction, dtype=float)
-        if factor.size and np.isfinite(factor).all():
-            parts.append(f"last frame × {factor[-1]:.3g}")
-        prefix = "Recorded correction: " if self.showing_provenance else "Fit: "
-        return prefix + "; ".join(parts)
+        return summary_text(result, recorded=self.showing_provenance)
 
     def report_as_text(self) -> str:
         """The fit report shown in the panel (also what "Copy report" copies)."""
@@ -687,31 +637,14 @@ class BleachPanel(QtWidgets.QWidget):
             return ""
         if self.outcome.result is None:
             return self.report_text.toPlainText()
-        result = self.outcome.result
-        lines = [f"Method: {METHOD_LABELS.get(result.method, result.method)} ({result.method})"]
-        lines.extend(f"{key}: {value}" for key, value in self._report_context(result))
-        lines.append(result.report.as_text())
-        return "\n".join(lines)
+        return report_text(self.outcome.result, self.report_context(self.outcome.result))
 
-    def _report_context(self, result) -> list[tuple[str, str]]:
-        settings = self.outcome.settings
-        times = np.asarray(result.times, dtype=float)
-        unit = result.report.time_unit
-        series_name = self.document.name if self.document is not None else "?"
-        context = [("Series", series_name)]
-        if self.showing_provenance:
-            provenance = self.state.provenance
-            source, _path = provenance.source()
-            context.append(("Corrected from", source or "an in-memory series"))
-            record = provenance.record
-            context.append(("Recorded", f"{readable_date(record.get('date', ''))} by "
-                                        f"flimage-app {record.get('app_version', '')}"))
-        context.extend([("Measured", settings.measurement_text()),
-                        ("Frames used", f"{times.size} (frames 0–{times.size - 1}, "
-                                        f"t = {times[0]:.4g} … {times[-1]:.4g} {unit})")])
-        if result.background.size and settings.background in ("border", "mask"):
-            context.append(("Background level", f"{float(result.background[0]):.6g}"))
-        return context
+    def report_context(self, result) -> list[tuple[str, str]]:
+        """The facts around the report of `result` (series, source, measurement, frames)."""
+        provenance = self.state.provenance if self.showing_provenance else None
+        return report_context(result, self.outcome.settings,
+                              self.document.name if self.document is not None else "?",
+                              provenance)
 
     def copy_report(self) -> None:
         """Copy the fit report to the clipboard."""
@@ -732,7 +665,7 @@ class BleachPanel(QtWidgets.QWidget):
                        self.export_curves_action, self.export_report_action):
             widget.setEnabled(has_result)
         for widget in (self.export_h5_action, self.export_tiff_action):
-            widget.setEnabled(has_result or (recorded and self._document_file() is not None))
+            widget.setEnabled(has_result or (recorded and self.outputs.document_file() is not None))
         for widget in (self.correct_button, self.preview_button):
             widget.setEnabled(has_result and not recorded)
         self.batch_button.setEnabled(has_series and (not recorded or has_result))
@@ -810,244 +743,45 @@ class BleachPanel(QtWidgets.QWidget):
         self.main_window.image_view.set_frame(frame, document.pixel_size(index),
                                               frame_caption(document, index))
 
-    # ------------------------------------------------------------------ correcting
+    # ------------------------------------------------------------------ outputs
     def corrected_for_current(self) -> CorrectedSeries | None:
-        """The corrected series of the series in front and its settings, if written already.
-
-        On a corrected series showing its provenance: that series itself.
-        """
-        state = self.state
-        if state is None:
-            return None
-        if state.showing_provenance:
-            path = self._document_file()
-            if path is None or self.outcome is None:
-                return None
-            name, source = state.origin(self.document.name, self.document.source_path)
-            return CorrectedSeries(path, name, source, self._key(), self.current_result())
-        return state.corrected_for(self._key())
-
-    def _document_file(self, document=None) -> str | None:
-        document = document if document is not None else self.document
-        if document is None:
-            return None
-        filename = getattr(document.series, "filename", None)
-        return os.path.abspath(filename) if filename else None
-
-    def _origin(self) -> tuple[str, str | None]:
-        """Name and path of the series the current correction comes from."""
-        return self.state.origin(self.document.name, self.document.source_path)
-
-    def _scratch_path(self) -> Path:
-        name, _source = self._origin()
-        return scratch_path(f"{Path(name).stem}_bleachcorr.h5")
-
-    def _correction_task(self) -> tuple[Callable, Callable[[Any], CorrectedSeries]] | None:
-        """The work that writes the corrected series to the scratch folder, and its record."""
-        result, state = self.current_result(), self.state
-        if result is None or state is None or state.showing_provenance:
-            return None
-        settings, masks = self.outcome.settings, state.masks
-        options = {**settings.engine_options(), **masks.engine_options(),
-                   "meta_changes": self._meta_changes()}
-        series, target, key = self.document.series, self._scratch_path(), self._key()
-        source_name, source_path = self._origin()
-
-        def work(progress, cancel):
-            try:
-                return correct_series(series, target, **options, progress=progress,
-                                      cancel=cancel)
-            finally:
-                if not target.exists():
-                    remove_scratch_file(target)
-
-        def record(corrected_result) -> CorrectedSeries:
-            corrected = CorrectedSeries(str(target), source_name, source_path, key,
-                                        corrected_result)
-            state.corrected.append(corrected)
-            self.seriesCorrected.emit(str(target))
-            return corrected
-
-        return work, record
+        """The corrected series of the series in front and its settings, if written already."""
+        return self.outputs.corrected_for_current()
 
     def run_correction(self) -> Task | None:
         """Correct the whole series in a worker and open the result as a new, unsaved series."""
-        job = self._correction_task()
-        if job is None:
-            return None
-        work, record = job
-        return self.main_window.run_task("Correcting bleaching", work,
-                                         lambda result: self._open_corrected(record(result)))
+        return self.outputs.run_correction()
 
-    def _open_corrected(self, corrected: CorrectedSeries) -> None:
-        from flimage_app.model.loader import open_series
-
-        try:
-            series = open_series(corrected.path)
-        except Exception as error:
-            remove_scratch_file(corrected.path)
-            self.main_window.report_error("Cannot open the corrected series",
-                                          error_message(error))
-            return
-        self.main_window.add_series(series, f"{Path(corrected.source_name).stem}_bleachcorr",
-                                    temporary_path=corrected.path)
-
-    # ------------------------------------------------------------------ exporting
     def ask_save_path(self, title: str, suffix: str, file_filter: str) -> tuple[str, bool] | None:
-        """Ask where to save, proposing ``<input>_bleachcorr<suffix>`` beside the input.
-
-        `suffix` ends with the file extension, which is added when the user leaves it out.
-
-        Returns ``(path, overwrite)``, or None when the user cancelled or
-        refused to replace an existing file.  The opened input file is never
-        offered for replacement.
-        """
-        name, source = self._origin()
-        folder = str(self.main_window.settings.value("last_folder", str(Path.home())))
-        proposal = bleachcorr_path(source, folder, Path(name).stem, suffix)
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(
-            self, title, str(proposal), file_filter,
-            options=QtWidgets.QFileDialog.Option.DontConfirmOverwrite)
-        if not path:
-            return None
-        extension = suffix[suffix.rfind("."):] if "." in suffix else ""  # ".h5", not Path's ""
-        if extension and not path.lower().endswith(extension.lower()):
-            path += extension
-        inputs = {os.path.abspath(p) for p in (source, self.document.source_path,
-                                               self._document_file()) if p}
-        if os.path.abspath(path) in inputs:
-            self.main_window.report_error("Export", f"{path} is the input file; it is never "
-                                                    "overwritten. Choose another name.")
-            return None
-        overwrite = os.path.exists(path)
-        if overwrite and not self.main_window.confirm_overwrite(path):
-            return None
-        return path, overwrite
-
-    def _export_series(self, title: str, target: str, overwrite: bool,
-                       convert: Callable[[str, Any, Any], Any] | None) -> Task | None:
-        """Write the corrected series to `target`: copied, or made by `convert(path, …)`.
-
-        The corrected series is the one on display (a corrected series' own file), the
-        one already written for these settings, or written now (straight into `target`
-        for HDF5; through a scratch file removed afterwards for a conversion).
-        """
-        corrected = self.corrected_for_current()
-        if corrected is not None:
-            path = corrected.path
-
-            def from_file(progress, cancel):
-                if convert is not None:
-                    return convert(path, progress, cancel)
-                with atomic_output(target, overwrite=overwrite) as temporary:
-                    shutil.copyfile(path, temporary)
-                return target
-
-            return self.main_window.run_task(title, from_file, self._exported)
-        if self.current_result() is None or self.state is None or self.showing_provenance:
-            return None
-        settings, masks = self.outcome.settings, self.state.masks
-        options = {**settings.engine_options(), **masks.engine_options(),
-                   "meta_changes": self._meta_changes()}
-        series = self.document.series
-        scratch = self._scratch_path() if convert is not None else None
-
-        def correct_and_write(progress, cancel):
-            if convert is None:
-                correct_series(series, target, **options, progress=progress, cancel=cancel,
-                               overwrite=overwrite)
-                return target
-            try:
-                correct_series(series, scratch, **options, progress=progress, cancel=cancel)
-                return convert(str(scratch), progress, cancel)
-            finally:
-                remove_scratch_file(scratch)
-
-        return self.main_window.run_task(title, correct_and_write, self._exported)
+        """Ask where to save (see :meth:`.BleachOutputs.ask_save_path`)."""
+        return self.outputs.ask_save_path(title, suffix, file_filter)
 
     def export_h5(self) -> Task | None:
         """Export the corrected series as an FLSeries HDF5 file."""
-        chosen = self.ask_save_path("Export corrected series", ".h5", "FLSeries HDF5 (*.h5)")
-        if chosen is None:
-            return None
-        return self._export_series("Exporting corrected series", *chosen, None)
+        return self.outputs.export_h5()
 
     def export_tiff(self) -> Task | None:
         """Export the corrected series as an ImageJ TIFF stack."""
-        chosen = self.ask_save_path("Export as ImageJ TIFF", ".tif",
-                                    "ImageJ TIFF (*.tif *.tiff)")
-        if chosen is None:
-            return None
-        target, overwrite = chosen
-
-        def export(path, progress, cancel):
-            from flimage_app.model.loader import open_series
-            from flimage_app.model.tiffio import export_tiff
-
-            with open_series(path) as series:
-                return export_tiff(series, target, overwrite=overwrite, progress=progress,
-                                   cancel=cancel)
-
-        return self._export_series("Exporting ImageJ TIFF", target, overwrite, export)
-
-    def _exported(self, path) -> None:
-        self.main_window.statusBar().showMessage(f"Exported {path}", 5000)
-
-    def _export_now(self, title: str, suffix: str, file_filter: str,
-                    write: Callable[[str, bool], Any]) -> None:
-        chosen = self.ask_save_path(title, suffix, file_filter)
-        if chosen is None:
-            return
-        try:
-            write(*chosen)
-        except (OSError, ValueError) as error:
-            self.main_window.report_error(f"{title} failed", error_message(error))
-            return
-        self._exported(chosen[0])
+        return self.outputs.export_tiff()
 
     def export_png(self) -> None:
-        """Export the four plots as PNG."""
-        self._export_now("Export plots as PNG", "_plots.png", "PNG image (*.png)",
-                         lambda path, overwrite: self.plots.export_png(path, overwrite))
+        self.outputs.export_png()
 
     def export_svg(self) -> None:
-        """Export the four plots as SVG."""
-        self._export_now("Export plots as SVG", "_plots.svg", "SVG drawing (*.svg)",
-                         lambda path, overwrite: self.plots.export_svg(path, overwrite))
+        self.outputs.export_svg()
 
     def export_curves_csv(self) -> None:
-        """Export the per-frame curves as CSV."""
-        result = self.current_result()
-        if result is not None:
-            self._export_now("Export curves as CSV", "_curves.csv", "CSV table (*.csv)",
-                             lambda path, overwrite: write_curves_csv(result, path, overwrite))
+        self.outputs.export_curves_csv()
 
     def export_report_csv(self) -> None:
-        """Export the fit report as CSV."""
-        result = self.current_result()
-        if result is not None:
-            context = self._report_context(result)
-            self._export_now("Export fit report as CSV", "_report.csv", "CSV table (*.csv)",
-                             lambda path, overwrite: write_report_csv(result, path, context,
-                                                                      overwrite))
+        self.outputs.export_report_csv()
 
-    # ------------------------------------------------------------------ batch
     def recipe(self) -> dict[str, Any]:
         """The correction on display as a recipe for other files."""
-        if self.state is None:
-            return make_recipe(BleachSettings(), Masks())
-        return make_recipe(self._shown_settings(), self.state.shown_masks())
+        return self.outputs.recipe()
 
     def open_batch_dialog(self) -> None:
-        """"Apply the same correction to other files…"."""
-        from flimage_app.gui.batch.batch_dialog import BatchDialog
-
-        settings = self._shown_settings()
-        folder = str(self.main_window.settings.value("last_folder", str(Path.home())))
-        dialog = BatchDialog(self.recipe(), METHOD_LABELS[settings.method] + "; "
-                             + settings.measurement_text(), folder, self)
-        _fit_title(dialog)
-        dialog.exec()
+        self.outputs.open_batch_dialog()
 
     # ------------------------------------------------------------------ lifecycle
     def showEvent(self, event: QtGui.QShowEvent) -> None:
@@ -1093,32 +827,12 @@ def _enable_choice(combo: QtWidgets.QComboBox, key: str, enabled: bool, reason: 
     item.setToolTip("" if enabled else reason)
 
 
-def _mask_or_none(getter: Callable[[], Any]) -> np.ndarray | None:
-    try:
-        mask = getter()
-    except Exception:  # the ROI editor has no usable mask right now
-        log.debug("ROI mask not available", exc_info=True)
-        return None
-    if mask is None:
-        return None
-    mask = np.asarray(mask, dtype=bool)
-    return mask if mask.any() else None
-
-
 def _bold_label(text: str) -> QtWidgets.QLabel:
     label = QtWidgets.QLabel(text)
     font = label.font()
     font.setBold(True)
     label.setFont(font)
     return label
-
-
-def _fit_title(dialog: QtWidgets.QWidget) -> None:
-    """Make `dialog` wide enough for its whole title (window managers cut long titles)."""
-    metrics = QtGui.QFontMetrics(dialog.font())
-    # room for the window manager's buttons on either side of the title
-    dialog.setMinimumWidth(max(dialog.minimumWidth(),
-                               metrics.horizontalAdvance(dialog.windowTitle()) + 160))
 
 
 __all__ = ["BleachPanel", "BleachSettings", "BleachState", "CorrectedSeries", "FitOutcome",
