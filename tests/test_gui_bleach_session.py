@@ -339,3 +339,32 @@ def test_batch_dialog_is_wide_enough_for_its_title(qtbot, session, two_series, m
     title_width = QtGui.QFontMetrics(dialog.font()).horizontalAdvance(dialog.windowTitle())
     assert dialog.minimumWidth() >= title_width + 100
     assert dialog.recipe["method"] == "exp"
+
+
+def test_progress_dialog_is_wide_enough_for_its_title(qtbot, session, two_series,
+                                                      monkeypatch):
+    import threading
+
+    from flimage_app.gui.bleach import bleach_outputs
+
+    window, panel = session, bleach(session)
+    window.open_paths(two_series[:1])
+    wait_shown(qtbot, panel)
+    release, real = threading.Event(), bleach_outputs.correct_series
+
+    def held(*args, **kwargs):
+        release.wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bleach_outputs, "correct_series", held)
+    QTest.mouseClick(panel.correct_button, LEFT)
+    dialogs = window.findChildren(QtWidgets.QProgressDialog)
+    try:
+        assert dialogs
+        for dialog in dialogs:
+            title_width = QtGui.QFontMetrics(dialog.font()).horizontalAdvance(
+                dialog.windowTitle())
+            assert dialog.minimumWidth() >= title_width + 100, dialog.windowTitle()
+    finally:
+        release.set()
+    qtbot.waitUntil(lambda: len(window.documents) == 2, timeout=30_000)

@@ -54,6 +54,14 @@ class BleachOutputs:
         self.panel = panel
         self.main_window = panel.main_window
 
+    def run_task(self, title: str, work: Callable, done: Callable[[Any], None]) -> Task:
+        """The main window's task with progress dialog, the dialog wide enough for `title`."""
+        before = set(self.main_window.findChildren(QtWidgets.QProgressDialog))
+        task = self.main_window.run_task(title, work, done)
+        for dialog in set(self.main_window.findChildren(QtWidgets.QProgressDialog)) - before:
+            _fit_title(dialog)
+        return task
+
     # ------------------------------------------------------------------ correcting
     def corrected_for_current(self) -> CorrectedSeries | None:
         """The corrected series of the series in front and its settings, if written already.
@@ -123,7 +131,7 @@ class BleachOutputs:
         if job is None:
             return None
         work, record = job
-        return self.main_window.run_task("Correcting bleaching", work,
+        return self.run_task("Correcting bleaching", work,
                                          lambda result: self.open_corrected(record(result)))
 
     def open_corrected(self, corrected: CorrectedSeries) -> None:
@@ -190,7 +198,7 @@ class BleachOutputs:
                     shutil.copyfile(path, temporary)
                 return target
 
-            return self.main_window.run_task(title, from_file, self.exported)
+            return self.run_task(title, from_file, self.exported)
         panel = self.panel
         if panel.current_result() is None or panel.state is None or panel.showing_provenance:
             return None
@@ -211,7 +219,7 @@ class BleachOutputs:
             finally:
                 remove_scratch_file(scratch)
 
-        return self.main_window.run_task(title, correct_and_write, self.exported)
+        return self.run_task(title, correct_and_write, self.exported)
 
     def export_h5(self) -> Task | None:
         """Export the corrected series as an FLSeries HDF5 file."""
