@@ -17,7 +17,6 @@ from PyQt6 import QtCore, QtGui, QtWidgets
 from PyQt6.QtTest import QTest
 
 from flimage_app.gui import scratch
-from flimage_app.gui.bleach.bleach_plots import LABEL_GAP, LABEL_SIZE
 from flimage_app.gui.bleach.bleach_state import METHOD_LABELS, BleachSettings
 from flimage_app.model import FLImage, FLSeries
 from flimage_app.model.bleach import correct_series
@@ -294,14 +293,19 @@ def _inside(widget: QtWidgets.QWidget, viewport: QtWidgets.QWidget) -> bool:
 
 
 def _labels_fit(panel) -> bool:
-    font = QtGui.QFont(panel.plots.intensity_plot.getAxis("left").label.font())
-    font.setPointSizeF(float(LABEL_SIZE.removesuffix("pt")))
-    metrics = QtGui.QFontMetricsF(font)
+    """True when no left-axis label runs out of its plot or into another plot's label."""
+    rects = []
     for plot, shown in zip(panel.plots.plots, panel.plots.shown_left_labels(), strict=True):
-        height = plot.vb.sceneBoundingRect().height()
-        if metrics.horizontalAdvance(shown) > height - LABEL_GAP + 0.5:
+        if not shown:
+            continue
+        label = plot.getAxis("left").label.sceneBoundingRect()
+        # the text item's own margin may stick out a few pixels; the text may not
+        plot_rect = plot.vb.sceneBoundingRect().adjusted(0, -4, 0, 4)
+        if label.top() < plot_rect.top() or label.bottom() > plot_rect.bottom():
             return False
-    return True
+        rects.append(label)
+    return not any(first.intersects(second) for number, first in enumerate(rects)
+                   for second in rects[number + 1:])
 
 
 def test_panel_fits_a_laptop_window_before_and_after_correcting(qtbot, session, two_series):

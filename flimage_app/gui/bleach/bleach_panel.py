@@ -451,6 +451,9 @@ class BleachPanel(QtWidgets.QWidget):
             self.again_button.blockSignals(True)
             self.again_button.setChecked(not state.showing_provenance)
             self.again_button.blockSignals(False)
+            # the button says what a click does
+            self.again_button.setText("Show recorded" if self.again_button.isChecked()
+                                      else "Correct again")
         else:
             self.provenance_label.setText("")
         # the recorded settings are a fact about the file, not a choice: the provenance line

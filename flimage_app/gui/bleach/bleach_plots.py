@@ -294,6 +294,9 @@ class BleachPlots(pg.GraphicsLayoutWidget):
                      if height > 0 else label)
             if axis.labelText != shown:
                 plot.setLabel("left", shown, size=LABEL_SIZE)
+                # pyqtgraph centres a label only when its axis is resized: centre it now,
+                # or the new text keeps the old one's offset and runs into the next plot
+                axis.resizeEvent()
 
     def shown_left_labels(self) -> list[str]:
         """The left-axis labels as drawn, top to bottom."""
