@@ -308,13 +308,19 @@ def _labels_fit(panel) -> bool:
                    for second in rects[number + 1:])
 
 
-def test_panel_fits_a_laptop_window_before_and_after_correcting(qtbot, session, two_series):
+@pytest.mark.parametrize("pane_width", [None, 310])
+def test_panel_fits_a_laptop_window_before_and_after_correcting(qtbot, session, two_series,
+                                                                pane_width):
     window, panel = session, bleach(session)
     window.resize(1024, 700)
+    if pane_width is not None:  # the side pane as narrow as a restored session left it
+        QtWidgets.QApplication.processEvents()
+        left, centre, right = window.splitter.sizes()
+        window.splitter.setSizes([left, centre + right - pane_width, pane_width])
     window.open_paths(two_series[:1])
     wait_shown(qtbot, panel)
     page = window._panel_pages["bleach"]
-    for shown in ("source", "result"):
+    for shown in ("source", "result", "result corrected again"):
         QtWidgets.QApplication.processEvents()
         qtbot.waitUntil(lambda: _labels_fit(panel), timeout=3000)
         assert not page.horizontalScrollBar().isVisible(), shown
@@ -326,6 +332,9 @@ def test_panel_fits_a_laptop_window_before_and_after_correcting(qtbot, session, 
         if shown == "source":
             QTest.mouseClick(panel.correct_button, LEFT)
             qtbot.waitUntil(lambda: len(window.documents) == 2, timeout=30_000)
+            wait_shown(qtbot, panel)
+        elif shown == "result":
+            QTest.mouseClick(panel.again_button, LEFT)
             wait_shown(qtbot, panel)
 
 

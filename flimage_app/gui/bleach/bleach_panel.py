@@ -447,7 +447,11 @@ class BleachPanel(QtWidgets.QWidget):
         provenance = state.provenance if state is not None else None
         self.provenance_box.setVisible(provenance is not None)
         if provenance is not None:
-            self.provenance_label.setText(provenance.describe())
+            source = provenance.source()[0] or "an in-memory series"
+            # correcting again, the full record is one click away: keep the plots' room
+            self.provenance_label.setText(
+                provenance.describe() if state.showing_provenance
+                else f"Fitting this series itself: it is already a correction of {source}.")
             self.again_button.blockSignals(True)
             self.again_button.setChecked(not state.showing_provenance)
             self.again_button.blockSignals(False)
