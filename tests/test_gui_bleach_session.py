@@ -381,3 +381,23 @@ def test_progress_dialog_is_wide_enough_for_its_title(qtbot, session, two_series
     finally:
         release.set()
     qtbot.waitUntil(lambda: len(window.documents) == 2, timeout=30_000)
+
+
+def test_settings_survive_save_as_and_are_named_before(qtbot, session, two_series):
+    window, panel = session, bleach(session)
+    window.open_paths(two_series[:1])
+    wait_shown(qtbot, panel)
+    document = window.current_document()
+    assert document.unsaved_work() == []
+    type_into_combo(qtbot, panel.method_combo, "H")  # Histogram matching
+    qtbot.waitUntil(lambda: panel.settings().method == "histogram", timeout=3000)
+    wait_shown(qtbot, panel)
+    assert document.unsaved_work() == ["bleach-correction settings (Histogram matching)"]
+    copy = two_series[0].parent / "saved_copy.h5"
+    document.save_copy(copy)
+    assert document.unsaved_work() == []
+    window.open_paths([copy])
+    wait_shown(qtbot, panel)
+    assert window.current_document().name == "saved_copy.h5"
+    assert panel.method_combo.currentData() == "histogram"
+    assert window.current_document().unsaved_work() == []

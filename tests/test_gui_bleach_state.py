@@ -182,3 +182,32 @@ def test_provenance_of_a_method_without_fit_has_no_fitted_curve(demo, tmp_path):
     assert result.fitted is None
     assert np.isnan(result.report.r_squared) and result.report.half_lives == []
     assert result.correction[0] == pytest.approx(1.0)
+
+
+def test_changed_settings_are_unsaved_work_until_written_into_a_saved_copy(tmp_path):
+    import h5py
+
+    from flimage_app.gui.bleach.bleach_state import read_stored_settings
+    from flimage_app.gui.events import Event
+
+    document = FakeDocument()
+    document.app_data_writers, document.changed = [], Event()
+    told = []
+    document.changed.connect(lambda: told.append(True))
+    state = BleachState.attach(document)
+    assert state.unsaved_work() == [] and document.app_data_writers == [state.write_settings]
+    state.change(method="biexp", border_px=7)
+    assert told and state.unsaved_work() == ["bleach-correction settings "
+                                             "(Bi-exponential + offset)"]
+    with h5py.File(tmp_path / "copy.h5", "w") as handle:
+        for write in document.app_data_writers:
+            write(handle)
+    assert state.unsaved_work() == []
+    with h5py.File(tmp_path / "copy.h5", "r") as handle:
+        stored = read_stored_settings(handle)
+    reopened = BleachState.attach(FakeDocument(), stored_settings=stored)
+    assert reopened.settings == state.settings and reopened.unsaved_work() == []
+    document.history.undo()  # back to the defaults: differs from what was saved
+    assert state.unsaved_work() != []
+    # settings written by something else are ignored, not trusted
+    assert BleachState(stored_settings={"method": "magic"}).settings == BleachSettings()

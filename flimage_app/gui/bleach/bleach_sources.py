@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from flimage_app.gui.bleach.bleach_state import BleachState, Masks
+from flimage_app.gui.bleach.bleach_state import BleachState, Masks, read_stored_settings
 from flimage_app.gui.browser.frame_cache import H5_LOCK
 
 log = logging.getLogger(__name__)
@@ -34,11 +34,26 @@ def read_bleach_provenance(document) -> dict | None:
     return record if record.get("operation") == "bleach correction" else None
 
 
+def read_saved_settings(document) -> dict | None:
+    """Bleach settings saved with `document`'s series by an earlier Save As, or None."""
+    try:
+        with H5_LOCK:
+            stored = read_stored_settings(document.series.h5)
+            if (stored is None and getattr(document, "source_kind", None) == "FLImage"
+                    and len(document.series)):
+                stored = read_stored_settings(document.series[0].h5)
+    except Exception:  # an unreadable app group: the defaults do
+        log.debug("stored bleach settings not read", exc_info=True)
+        return None
+    return stored
+
+
 def state_of(document) -> BleachState:
-    """The bleach state of `document` (made, with its provenance, on first use)."""
+    """The bleach state of `document` (made on first use, with its provenance and settings)."""
     state = document.panel_state.get("bleach")
     if state is None:
-        state = BleachState.attach(document, read_bleach_provenance(document))
+        state = BleachState.attach(document, read_bleach_provenance(document),
+                                   read_saved_settings(document))
     return state
 
 
@@ -79,4 +94,5 @@ def mask_or_none(getter: Callable[[], Any]) -> np.ndarray | None:
     return mask if mask.any() else None
 
 
-__all__ = ["mask_or_none", "read_bleach_provenance", "read_masks", "state_of"]
+__all__ = ["mask_or_none", "read_bleach_provenance", "read_masks", "read_saved_settings",
+           "state_of"]

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import json
 import math
 import os
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from flimage_app.gui.events import Event
 from flimage_app.gui.history import History
 from flimage_app.model.bleach import BleachResult, FitReport, correct_series
 from flimage_app.model.errors import FitError
+from flimage_app.model.series import APP_GROUP
 
 METHOD_LABELS = {
     "flimage": "flimage 0.3.3 (exponential, compatible)",
@@ -68,6 +70,24 @@ SETTING_NAMES = {"method": "method", "region": "region", "background": "backgrou
 #: Settings typed or spun in small steps: consecutive changes are one undo step.
 MERGED_SETTINGS = ("border_px", "background_value")
 ROI_HINT = "draw it in the Background panel"
+#: Attribute of the series' ``flimage_app`` group that keeps the settings in a saved copy.
+SETTINGS_ATTRIBUTE = "bleach_settings"
+
+
+def read_stored_settings(root) -> dict[str, Any] | None:
+    """The bleach settings saved with a series (:meth:`BleachState.write_settings`), or None.
+
+    `root` is the h5py group that holds the series (or the FLImage of a single image).
+    """
+    app = root.get(APP_GROUP)
+    text = app.attrs.get(SETTINGS_ATTRIBUTE) if app is not None else None
+    if text is None:
+        return None
+    try:
+        stored = json.loads(text.decode("utf-8") if isinstance(text, bytes) else str(text))
+    except ValueError:  # written by something else: the defaults do
+        return None
+    return stored if isinstance(stored, dict) else None
 
 
 @dataclass(frozen=True)
@@ -366,13 +386,24 @@ class BleachState:
     """
 
     def __init__(self, history: History | None = None,
-                 provenance: dict[str, Any] | None = None) -> None:
+                 provenance: dict[str, Any] | None = None,
+                 stored_settings: dict[str, Any] | None = None) -> None:
         self.history = history if history is not None else History()
         self.provenance = (Provenance.from_record(provenance)
                            if provenance and provenance.get("operation") == "bleach correction"
                            else None)
         self.settings = (self.provenance.settings if self.provenance is not None
                          else BleachSettings())
+        if stored_settings:
+            try:
+                settings = BleachSettings.from_record(stored_settings)
+                _check(settings)
+            except (TypeError, ValueError):  # saved by another version: keep the defaults
+                pass
+            else:
+                self.settings = settings
+        #: the settings as the file on disk (or its last saved copy) has them
+        self._saved_settings = self.settings
         self.masks = Masks()
         self.outcome: FitOutcome | None = None
         self._outcome_key: tuple | None = None
@@ -387,12 +418,25 @@ class BleachState:
 
     # --- attaching to a document --------------------------------------------------------
     @classmethod
-    def attach(cls, document, provenance: dict[str, Any] | None = None) -> BleachState:
-        """The state of `document`, made (with `provenance`) the first time it is asked for."""
+    def attach(cls, document, provenance: dict[str, Any] | None = None,
+               stored_settings: dict[str, Any] | None = None) -> BleachState:
+        """The state of `document`, made the first time it is asked for.
+
+        `provenance` and `stored_settings` are read from the document's file (see
+        :func:`read_stored_settings`).  The state's settings go into every copy the
+        document saves (``document.app_data_writers``), and a change of them tells
+        the document (``document.changed``: the title marks unsaved work).
+        """
         state = document.panel_state.get("bleach")
         if state is None:
-            state = cls(document.history, provenance)
+            state = cls(document.history, provenance, stored_settings)
             document.panel_state["bleach"] = state
+            writers = getattr(document, "app_data_writers", None)
+            if writers is not None:
+                writers.append(state.write_settings)
+            changed = getattr(document, "changed", None)
+            if changed is not None:
+                state.settings_changed.connect(lambda _settings: changed.emit())
         return state
 
     # --- settings -----------------------------------------------------------------------
@@ -526,9 +570,23 @@ class BleachState:
                 return source_name, source_path
         return name, path
 
+    # --- saving -------------------------------------------------------------------------
+    @property
+    def settings_modified(self) -> bool:
+        """True when the settings differ from those of the file (or its last saved copy)."""
+        return self.settings != self._saved_settings
+
+    def write_settings(self, root) -> None:
+        """Store the settings in a saved copy (`root`: its series group); they are saved then."""
+        app = root.require_group(APP_GROUP)
+        app.attrs[SETTINGS_ATTRIBUTE] = json.dumps(asdict(self.settings))
+        self._saved_settings = self.settings
+
     def unsaved_work(self) -> list[str]:
-        """Settings are not file content: a close loses none (results are documents)."""
-        return []
+        """What a close would lose: changed settings (results are documents of their own)."""
+        if not self.settings_modified:
+            return []
+        return [f"bleach-correction settings ({METHOD_LABELS.get(self.settings.method, '')})"]
 
 
 def _check(settings: BleachSettings) -> None:
@@ -548,4 +606,4 @@ __all__ = ["BACKGROUND_LABELS", "FITTED_METHODS", "HISTOGRAM_REFERENCES", "METHO
            "METHOD_TIPS", "REGION_LABELS", "BleachSettings", "BleachState", "CorrectedSeries",
            "FitOutcome", "Masks", "Provenance", "bleachcorr_path", "describe_change",
            "make_recipe", "mask_fingerprint", "masks_equal", "measure_and_fit",
-           "result_from_provenance"]
+           "read_stored_settings", "result_from_provenance"]
