@@ -154,6 +154,7 @@ def test_corrected_series_shows_its_provenance_not_a_fit_of_itself(corrected):
     assert state.settings == BleachSettings(method="biexp", border_px=12)
     shown = state.shown_outcome(state.fit_key({}))
     assert shown is state.shown_outcome(state.fit_key({}))  # no new fit, the same record
+    assert state.current_result({}) is shown.result
     result = shown.result
     assert result.method == "biexp"
     np.testing.assert_allclose(result.intensity, made.intensity)

@@ -545,6 +545,15 @@ class BleachState:
             return self.provenance.outcome
         return self.outcome_for(key)
 
+    def current_result(self, edits: dict[int, dict[str, Any]] | None = None):
+        """The BleachResult to export (File ▸ Export: curves and report), or None.
+
+        A corrected series' recorded correction, else the stored fit of the current
+        settings (`edits`: the document's unsaved metadata edits, ``document.edits``).
+        """
+        outcome = self.shown_outcome(self.fit_key(edits))
+        return outcome.result if outcome is not None else None
+
     def shown_masks(self) -> Masks:
         """The masks of what is shown: those recorded in the provenance, or the series' own."""
         if self.showing_provenance and self.provenance is not None:
