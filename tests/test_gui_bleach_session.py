@@ -401,3 +401,26 @@ def test_settings_survive_save_as_and_are_named_before(qtbot, session, two_serie
     assert window.current_document().name == "saved_copy.h5"
     assert panel.method_combo.currentData() == "histogram"
     assert window.current_document().unsaved_work() == []
+
+
+def test_tab_runs_through_the_panel_and_leaves_it(qtbot, session, two_series):
+    window, panel = session, bleach(session)
+    window.open_paths(two_series[:1])
+    wait_shown(qtbot, panel)
+    panel.method_combo.setFocus()
+    qtbot.waitUntil(panel.method_combo.hasFocus, timeout=2000)
+    visited = []
+    for _press in range(20):
+        widget = QtWidgets.QApplication.focusWidget()
+        if not panel.isAncestorOf(widget):
+            break
+        visited.append(widget)
+        QTest.keyClick(widget, QtCore.Qt.Key.Key_Tab)
+    else:
+        pytest.fail("Tab never left the bleach panel")
+    for widget in (panel.region_combo, panel.background_combo, panel.border_spin,
+                   panel.copy_button, panel.preview_button, panel.correct_button,
+                   panel.export_button, panel.batch_button):
+        assert widget in visited, widget
+    assert panel.plots not in visited  # no stop where keys do nothing
+    assert visited.index(panel.preview_button) < visited.index(panel.batch_button)

@@ -218,6 +218,8 @@ class BleachPanel(QtWidgets.QWidget):
         self.plots = BleachPlots()
         self.plots.setMinimumHeight(260)
         self.plots.setToolTip("Click a point to show that frame")
+        # the plots answer clicks, not keys: no stop for Tab on the way to the buttons
+        self.plots.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
         self.report_text = QtWidgets.QPlainTextEdit()
         self.report_text.setReadOnly(True)
         self.report_text.setFont(QtGui.QFontDatabase.systemFont(

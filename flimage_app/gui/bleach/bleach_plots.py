@@ -210,7 +210,8 @@ class BleachPlots(pg.GraphicsLayoutWidget):
         self.set_time_unit("s")
 
         self.legend = self.intensity_plot.addLegend(offset=(-8, 6), labelTextSize="8pt",
-                                                    verSpacing=-6)
+                                                    verSpacing=-6,
+                                                    labelTextColor=(40, 40, 40))
         # readable over the points it may cover in a low plot
         self.legend.setBrush(pg.mkBrush(255, 255, 255, 210))
         self.measured_item = pg.PlotDataItem(
