@@ -178,6 +178,8 @@ def test_failed_fit_shows_reason_and_measured_trace(qtbot, window, panel, flat_s
     assert "no correction" in panel.report_text.toPlainText()
     assert not panel.correct_button.isEnabled()
     assert not panel.export_h5_action.isEnabled()
+    assert not panel.export_curves_action.isEnabled()
+    assert panel.export_png_action.isEnabled()  # the plotted trace can be kept
 
 
 def test_buttons_stay_in_view_when_the_fit_fails(qtbot, window, panel, flat_series):

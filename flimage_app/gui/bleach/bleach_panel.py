@@ -670,8 +670,11 @@ class BleachPanel(QtWidgets.QWidget):
         recorded = self.showing_provenance
         # a corrected series exports what it records; correcting or previewing it again
         # would correct twice (that is "Correct again", an explicit choice)
-        for widget in (self.export_png_action, self.export_svg_action,
-                       self.export_curves_action, self.export_report_action):
+        # a failed fit still plots the measured trace: the plots can be kept
+        has_plot = has_result or (self.outcome is not None and self.outcome.trace is not None)
+        for widget in (self.export_png_action, self.export_svg_action):
+            widget.setEnabled(has_plot)
+        for widget in (self.export_curves_action, self.export_report_action):
             widget.setEnabled(has_result)
         for widget in (self.export_h5_action, self.export_tiff_action):
             widget.setEnabled(has_result or (recorded and self.outputs.document_file() is not None))
