@@ -13,7 +13,7 @@ import pytest
 import tifffile
 from PyQt6 import QtCore, QtWidgets
 
-from flimage_app.gui.bleach import bleach_panel as bleach_panel_module
+from flimage_app.gui.bleach import bleach_outputs as bleach_outputs_module
 from flimage_app.gui.bleach.bleach_panel import BleachPanel, BleachSettings
 from flimage_app.gui.bleach.bleach_plots import relative_corrected
 from flimage_app.model import FLImage, FLSeries
@@ -178,6 +178,8 @@ def test_failed_fit_shows_reason_and_measured_trace(qtbot, window, panel, flat_s
     assert "no correction" in panel.report_text.toPlainText()
     assert not panel.correct_button.isEnabled()
     assert not panel.export_h5_action.isEnabled()
+    assert not panel.export_curves_action.isEnabled()
+    assert panel.export_png_action.isEnabled()  # the plotted trace can be kept
 
 
 def test_buttons_stay_in_view_when_the_fit_fails(qtbot, window, panel, flat_series):
@@ -324,20 +326,29 @@ def test_correct_series_opens_new_series_with_provenance(qtbot, window, panel, d
 def test_cancel_leaves_no_file(qtbot, window, panel, demo, monkeypatch):
     open_demo(qtbot, window, panel, demo)
     release = threading.Event()
-    real = bleach_panel_module.correct_series
+    real = bleach_outputs_module.correct_series
 
     def held(*args, **kwargs):  # the run starts only once the test has pressed Cancel
         release.wait(10)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(bleach_panel_module, "correct_series", held)
+    monkeypatch.setattr(bleach_outputs_module, "correct_series", held)
+    scratch_paths = []
+    real_scratch_path = bleach_outputs_module.scratch_path
+
+    def recorded_scratch_path(name):
+        scratch_paths.append(real_scratch_path(name))
+        return scratch_paths[-1]
+
+    monkeypatch.setattr(bleach_outputs_module, "scratch_path", recorded_scratch_path)
     task = panel.run_correction()
     task.cancel()
     release.set()
     run_and_wait(qtbot, task)
     assert len(window.documents) == 1
     assert panel.corrected_for_current() is None
-    assert list(panel.scratch_folder.rglob("*")) == []
+    # the result's scratch file and its sub-folder of the app's scratch folder are gone
+    assert len(scratch_paths) == 1 and not scratch_paths[0].parent.exists()
 
     target = demo.parent / "cancelled.h5"
     monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName",
@@ -506,15 +517,30 @@ def test_roi_masks_from_background_panel_drive_the_measurement(qtbot, window, de
     assert recipe["parameters"]["region"] == "signal"
     np.testing.assert_array_equal(recipe["masks"]["signal_mask"], rois.signal)
 
-    # ROIs removed: the choices that need them are greyed out and the panel falls back
+    # ROIs removed: the choices that need them are greyed out; the series keeps its
+    # settings (nothing changes behind the user's back) and the panel says what is missing
+    signal = rois.signal
     rois.background = np.zeros((192, 256), bool)
     rois.signal = None
     rois.masks_changed.emit()
-    wait_fit(qtbot, panel)
+    qtbot.waitUntil(lambda: not panel.busy, timeout=5_000)
     assert panel.masks.signal is None and panel.masks.background is None
-    assert panel.settings().region == "frame" and panel.settings().background == "border"
+    assert panel.settings().region == "signal" and panel.settings().background == "mask"
     region_model = panel.region_combo.model()
     assert not region_model.item(panel.region_combo.findData("signal")).isEnabled()
+    assert panel.region_combo.currentData() == "signal"
+    assert panel.outcome is None and panel.current_result() is None
+    status = panel.status_label.text()
+    assert "Not measured" in status and "signal ROI" in status and "Background panel" in status
+    assert not panel.correct_button.isEnabled()
+    assert curve(panel.plots.measured_item)[1].size == 0  # no numbers of other masks
+
+    # the ROIs come back (e.g. Undo in the Background panel): the same measurement again
+    rois.signal, rois.background = signal, np.zeros((192, 256), bool)
+    rois.background[:20, :] = True
+    rois.masks_changed.emit()
+    wait_fit(qtbot, panel)
+    np.testing.assert_allclose(curve(panel.plots.measured_item)[1], expected.intensity)
 
 
 def test_bleach_panel_is_registered_and_screenshot_renders(qtbot, tmp_path, monkeypatch):

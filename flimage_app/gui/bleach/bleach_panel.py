@@ -1,9 +1,16 @@
-"""The bleach-correction panel: choose a correction, judge the fit, correct and export.
+"""The bleach-correction panel (view): choose a correction, judge the fit, correct and export.
 
 The panel sits in the main window's panel area (registered as ``"bleach"``).
-Whenever the series or a setting changes it measures the intensity trace and
-fits the chosen model in a worker thread with
-``correct_series(..., output=None)`` (no frames are written) and shows:
+It holds no settings of its own: each series has a Qt-free
+:class:`~.bleach_state.BleachState` in ``document.panel_state["bleach"]``,
+which the widgets show and observe.  Changing a widget changes that state as
+one step of the series' undo history; undo / redo change the state and the
+widgets follow.
+
+For the series in front the panel measures the intensity trace and fits the
+chosen model in a worker thread (``correct_series(..., output=None)``, no
+frames written), keeps the outcome in the series' state (coming back to the
+series shows it again without a new fit) and shows:
 
 * the intensity trace with the fitted curve, the residuals, the correction
   factor and the corrected trace against time (:mod:`.bleach_plots`), with a
@@ -11,173 +18,71 @@ fits the chosen model in a worker thread with
 * the fit report (model, parameters ± SE, half-lives, R², frames used),
   copyable; a failed fit shows its reason instead.
 
-"Preview" shows the browsed frame corrected in the image view; "Correct
-series" writes the corrected series (worker, progress, Cancel) and opens it
-as a new series carrying its provenance; "Export" writes the corrected
-series as FLSeries ``.h5`` or ImageJ TIFF, the plots as PNG/SVG and the
-curves and report as CSV; "Apply to other files…" runs the same recipe on
-other files (:mod:`.batch_dialog`).
+A series that is itself a bleach correction shows its provenance: the
+method, parameters, report and curves recorded when it was made, not a fit of
+itself (*Correct again* is an explicit choice).
 
-Background and signal ROIs come from the background panel when it offers
-``masks_changed``, ``background_mask()`` and ``signal_mask()``.
+"Preview" shows the browsed frame corrected in the image view; "Correct
+series" writes the corrected series into the app's scratch folder (worker,
+progress, Cancel) and opens it as a new, unsaved series carrying its
+provenance; "Export" writes the corrected series as FLSeries ``.h5`` or ImageJ
+TIFF, the plots as PNG/SVG and the curves and report as CSV; "Apply to other
+files…" runs the same recipe on other files (:mod:`flimage_app.gui.batch.batch_dialog`).
+
+Background and signal ROIs come from the Background panel's state of the series
+(``document.panel_state["background"]``, when it holds a ``roiset``), else from
+the Background panel's ``masks_changed``, ``background_mask()`` and ``signal_mask()``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import math
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
 from PyQt6 import QtCore, QtGui, QtWidgets
 
-from flimage_app.gui.bleach.bleach_plots import BleachPlots, write_curves_csv, write_report_csv
+from flimage_app.gui.bleach.bleach_outputs import BleachOutputs
+from flimage_app.gui.bleach.bleach_plots import BleachPlots
+from flimage_app.gui.bleach.bleach_report import (
+    failure_text,
+    report_context,
+    report_text,
+    summary_text,
+)
+from flimage_app.gui.bleach.bleach_sources import read_bleach_provenance, read_masks, state_of
+from flimage_app.gui.bleach.bleach_state import (
+    BACKGROUND_LABELS,
+    HISTOGRAM_REFERENCES,
+    METHOD_LABELS,
+    METHOD_TIPS,
+    REGION_LABELS,
+    ROI_HINT,
+    BleachSettings,
+    BleachState,
+    CorrectedSeries,
+    FitOutcome,
+    Masks,
+    bleachcorr_path,
+    make_recipe,
+    masks_equal,
+    measure_and_fit,
+)
 from flimage_app.gui.browser.frame_cache import H5_LOCK, Frame, read_frame
-from flimage_app.gui.workers import Task, error_message
-from flimage_app.model.bleach import METHODS, correct_series
+from flimage_app.gui.workers import Task
+from flimage_app.model.bleach import METHODS
 from flimage_app.model.bleach import corrected_frame as engine_corrected_frame
-from flimage_app.model.errors import FitError
-from flimage_app.model.h5io import atomic_output
 
 log = logging.getLogger(__name__)
 
-METHOD_LABELS = {
-    "flimage": "flimage 0.3.3 (exponential, compatible)",
-    "ratio": "Simple ratio (Fiji)",
-    "exp": "Exponential + offset",
-    "biexp": "Bi-exponential + offset",
-    "histogram": "Histogram matching",
-}
-METHOD_TIPS = {
-    "flimage": "flimage 0.3.3's exponential fit and intensity (sum of pixels above the "
-               "background): the same numbers as flimage",
-    "ratio": "Scale every frame by I(first) / I(frame); no model, follows noise",
-    "exp": "A·exp(−k·t) + C fitted against the frame times",
-    "biexp": "A₁·exp(−k₁·t) + A₂·exp(−k₂·t) + C: a fast and a slow bleaching component",
-    "histogram": "Match every frame's intensity histogram to a reference frame (no model)",
-}
-REGION_LABELS = {
-    "frame": "Whole frame",
-    "signal": "Signal ROI",
-    "outside": "Outside the background ROIs",
-}
-BACKGROUND_LABELS = {
-    "border": "Border of the frame",
-    "constant": "Constant level",
-    "mask": "Background ROIs",
-    "stored": "Stored per-frame background only",
-}
-HISTOGRAM_REFERENCES = {"first": "first frame", "previous": "previous frame"}
 #: Waiting time after a setting changed before the fit runs again (typing, spinning).
 FIT_DELAY_MS = 250
 #: Width the panel area gets when the bleach panel is first shown (the plots need room).
 PREFERRED_WIDTH = 560
-
-
-@dataclass(frozen=True)
-class BleachSettings:
-    """What the user chose in the panel (everything but the ROI masks)."""
-
-    method: str = "exp"
-    region: str = "frame"
-    background: str = "border"
-    border_px: int = 20
-    background_value: float = 0.0
-    histogram_reference: str = "first"
-    strict: bool = True
-
-    def engine_options(self) -> dict[str, Any]:
-        """Keyword arguments of :func:`~flimage_app.model.bleach.correct_series`."""
-        return {"method": self.method, "region": self.region, "background": self.background,
-                "border_px": int(self.border_px),
-                "background_value": (float(self.background_value)
-                                     if self.background == "constant" else None),
-                "histogram_reference": self.histogram_reference, "strict": bool(self.strict)}
-
-    def measurement_text(self) -> str:
-        """One line: where and how the intensity is measured."""
-        what = "Σ of pixels above background" if self.method == "flimage" else "mean − background"
-        background = {
-            "border": f"border of the frame ({self.border_px} px)",
-            "constant": f"constant level {self.background_value:g}",
-            "mask": "background ROIs",
-            "stored": "stored per-frame background only",
-        }[self.background]
-        return f"{what} in {REGION_LABELS[self.region].lower()}; background: {background}"
-
-
-@dataclass
-class Masks:
-    """ROI masks from the background panel (None where there is none)."""
-
-    signal: np.ndarray | None = None
-    background: np.ndarray | None = None
-
-    def engine_options(self) -> dict[str, np.ndarray | None]:
-        return {"signal_mask": self.signal, "background_mask": self.background}
-
-
-def make_recipe(settings: BleachSettings, masks: Masks) -> dict[str, Any]:
-    """The correction as a provenance-style record that ``provenance.reapply`` runs again."""
-    parameters = settings.engine_options()
-    method = parameters.pop("method")
-    return {"operation": "bleach correction", "method": method, "parameters": parameters,
-            "masks": {"signal_mask": masks.signal if settings.region == "signal" else None,
-                      "background_mask": (masks.background if settings.background == "mask"
-                                          or settings.region == "outside" else None)}}
-
-
-@dataclass
-class FitOutcome:
-    """What a measure-and-fit run produced: a result, or the reason there is none."""
-
-    settings: BleachSettings
-    result: Any = None  # BleachResult
-    failure: str | None = None
-    #: the measured trace (mean − background) shown when the fit failed, if measurable
-    trace: Any = None
-
-
-def measure_and_fit(series, settings: BleachSettings, masks: Masks,
-                    progress: Callable[[int, int], None] | None = None,
-                    cancel: Callable[[], bool] | None = None,
-                    meta_changes: dict[int, dict[str, Any]] | None = None) -> FitOutcome:
-    """Measure and fit without writing frames; a failed fit is an outcome, not an error.
-
-    When the fit fails (:class:`FitError`), the trace is measured again with
-    the simple ratio (which fits nothing) so that the panel can show the data
-    the model could not describe.  `meta_changes` are unsaved metadata edits
-    (e.g. corrected times) that the fit uses instead of the file's values.
-    """
-    options = {**settings.engine_options(), **masks.engine_options(),
-               "meta_changes": meta_changes}
-    try:
-        return FitOutcome(settings, result=correct_series(series, None, **options,
-                                                          progress=progress, cancel=cancel))
-    except FitError as error:
-        reason = error_message(error)
-    options["method"] = "ratio"
-    try:
-        trace = correct_series(series, None, **options, cancel=cancel)
-    except FitError:
-        trace = None
-    return FitOutcome(settings, failure=reason, trace=trace)
-
-
-def masks_equal(first: Masks, second: Masks) -> bool:
-    """True when both hold the same masks (None equals only None)."""
-    def same(a, b) -> bool:
-        if a is None or b is None:
-            return a is b
-        return a.shape == b.shape and bool(np.array_equal(a, b))
-    return same(first.signal, second.signal) and same(first.background, second.background)
+#: Characters a choice box shows at least; longer labels are elided to fit narrow windows.
+COMBO_MIN_CHARACTERS = 14
 
 
 def corrected_frame(series, result, index: int, settings: BleachSettings,
@@ -187,26 +92,6 @@ def corrected_frame(series, result, index: int, settings: BleachSettings,
         return engine_corrected_frame(series, result, index, region=settings.region,
                                       histogram_reference=settings.histogram_reference,
                                       **masks.engine_options())
-
-
-def bleachcorr_path(source: str | os.PathLike | None, folder: str | os.PathLike,
-                    stem: str, suffix: str) -> Path:
-    """Proposed output name: ``<stem>_bleachcorr<suffix>`` beside `source` (else in `folder`)."""
-    if source:
-        source = Path(source)
-        return source.with_name(f"{source.stem}_bleachcorr{suffix}")
-    return Path(folder) / f"{stem}_bleachcorr{suffix}"
-
-
-@dataclass
-class CorrectedSeries:
-    """A corrected series the panel wrote to its scratch folder."""
-
-    path: str
-    source_name: str
-    source_path: str | None
-    key: tuple
-    result: Any
 
 
 class BleachPanel(QtWidgets.QWidget):
@@ -235,28 +120,25 @@ class BleachPanel(QtWidgets.QWidget):
         super().__init__()
         self.main_window = main_window
         self.document = None
+        self.state: BleachState | None = None
+        #: the outcome on display (None while a fit is due or nothing can be fitted)
         self.outcome: FitOutcome | None = None
-        self.masks = Masks()
-        self._mask_version = 0
-        self._edit_version = 0
+        self._unwatch: list[Callable[[], None]] = []
         self._roi_panel = None
         self._generation = 0
         self._fit_task: Task | None = None
         self._preview_task: Task | None = None
-        self._scratch = tempfile.TemporaryDirectory(prefix="flimage-app-bleach-",
-                                                    ignore_cleanup_errors=True)
-        self._corrected: list[CorrectedSeries] = []
         self._widened = False
         self.fit_timer = QtCore.QTimer(self)
         self.fit_timer.setSingleShot(True)
         self.fit_timer.setInterval(FIT_DELAY_MS)
         self.fit_timer.timeout.connect(self.fit_now)
 
+        self.outputs = BleachOutputs(self)
         self._build()
         self._connect()
         self._connect_roi_panel()
-        self._update_parameter_rows()
-        self._update_mask_choices()
+        self._show_settings(BleachSettings())
         self.set_document(main_window.current_document())
 
     # ------------------------------------------------------------------ construction
@@ -267,15 +149,11 @@ class BleachPanel(QtWidgets.QWidget):
             self.method_combo.setItemData(self.method_combo.count() - 1,
                                           METHOD_TIPS.get(method, ""),
                                           QtCore.Qt.ItemDataRole.ToolTipRole)
-        self.method_combo.setCurrentIndex(METHODS.index(BleachSettings.method))
         self.strict_check = QtWidgets.QCheckBox("Refuse a stalled fit")
-        self.strict_check.setChecked(True)
         self.strict_check.setToolTip(
             "flimage 0.3.3 can return a fit that stalled far from the data; ticked, the panel\n"
             "reports that instead (untick to get exactly what flimage returns)")
-        self.reference_combo = QtWidgets.QComboBox()
-        for key, label in HISTOGRAM_REFERENCES.items():
-            self.reference_combo.addItem(label, key)
+        self.reference_combo = _choice_combo(HISTOGRAM_REFERENCES)
         self.reference_combo.setToolTip("Frame each frame's histogram is matched to")
         self.region_combo = _choice_combo(REGION_LABELS)
         self.region_combo.setToolTip("Where the intensity trace is measured")
@@ -283,9 +161,14 @@ class BleachPanel(QtWidgets.QWidget):
         self.background_combo.setToolTip(
             "Level subtracted before measuring (in addition to any background stored in the "
             "frames)")
+        for combo in (self.method_combo, self.reference_combo, self.region_combo,
+                      self.background_combo):
+            # long labels must not make the panel wider than a laptop's side pane
+            combo.setSizeAdjustPolicy(
+                QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(COMBO_MIN_CHARACTERS)
         self.border_spin = QtWidgets.QSpinBox()
         self.border_spin.setRange(1, 10_000)
-        self.border_spin.setValue(BleachSettings.border_px)
         self.border_spin.setSuffix(" px")
         self.border_spin.setToolTip("Width of the frame border whose mean is the background")
         self.value_spin = QtWidgets.QDoubleSpinBox()
@@ -305,8 +188,8 @@ class BleachPanel(QtWidgets.QWidget):
         form.addRow("Border width", self.border_spin)
         form.addRow("Level", self.value_spin)
         self.form = form
-        settings_box = QtWidgets.QGroupBox("Correction")
-        settings_box.setLayout(form)
+        self.settings_box = QtWidgets.QGroupBox("Correction")
+        self.settings_box.setLayout(form)
 
         self.status_label = QtWidgets.QLabel("")
         self.status_label.setWordWrap(True)
@@ -315,7 +198,18 @@ class BleachPanel(QtWidgets.QWidget):
         self.provenance_label = QtWidgets.QLabel("")
         self.provenance_label.setWordWrap(True)
         self.provenance_label.setStyleSheet("color: #2a5d9f;")
-        self.provenance_label.setVisible(False)
+        self.again_button = QtWidgets.QPushButton("Correct again")
+        self.again_button.setCheckable(True)
+        self.again_button.setToolTip(
+            "Fit this corrected series itself with new settings (it should no longer decay);\n"
+            "release to show the correction recorded when it was made")
+        provenance_row = QtWidgets.QHBoxLayout()
+        provenance_row.setContentsMargins(0, 0, 0, 0)
+        provenance_row.addWidget(self.provenance_label, 1)
+        provenance_row.addWidget(self.again_button, 0, QtCore.Qt.AlignmentFlag.AlignTop)
+        self.provenance_box = QtWidgets.QWidget()
+        self.provenance_box.setLayout(provenance_row)
+        self.provenance_box.setVisible(False)
         self.fit_progress = QtWidgets.QProgressBar()
         self.fit_progress.setMaximumHeight(10)
         self.fit_progress.setTextVisible(False)
@@ -324,6 +218,8 @@ class BleachPanel(QtWidgets.QWidget):
         self.plots = BleachPlots()
         self.plots.setMinimumHeight(260)
         self.plots.setToolTip("Click a point to show that frame")
+        # the plots answer clicks, not keys: no stop for Tab on the way to the buttons
+        self.plots.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
         self.report_text = QtWidgets.QPlainTextEdit()
         self.report_text.setReadOnly(True)
         self.report_text.setFont(QtGui.QFontDatabase.systemFont(
@@ -346,7 +242,8 @@ class BleachPanel(QtWidgets.QWidget):
         self.splitter.addWidget(report)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([460, 250])
+        self.splitter.setSizes([560, 170])  # the plots first: they are what one judges
+        self.splitter.setChildrenCollapsible(False)
 
         self.preview_button = QtWidgets.QPushButton("Preview frame")
         self.preview_button.setCheckable(True)
@@ -354,7 +251,7 @@ class BleachPanel(QtWidgets.QWidget):
         self.correct_button = QtWidgets.QPushButton("Correct series")
         self.correct_button.setToolTip(
             "Correct every frame (in the background, with Cancel) and open the result "
-            "as a new series")
+            "as a new series (unsaved until you save it)")
         self.export_button = QtWidgets.QPushButton("Export")
         self.export_menu = QtWidgets.QMenu(self)
         self.export_h5_action = self.export_menu.addAction("Corrected series as HDF5 (.h5)…",
@@ -371,29 +268,34 @@ class BleachPanel(QtWidgets.QWidget):
         self.export_button.setMenu(self.export_menu)
         self.batch_button = QtWidgets.QPushButton("Apply to other files…")
         self.batch_button.setToolTip("Apply the same correction to other files")
-        buttons = QtWidgets.QHBoxLayout()
+        # two rows of two: the four buttons side by side are wider than a laptop's pane
+        buttons = QtWidgets.QGridLayout()
         buttons.setSpacing(4)
-        for button in (self.preview_button, self.correct_button, self.export_button,
-                       self.batch_button):
-            buttons.addWidget(button)
+        for number, button in enumerate((self.preview_button, self.correct_button,
+                                         self.export_button, self.batch_button)):
+            buttons.addWidget(button, number // 2, number % 2)
 
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(4)
-        layout.addWidget(settings_box)
-        layout.addWidget(self.provenance_label)
+        layout.addWidget(self.settings_box)
+        layout.addWidget(self.provenance_box)
         layout.addWidget(self.status_label)
         layout.addWidget(self.fit_progress)
         layout.addWidget(self.splitter, 1)
         layout.addLayout(buttons)
 
     def _connect(self) -> None:
-        for combo in (self.method_combo, self.reference_combo, self.region_combo,
-                      self.background_combo):
-            combo.currentIndexChanged.connect(self._on_settings_changed)
-        self.strict_check.toggled.connect(self._on_settings_changed)
-        self.border_spin.valueChanged.connect(self._on_settings_changed)
-        self.value_spin.valueChanged.connect(self._on_settings_changed)
+        for combo, key in ((self.method_combo, "method"),
+                           (self.reference_combo, "histogram_reference"),
+                           (self.region_combo, "region"), (self.background_combo, "background")):
+            combo.currentIndexChanged.connect(
+                lambda _row, c=combo, k=key: self._change(k, c.currentData()))
+        self.strict_check.toggled.connect(lambda checked: self._change("strict", bool(checked)))
+        self.border_spin.valueChanged.connect(lambda value: self._change("border_px", int(value)))
+        self.value_spin.valueChanged.connect(
+            lambda value: self._change("background_value", float(value)))
+        self.again_button.toggled.connect(self._on_again_toggled)
         self.copy_button.clicked.connect(self.copy_report)
         self.preview_button.toggled.connect(self._on_preview_toggled)
         self.correct_button.clicked.connect(self.run_correction)
@@ -422,16 +324,43 @@ class BleachPanel(QtWidgets.QWidget):
 
     # ------------------------------------------------------------------ settings
     def settings(self) -> BleachSettings:
-        """The settings chosen in the panel."""
-        return BleachSettings(
-            method=self.method_combo.currentData(), region=self.region_combo.currentData(),
-            background=self.background_combo.currentData(), border_px=self.border_spin.value(),
-            background_value=self.value_spin.value(),
-            histogram_reference=self.reference_combo.currentData(),
-            strict=self.strict_check.isChecked())
+        """The settings of the series in front (the defaults without a series)."""
+        return self.state.settings if self.state is not None else BleachSettings()
+
+    @property
+    def masks(self) -> Masks:
+        """The ROI masks of the series in front."""
+        return self.state.masks if self.state is not None else Masks()
 
     def set_settings(self, settings: BleachSettings) -> None:
-        """Show `settings` in the widgets (one fit follows)."""
+        """Make `settings` those of the series in front (one undo step; a fit follows)."""
+        if self.state is not None:
+            self.state.change(**{item.name: getattr(settings, item.name)
+                                 for item in fields(BleachSettings)})
+
+    def _change(self, key: str, value: Any) -> None:
+        """A widget changed: record it in the series' state (the widgets follow the state)."""
+        if self.state is None or self.state.showing_provenance:
+            return
+        try:
+            self.state.change(**{key: value})
+        except ValueError as error:
+            self._set_status(str(error), error=True)
+
+    def _on_state_settings(self, _settings: BleachSettings) -> None:
+        self._show_settings(self.shown_settings())
+        self._refresh(delay=True)
+
+    def shown_settings(self) -> BleachSettings:
+        state = self.state
+        if state is None:
+            return BleachSettings()
+        if state.showing_provenance and state.provenance is not None:
+            return state.provenance.settings
+        return state.settings
+
+    def _show_settings(self, settings: BleachSettings) -> None:
+        """Show `settings` in the widgets without recording a change."""
         widgets = (self.method_combo, self.region_combo, self.background_combo,
                    self.reference_combo, self.border_spin, self.value_spin, self.strict_check)
         for widget in widgets:
@@ -448,95 +377,126 @@ class BleachPanel(QtWidgets.QWidget):
         finally:
             for widget in widgets:
                 widget.blockSignals(False)
-        self._on_settings_changed()
+        self._update_parameter_rows(settings)
 
-    def _on_settings_changed(self, *_args) -> None:
-        self._update_parameter_rows()
-        self.request_fit()
-
-    def _update_parameter_rows(self) -> None:
-        method = self.method_combo.currentData()
-        background = self.background_combo.currentData()
-        for widget, visible in ((self.strict_check, method == "flimage"),
-                                (self.reference_combo, method == "histogram"),
-                                (self.border_spin, background == "border"),
-                                (self.value_spin, background == "constant")):
+    def _update_parameter_rows(self, settings: BleachSettings) -> None:
+        for widget, visible in ((self.strict_check, settings.method == "flimage"),
+                                (self.reference_combo, settings.method == "histogram"),
+                                (self.border_spin, settings.background == "border"),
+                                (self.value_spin, settings.background == "constant")):
             self.form.setRowVisible(widget, visible)
 
+    # ------------------------------------------------------------------ ROI masks
+    def _read_masks(self, document) -> Masks | None:
+        """The ROI masks of `document` (None when no source of ROIs knows them)."""
+        return read_masks(document, self._roi_panel,
+                          document is self.main_window.current_document())
+
     def _on_masks_changed(self, *_args) -> None:
-        panel = self._roi_panel
-        masks = Masks()
-        if panel is not None:
-            masks = Masks(signal=_mask_or_none(panel.signal_mask),
-                          background=_mask_or_none(panel.background_mask))
-        if masks_equal(masks, self.masks):
-            return  # the ROI editor re-announces unchanged masks, e.g. on a frame change
-        self.masks = masks
-        self._mask_version += 1
+        # the Background panel announces the masks of the series in front, possibly
+        # before this panel hears of the switch: they belong to that series' state
+        document = self.main_window.current_document()
+        if document is None:
+            return
+        masks = self._read_masks(document)
+        if masks is not None:
+            state_of(document).set_masks(masks)
+
+    def _on_state_masks(self, _masks: Masks) -> None:
         self._update_mask_choices()
-        self.request_fit()
+        self._refresh(delay=True)
 
     def _update_mask_choices(self) -> None:
-        has_signal = self.masks.signal is not None
-        has_background = self.masks.background is not None
-        hint = "draw it in the Background panel"
-        _enable_choice(self.region_combo, "signal", has_signal, f"No signal ROI: {hint}")
+        masks = self.masks
+        has_signal = masks.signal is not None
+        has_background = masks.background is not None
+        _enable_choice(self.region_combo, "signal", has_signal, f"No signal ROI: {ROI_HINT}")
         _enable_choice(self.region_combo, "outside", has_background,
-                       f"No background ROI: {hint}")
+                       f"No background ROI: {ROI_HINT}")
         _enable_choice(self.background_combo, "mask", has_background,
-                       f"No background ROI: {hint}")
+                       f"No background ROI: {ROI_HINT}")
 
     # ------------------------------------------------------------------ document and frames
     def set_document(self, document) -> None:
         """Follow the series shown in the main window (None: nothing open)."""
         if document is self.document and document is not None:
             return
-        self.document = document
         self._cancel_tasks()
+        for unwatch in self._unwatch:
+            unwatch()
+        self._unwatch = []
+        self.document = document
+        self.state = state_of(document) if document is not None else None
+        if self.state is not None:
+            state = self.state
+            self._unwatch = [state.settings_changed.connect(self._on_state_settings),
+                             state.masks_changed.connect(self._on_state_masks),
+                             state.outcome_changed.connect(self._on_state_outcome),
+                             state.mode_changed.connect(self._on_state_mode)]
+            masks = self._read_masks(document)
+            if masks is not None and not masks_equal(masks, state.masks):
+                state.masks = masks  # shown below; no event: nothing else watches yet
         self.outcome = None
         self.plots.clear_plots()
         self.report_text.clear()
-        self._show_provenance(document)
-        self._update_buttons()
-        if document is None:
-            self._set_status("Open a series to correct bleaching.")
-            return
-        if len(document) < 2:
-            self._set_status("Bleach correction needs a series of at least two frames.",
-                             error=True)
-            return
-        self.fit_now()
+        self._show_mode()
+        self._show_settings(self.shown_settings())
+        self._update_mask_choices()
+        self._refresh(delay=True)
 
-    def _show_provenance(self, document) -> None:
-        text = ""
-        if document is not None:
-            from flimage_app.model.provenance import read_provenance
+    def _show_mode(self) -> None:
+        state = self.state
+        provenance = state.provenance if state is not None else None
+        self.provenance_box.setVisible(provenance is not None)
+        if provenance is not None:
+            source = provenance.source()[0] or "an in-memory series"
+            # correcting again, the full record is one click away: keep the plots' room
+            self.provenance_label.setText(
+                provenance.describe() if state.showing_provenance
+                else f"Fitting this series itself: it is already a correction of {source}.")
+            self.again_button.blockSignals(True)
+            self.again_button.setChecked(not state.showing_provenance)
+            self.again_button.blockSignals(False)
+            # the button says what a click does
+            self.again_button.setText("Show recorded" if self.again_button.isChecked()
+                                      else "Correct again")
+        else:
+            self.provenance_label.setText("")
+        # the recorded settings are a fact about the file, not a choice: the provenance line
+        # and the report name them, and the plots get the room
+        showing = state is not None and state.showing_provenance
+        self.settings_box.setVisible(not showing)
+        self.settings_box.setEnabled(state is not None)
 
-            try:
-                with H5_LOCK:
-                    record = read_provenance(document.series)
-            except Exception:  # most series carry no provenance: nothing to show
-                record = None
-            if record and record.get("operation") == "bleach correction":
-                source = (record.get("input") or {}).get("file") or "an in-memory series"
-                method = METHOD_LABELS.get(record.get("method"), record.get("method"))
-                text = (f"This series is a bleach correction ({method}) of {source}, "
-                        f"made {record.get('date', '')} by flimage-app "
-                        f"{record.get('app_version', '')}.")
-        self.provenance_label.setText(text)
-        self.provenance_label.setVisible(bool(text))
+    def _on_again_toggled(self, checked: bool) -> None:
+        if self.state is not None:
+            self.state.set_correcting_again(bool(checked))
+
+    def _on_state_mode(self, _showing_provenance: bool) -> None:
+        self._show_mode()
+        self._show_settings(self.shown_settings())
+        self.plots.clear_plots()
+        self.report_text.clear()
+        self.outcome = None
+        self._refresh(delay=False)
 
     def _on_metadata_edited(self, key: str) -> None:
-        # corrections written from now on carry the edit; only new times change the fit
-        self._edit_version += 1
+        # only new times change the fit; corrections written from now on carry every edit
         if key == "time":
-            self.request_fit()
+            self._refresh(delay=True)
 
-    def _meta_changes(self) -> dict[int, dict[str, Any]]:
+    def meta_changes(self, document=None) -> dict[int, dict[str, Any]]:
         """A snapshot of the unsaved metadata edits, for a worker to use."""
-        if self.document is None:
+        document = document if document is not None else self.document
+        if document is None:
             return {}
-        return {index: dict(changes) for index, changes in self.document.edits.items()}
+        return {index: dict(changes) for index, changes in document.edits.items()}
+
+    def current_key(self) -> tuple | None:
+        """What the fit of the series in front depends on (None without a series)."""
+        if self.state is None:
+            return None
+        return self.state.fit_key(self.meta_changes())
 
     def _on_frame_changed(self, index: int) -> None:
         self.plots.set_marker(index)
@@ -549,48 +509,48 @@ class BleachPanel(QtWidgets.QWidget):
     def _on_frame_clicked(self, index: int) -> None:
         self.main_window.browser.set_index(index)
 
-    # ------------------------------------------------------------------ fitting
-    @property
-    def busy(self) -> bool:
-        """True while a fit or preview runs or is about to run."""
-        return (self.fit_timer.isActive()
-                or any(task is not None and not task.is_done()
-                       for task in (self._fit_task, self._preview_task)))
-
-    def request_fit(self) -> None:
-        """Fit again shortly (settings are often changed several times in a row)."""
-        if self.document is not None and len(self.document) >= 2:
-            self.fit_timer.start()
-
-    def fit_now(self) -> None:
-        """Measure and fit the current series with the current settings, in a worker."""
-        self.fit_timer.stop()
-        document = self.document
-        if document is None or len(document) < 2:
+    # ------------------------------------------------------------------ what to show
+    def _refresh(self, delay: bool) -> None:
+        """Show the stored outcome of the current settings, or say why not, or fit."""
+        document, state = self.document, self.state
+        if document is None or state is None:
+            self.fit_timer.stop()
+            self._show_nothing("Open a series to correct bleaching.", error=False)
             return
-        self._cancel_task(self._fit_task)
-        self._generation += 1
-        generation = self._generation
-        settings, masks, changes = self.settings(), self.masks, self._meta_changes()
-        series = document.series
-        task = Task(lambda progress, cancel: measure_and_fit(series, settings, masks,
-                                                             progress, cancel, changes), self)
-        task.progressed.connect(self._show_fit_progress)
-        task.succeeded.connect(lambda outcome: self._on_fit_done(generation, outcome))
-        task.failed.connect(lambda message: self._on_fit_error(generation, settings, message))
-        task.finished.connect(lambda: self._on_task_finished(generation))
-        self._fit_task = task
-        self._set_status(f"Measuring and fitting ({METHOD_LABELS[settings.method]})…")
-        self.fit_progress.setRange(0, 0)
-        self.fit_progress.setVisible(True)
-        task.start()
+        if len(document) < 2:
+            self._show_nothing("Bleach correction needs a series of at least two frames.",
+                               error=True)
+            return
+        key = self.current_key()
+        shown = state.shown_outcome(key)
+        if shown is not None:
+            self.fit_timer.stop()
+            self._cancel_task(self._fit_task)
+            self._show_outcome(shown)
+            return
+        missing = state.missing_roi()
+        if missing:
+            self.fit_timer.stop()
+            self._cancel_task(self._fit_task)
+            self._show_nothing(f"Not measured: {missing}", error=True)
+            return
+        if delay:
+            self.request_fit()
+        else:
+            self.fit_now()
 
-    def _show_fit_progress(self, done: int, total: int) -> None:
-        self.fit_progress.setRange(0, max(total, 0))
-        self.fit_progress.setValue(min(done, total))
+    def _show_nothing(self, message: str, error: bool) -> None:
+        self.outcome = None
+        self.plots.clear_plots()
+        self.report_text.clear()
+        self._set_status(message, error=error)
+        self._update_buttons()
 
-    def _on_fit_done(self, generation: int, outcome: FitOutcome) -> None:
-        if generation != self._generation:
+    def _on_state_outcome(self, _outcome) -> None:
+        self._refresh(delay=True)
+
+    def _show_outcome(self, outcome: FitOutcome) -> None:
+        if outcome is self.outcome:
             return
         self.outcome = outcome
         if outcome.result is not None:
@@ -605,12 +565,62 @@ class BleachPanel(QtWidgets.QWidget):
         if self.preview_button.isChecked():
             self.start_preview(self.main_window.current_index())
 
-    def _on_fit_error(self, generation: int, settings: BleachSettings, message: str) -> None:
-        if generation != self._generation:
+    @property
+    def showing_provenance(self) -> bool:
+        """True when the panel shows the correction recorded in the series, not a fit."""
+        return self.state is not None and self.state.showing_provenance
+
+    # ------------------------------------------------------------------ fitting
+    @property
+    def busy(self) -> bool:
+        """True while a fit or preview runs or is about to run."""
+        return (self.fit_timer.isActive()
+                or any(task is not None and not task.is_done()
+                       for task in (self._fit_task, self._preview_task)))
+
+    def request_fit(self) -> None:
+        """Fit again shortly (settings are often changed several times in a row)."""
+        if self.document is not None and len(self.document) >= 2:
+            self._set_status(f"Measuring and fitting ({METHOD_LABELS[self.settings().method]})…")
+            self.fit_timer.start()
+
+    def fit_now(self) -> None:
+        """Measure and fit the series in front with its settings, in a worker."""
+        self.fit_timer.stop()
+        document, state = self.document, self.state
+        if document is None or state is None or len(document) < 2:
             return
-        self.outcome = FitOutcome(settings, failure=message)
-        self._show_failure(settings, message, None)
-        self._update_buttons()
+        key = self.current_key()
+        if state.shown_outcome(key) is not None or state.missing_roi():
+            self._refresh(delay=False)
+            return
+        self._cancel_task(self._fit_task)
+        self._generation += 1
+        generation = self._generation
+        settings, masks, changes = state.settings, state.masks, self.meta_changes()
+        series = document.series
+        task = Task(lambda progress, cancel: measure_and_fit(series, settings, masks,
+                                                             progress, cancel, changes), self)
+        task.progressed.connect(self._show_fit_progress)
+        task.succeeded.connect(lambda outcome: self._on_fit_done(document, state, key, outcome))
+        task.failed.connect(lambda message: self._on_fit_done(
+            document, state, key, FitOutcome(settings, failure=message)))
+        task.finished.connect(lambda: self._on_task_finished(generation))
+        self._fit_task = task
+        self._set_status(f"Measuring and fitting ({METHOD_LABELS[settings.method]})…")
+        self.fit_progress.setRange(0, 0)
+        self.fit_progress.setVisible(True)
+        task.start()
+
+    def _show_fit_progress(self, done: int, total: int) -> None:
+        self.fit_progress.setRange(0, max(total, 0))
+        self.fit_progress.setValue(min(done, total))
+
+    def _on_fit_done(self, document, state: BleachState, key: tuple,
+                     outcome: FitOutcome) -> None:
+        # a fit is kept with its series only while it still describes that series' settings
+        if key == state.fit_key(self.meta_changes(document)):
+            state.set_outcome(outcome, key)
 
     def _on_task_finished(self, generation: int) -> None:
         if generation == self._generation:
@@ -618,33 +628,17 @@ class BleachPanel(QtWidgets.QWidget):
             self.fitFinished.emit()
 
     def _show_failure(self, settings: BleachSettings, message: str, trace) -> None:
-        label = METHOD_LABELS[settings.method]
-        self._set_status(f"No correction with {label}: {message}", error=True)
+        status, report = failure_text(settings, message, trace)
+        self._set_status(status, error=True)
         if trace is not None:
             self.plots.show_trace(trace.times, trace.intensity, trace.method,
                                   trace.report.time_unit, "fit failed: see the message above")
         else:
             self.plots.clear_plots("nothing to plot: see the message above")
-        lines = [f"Method: {label}", f"Measured: {settings.measurement_text()}",
-                 f"Result: no correction. {message}"]
-        if trace is not None:
-            lines.append(f"The points show the measured trace (mean − background, "
-                         f"{trace.times.size} frames).")
-        self.report_text.setPlainText("\n".join(lines))
+        self.report_text.setPlainText(report)
 
     def _summary(self, result) -> str:
-        report = result.report
-        parts = [METHOD_LABELS[result.method]]
-        if report.half_lives:
-            unit = report.time_unit
-            parts.append("half-life " + ", ".join(f"{value:.3g} ± {error:.2g} {unit}"
-                                                  for value, error in report.half_lives))
-        if not math.isnan(report.r_squared):
-            parts.append(f"R² = {report.r_squared:.4f}")
-        factor = np.asarray(result.correction, dtype=float)
-        if factor.size and np.isfinite(factor).all():
-            parts.append(f"last frame × {factor[-1]:.3g}")
-        return "Fit: " + "; ".join(parts)
+        return summary_text(result, recorded=self.showing_provenance)
 
     def report_as_text(self) -> str:
         """The fit report shown in the panel (also what "Copy report" copies)."""
@@ -652,24 +646,14 @@ class BleachPanel(QtWidgets.QWidget):
             return ""
         if self.outcome.result is None:
             return self.report_text.toPlainText()
-        result = self.outcome.result
-        lines = [f"Method: {METHOD_LABELS[result.method]} ({result.method})"]
-        lines.extend(f"{key}: {value}" for key, value in self._report_context(result))
-        lines.append(result.report.as_text())
-        return "\n".join(lines)
+        return report_text(self.outcome.result, self.report_context(self.outcome.result))
 
-    def _report_context(self, result) -> list[tuple[str, str]]:
-        settings = self.outcome.settings
-        times = np.asarray(result.times, dtype=float)
-        unit = result.report.time_unit
-        series_name = self.document.name if self.document is not None else "?"
-        context = [("Series", series_name),
-                   ("Measured", settings.measurement_text()),
-                   ("Frames used", f"{times.size} (frames 0–{times.size - 1}, "
-                                   f"t = {times[0]:.4g} … {times[-1]:.4g} {unit})")]
-        if result.background.size and settings.background in ("border", "mask"):
-            context.append(("Background level", f"{float(result.background[0]):.6g}"))
-        return context
+    def report_context(self, result) -> list[tuple[str, str]]:
+        """The facts around the report of `result` (series, source, measurement, frames)."""
+        provenance = self.state.provenance if self.showing_provenance else None
+        return report_context(result, self.outcome.settings,
+                              self.document.name if self.document is not None else "?",
+                              provenance)
 
     def copy_report(self) -> None:
         """Copy the fit report to the clipboard."""
@@ -683,13 +667,21 @@ class BleachPanel(QtWidgets.QWidget):
     def _update_buttons(self) -> None:
         has_result = self.outcome is not None and self.outcome.result is not None
         has_series = self.document is not None and len(self.document) >= 2
-        for widget in (self.correct_button, self.preview_button, self.export_h5_action,
-                       self.export_tiff_action, self.export_png_action,
-                       self.export_svg_action, self.export_curves_action,
-                       self.export_report_action):
+        recorded = self.showing_provenance
+        # a corrected series exports what it records; correcting or previewing it again
+        # would correct twice (that is "Correct again", an explicit choice)
+        # a failed fit still plots the measured trace: the plots can be kept
+        has_plot = has_result or (self.outcome is not None and self.outcome.trace is not None)
+        for widget in (self.export_png_action, self.export_svg_action):
+            widget.setEnabled(has_plot)
+        for widget in (self.export_curves_action, self.export_report_action):
             widget.setEnabled(has_result)
-        self.batch_button.setEnabled(has_series)
-        if not has_result and self.preview_button.isChecked():
+        for widget in (self.export_h5_action, self.export_tiff_action):
+            widget.setEnabled(has_result or (recorded and self.outputs.document_file() is not None))
+        for widget in (self.correct_button, self.preview_button):
+            widget.setEnabled(has_result and not recorded)
+        self.batch_button.setEnabled(has_series and (not recorded or has_result))
+        if not self.preview_button.isEnabled() and self.preview_button.isChecked():
             self.preview_button.setChecked(False)
 
     def _cancel_task(self, task: Task | None) -> None:
@@ -704,7 +696,7 @@ class BleachPanel(QtWidgets.QWidget):
         self.fit_progress.setVisible(False)
 
     def current_result(self):
-        """The BleachResult of the last successful fit of the current settings, or None."""
+        """The BleachResult on display (a fit, or a corrected series' record), or None."""
         if self.outcome is None or self.outcome.result is None:
             return None
         return self.outcome.result
@@ -720,7 +712,7 @@ class BleachPanel(QtWidgets.QWidget):
     def start_preview(self, index: int) -> None:
         """Show frame `index` corrected in the image view (computed in a worker)."""
         result, document = self.current_result(), self.document
-        if result is None or document is None:
+        if result is None or document is None or self.showing_provenance:
             return
         self._cancel_task(self._preview_task)
         settings, masks = self.outcome.settings, self.masks
@@ -735,7 +727,7 @@ class BleachPanel(QtWidgets.QWidget):
 
     def _show_preview(self, document, index: int, image: np.ndarray) -> None:
         if (not self.preview_button.isChecked() or document is not self.document
-                or index != self.main_window.current_index()):
+                or index != self.main_window.current_index() or self.outcome is None):
             return
         shown = self.main_window.current_frame()
         if shown is None or shown.index != index:
@@ -763,235 +755,45 @@ class BleachPanel(QtWidgets.QWidget):
         self.main_window.image_view.set_frame(frame, document.pixel_size(index),
                                               frame_caption(document, index))
 
-    # ------------------------------------------------------------------ correcting
-    def _key(self) -> tuple:
-        return (id(self.document), self.outcome.settings if self.outcome else None,
-                self._mask_version, self._edit_version)
-
+    # ------------------------------------------------------------------ outputs
     def corrected_for_current(self) -> CorrectedSeries | None:
-        """The corrected series of the current series and settings, if written already."""
-        if self.document is None:
-            return None
-        path = self._document_file(self.document)
-        for corrected in self._corrected:
-            if corrected.key == self._key() or (path and corrected.path == path):
-                if os.path.exists(corrected.path):
-                    return corrected
-        return None
-
-    def _document_file(self, document) -> str | None:
-        filename = getattr(document.series, "filename", None)
-        return os.path.abspath(filename) if filename else None
-
-    def _origin(self) -> tuple[str, str | None]:
-        """Name and path of the series the current correction comes from."""
-        path = self._document_file(self.document) if self.document else None
-        for corrected in self._corrected:
-            if path and corrected.path == path:
-                return corrected.source_name, corrected.source_path
-        return self.document.name, self.document.source_path
-
-    @property
-    def scratch_folder(self) -> Path:
-        """Folder of the corrected series written but not exported (removed on exit)."""
-        return Path(self._scratch.name)
-
-    def _scratch_path(self) -> Path:
-        name, _source = self._origin()
-        stem = Path(name).stem
-        folder = Path(tempfile.mkdtemp(dir=self._scratch.name))
-        return folder / f"{stem}_bleachcorr.h5"
-
-    def _correction_task(self) -> tuple[Callable, Callable[[Any], CorrectedSeries]] | None:
-        """The work that writes the corrected series to the scratch folder, and its record."""
-        result = self.current_result()
-        if result is None or self.document is None:
-            return None
-        settings, masks = self.outcome.settings, self.masks
-        options = {**settings.engine_options(), **masks.engine_options(),
-                   "meta_changes": self._meta_changes()}
-        series, target, key = self.document.series, self._scratch_path(), self._key()
-        source_name, source_path = self._origin()
-
-        def work(progress, cancel):
-            try:
-                return correct_series(series, target, **options, progress=progress,
-                                      cancel=cancel)
-            finally:
-                if not target.exists():
-                    shutil.rmtree(target.parent, ignore_errors=True)
-
-        def record(corrected_result) -> CorrectedSeries:
-            corrected = CorrectedSeries(str(target), source_name, source_path, key,
-                                        corrected_result)
-            self._corrected.append(corrected)
-            self.seriesCorrected.emit(str(target))
-            return corrected
-
-        return work, record
+        """The corrected series of the series in front and its settings, if written already."""
+        return self.outputs.corrected_for_current()
 
     def run_correction(self) -> Task | None:
-        """Correct the whole series in a worker and open the result as a new series."""
-        job = self._correction_task()
-        if job is None:
-            return None
-        work, record = job
-        return self.main_window.run_task("Correcting bleaching", work,
-                                         lambda result: self._open_corrected(record(result)))
+        """Correct the whole series in a worker and open the result as a new, unsaved series."""
+        return self.outputs.run_correction()
 
-    def _open_corrected(self, corrected: CorrectedSeries) -> None:
-        from flimage_app.model.loader import open_series
-
-        try:
-            series = open_series(corrected.path)
-        except Exception as error:
-            self.main_window.report_error("Cannot open the corrected series",
-                                          error_message(error))
-            return
-        self.main_window.add_series(series, f"{Path(corrected.source_name).stem}_bleachcorr")
-
-    def _with_corrected(self, title: str, then: Callable[..., Any],
-                        done: Callable[[Any], None]) -> Task | None:
-        """Run ``then(path of the corrected series)`` in a worker, correcting first if needed."""
-        corrected = self.corrected_for_current()
-        if corrected is not None:
-            path = corrected.path
-            return self.main_window.run_task(
-                title, lambda progress, cancel: then(path, progress, cancel), done)
-        job = self._correction_task()
-        if job is None:
-            return None
-        work, record = job
-        outcome: dict[str, Any] = {}
-
-        def both(progress, cancel):
-            outcome["result"] = work(progress, cancel)
-            return then(outcome["result"].output, progress, cancel)
-
-        def finished(value) -> None:
-            record(outcome["result"])
-            done(value)
-
-        return self.main_window.run_task(title, both, finished)
-
-    # ------------------------------------------------------------------ exporting
     def ask_save_path(self, title: str, suffix: str, file_filter: str) -> tuple[str, bool] | None:
-        """Ask where to save, proposing ``<input>_bleachcorr<suffix>`` beside the input.
-
-        `suffix` ends with the file extension, which is added when the user leaves it out.
-
-        Returns ``(path, overwrite)``, or None when the user cancelled or
-        refused to replace an existing file.  The opened input file is never
-        offered for replacement.
-        """
-        name, source = self._origin()
-        folder = str(self.main_window.settings.value("last_folder", str(Path.home())))
-        proposal = bleachcorr_path(source, folder, Path(name).stem, suffix)
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(
-            self, title, str(proposal), file_filter,
-            options=QtWidgets.QFileDialog.Option.DontConfirmOverwrite)
-        if not path:
-            return None
-        extension = suffix[suffix.rfind("."):] if "." in suffix else ""  # ".h5", not Path's ""
-        if extension and not path.lower().endswith(extension.lower()):
-            path += extension
-        inputs = {os.path.abspath(p) for p in (source, self._document_file(self.document)) if p}
-        if os.path.abspath(path) in inputs:
-            self.main_window.report_error("Export", f"{path} is the input file; it is never "
-                                                    "overwritten. Choose another name.")
-            return None
-        overwrite = os.path.exists(path)
-        if overwrite and not self.main_window.confirm_overwrite(path):
-            return None
-        return path, overwrite
+        """Ask where to save (see :meth:`.BleachOutputs.ask_save_path`)."""
+        return self.outputs.ask_save_path(title, suffix, file_filter)
 
     def export_h5(self) -> Task | None:
         """Export the corrected series as an FLSeries HDF5 file."""
-        chosen = self.ask_save_path("Export corrected series", ".h5", "FLSeries HDF5 (*.h5)")
-        if chosen is None:
-            return None
-        target, overwrite = chosen
-
-        def copy(path, _progress, _cancel):
-            with atomic_output(target, overwrite=overwrite) as temporary:
-                shutil.copyfile(path, temporary)
-            return target
-
-        return self._with_corrected("Exporting corrected series", copy, self._exported)
+        return self.outputs.export_h5()
 
     def export_tiff(self) -> Task | None:
         """Export the corrected series as an ImageJ TIFF stack."""
-        chosen = self.ask_save_path("Export corrected series as ImageJ TIFF", ".tif",
-                                    "ImageJ TIFF (*.tif *.tiff)")
-        if chosen is None:
-            return None
-        target, overwrite = chosen
-
-        def export(path, progress, cancel):
-            from flimage_app.model.loader import open_series
-            from flimage_app.model.tiffio import export_tiff
-
-            with open_series(path) as series:
-                return export_tiff(series, target, overwrite=overwrite, progress=progress,
-                                   cancel=cancel)
-
-        return self._with_corrected("Exporting ImageJ TIFF", export, self._exported)
-
-    def _exported(self, path) -> None:
-        self.main_window.statusBar().showMessage(f"Exported {path}", 5000)
-
-    def _export_now(self, title: str, suffix: str, file_filter: str,
-                    write: Callable[[str, bool], Any]) -> None:
-        chosen = self.ask_save_path(title, suffix, file_filter)
-        if chosen is None:
-            return
-        try:
-            write(*chosen)
-        except (OSError, ValueError) as error:
-            self.main_window.report_error(f"{title} failed", error_message(error))
-            return
-        self._exported(chosen[0])
+        return self.outputs.export_tiff()
 
     def export_png(self) -> None:
-        """Export the four plots as PNG."""
-        self._export_now("Export plots as PNG", "_plots.png", "PNG image (*.png)",
-                         lambda path, overwrite: self.plots.export_png(path, overwrite))
+        self.outputs.export_png()
 
     def export_svg(self) -> None:
-        """Export the four plots as SVG."""
-        self._export_now("Export plots as SVG", "_plots.svg", "SVG drawing (*.svg)",
-                         lambda path, overwrite: self.plots.export_svg(path, overwrite))
+        self.outputs.export_svg()
 
     def export_curves_csv(self) -> None:
-        """Export the per-frame curves as CSV."""
-        result = self.current_result()
-        if result is not None:
-            self._export_now("Export curves as CSV", "_curves.csv", "CSV table (*.csv)",
-                             lambda path, overwrite: write_curves_csv(result, path, overwrite))
+        self.outputs.export_curves_csv()
 
     def export_report_csv(self) -> None:
-        """Export the fit report as CSV."""
-        result = self.current_result()
-        if result is not None:
-            context = self._report_context(result)
-            self._export_now("Export fit report as CSV", "_report.csv", "CSV table (*.csv)",
-                             lambda path, overwrite: write_report_csv(result, path, context,
-                                                                      overwrite))
+        self.outputs.export_report_csv()
 
-    # ------------------------------------------------------------------ batch
     def recipe(self) -> dict[str, Any]:
-        """The current correction as a recipe for other files."""
-        return make_recipe(self.settings(), self.masks)
+        """The correction on display as a recipe for other files."""
+        return self.outputs.recipe()
 
     def open_batch_dialog(self) -> None:
-        """"Apply the same correction to other files…"."""
-        from flimage_app.gui.batch.batch_dialog import BatchDialog
-
-        settings = self.settings()
-        folder = str(self.main_window.settings.value("last_folder", str(Path.home())))
-        dialog = BatchDialog(self.recipe(), METHOD_LABELS[settings.method] + "; "
-                             + settings.measurement_text(), folder, self)
-        dialog.exec()
+        self.outputs.open_batch_dialog()
 
     # ------------------------------------------------------------------ lifecycle
     def showEvent(self, event: QtGui.QShowEvent) -> None:
@@ -1014,10 +816,8 @@ class BleachPanel(QtWidgets.QWidget):
         splitter.setSizes([sizes[0], max(total - sizes[0] - right, 200), right])
 
     def cleanup(self) -> None:
-        """Stop work and remove the scratch folder (corrected series not exported)."""
+        """Stop the panel's work (corrected series are documents: their files go with them)."""
         self._cancel_tasks()
-        with contextlib.suppress(OSError):
-            self._scratch.cleanup()
 
 
 # ---------------------------------------------------------------------- widget helpers
@@ -1029,25 +829,14 @@ def _choice_combo(labels: dict[str, str]) -> QtWidgets.QComboBox:
 
 
 def _enable_choice(combo: QtWidgets.QComboBox, key: str, enabled: bool, reason: str) -> None:
-    """Enable or grey out the item `key` of `combo`; leave it if it becomes unavailable."""
-    row = combo.findData(key)
-    item = combo.model().item(row)
+    """Enable or grey out the item `key` of `combo`.
+
+    A greyed-out choice that is chosen stays chosen: the series keeps its setting and
+    the panel says what is missing (the ROIs may come back, e.g. by Undo).
+    """
+    item = combo.model().item(combo.findData(key))
     item.setEnabled(enabled)
     item.setToolTip("" if enabled else reason)
-    if not enabled and combo.currentIndex() == row:
-        combo.setCurrentIndex(0)
-
-
-def _mask_or_none(getter: Callable[[], Any]) -> np.ndarray | None:
-    try:
-        mask = getter()
-    except Exception:  # the ROI editor has no usable mask right now
-        log.debug("ROI mask not available", exc_info=True)
-        return None
-    if mask is None:
-        return None
-    mask = np.asarray(mask, dtype=bool)
-    return mask if mask.any() else None
 
 
 def _bold_label(text: str) -> QtWidgets.QLabel:
@@ -1058,5 +847,6 @@ def _bold_label(text: str) -> QtWidgets.QLabel:
     return label
 
 
-__all__ = ["BleachPanel", "BleachSettings", "CorrectedSeries", "FitOutcome", "Masks",
-           "bleachcorr_path", "corrected_frame", "make_recipe", "measure_and_fit"]
+__all__ = ["BleachPanel", "BleachSettings", "BleachState", "CorrectedSeries", "FitOutcome",
+           "Masks", "bleachcorr_path", "corrected_frame", "make_recipe", "measure_and_fit",
+           "read_bleach_provenance", "state_of"]

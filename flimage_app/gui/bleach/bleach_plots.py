@@ -147,6 +147,27 @@ def intensity_label(method: str) -> str:
     return "mean − bg"
 
 
+#: Short forms of the left-axis labels, used when a plot is too low for the full label
+#: (rotated labels longer than their plot run into the neighbouring plots' labels).
+SHORT_LABELS = {"Σ above bg": "Σ>bg", "mean − bg": "I−bg", "residual": "resid.",
+                "factor": "factor", "corrected [%]": "corr. %"}
+#: Font of the axis labels.
+LABEL_SIZE = "8pt"
+#: Least space between the left-axis labels of neighbouring plots (px).
+LABEL_GAP = 12
+
+
+def fitting_label(label: str, room: float, width_of) -> str:
+    """`label`, its short form, or '' — the longest that fits `room` pixels.
+
+    `width_of(text)` is the drawn length of a text in pixels.
+    """
+    for candidate in (label, SHORT_LABELS.get(label, label)):
+        if width_of(candidate) <= room:
+            return candidate
+    return ""
+
+
 # ---------------------------------------------------------------------- the widget
 class BleachPlots(pg.GraphicsLayoutWidget):
     """Intensity with fit, residuals, correction factor and corrected trace against time.
@@ -166,6 +187,12 @@ class BleachPlots(pg.GraphicsLayoutWidget):
         self.time_unit = "s"
         self.marker_index: int | None = None
         self.ci.layout.setSpacing(2)
+        #: the full left-axis label of each plot (the shown one may be shortened)
+        self._left_labels: dict[pg.PlotItem, str] = {}
+        self._label_timer = QtCore.QTimer(self)
+        self._label_timer.setSingleShot(True)
+        self._label_timer.setInterval(0)
+        self._label_timer.timeout.connect(self.fit_labels)
 
         self.intensity_plot = self._add_plot(0, "intensity")
         self.residual_plot = self._add_plot(1, "residual")
@@ -183,13 +210,18 @@ class BleachPlots(pg.GraphicsLayoutWidget):
         self.set_time_unit("s")
 
         self.legend = self.intensity_plot.addLegend(offset=(-8, 6), labelTextSize="8pt",
-                                                    verSpacing=-6)
+                                                    verSpacing=-6,
+                                                    labelTextColor=(40, 40, 40))
+        # readable over the points it may cover in a low plot
+        self.legend.setBrush(pg.mkBrush(255, 255, 255, 210))
         self.measured_item = pg.PlotDataItem(
             pen=None, symbol="o", symbolSize=6, symbolPen=pg.mkPen(MEASURED_COLOUR),
             symbolBrush=pg.mkBrush(*MEASURED_COLOUR, 150), name="measured")
         self.fit_item = pg.PlotDataItem(pen=pg.mkPen(FIT_COLOUR, width=2), name="fit")
         self.intensity_plot.addItem(self.measured_item)
         self.intensity_plot.addItem(self.fit_item)
+        # the fit has a legend entry only while a fitted curve is shown (_set_fit_legend)
+        self.legend.removeItem(self.fit_item)
         self.residual_item = pg.PlotDataItem(
             pen=pg.mkPen(MEASURED_COLOUR, width=1), symbol="o", symbolSize=5,
             symbolPen=pg.mkPen(MEASURED_COLOUR), symbolBrush=pg.mkBrush(MEASURED_COLOUR))
@@ -235,7 +267,8 @@ class BleachPlots(pg.GraphicsLayoutWidget):
     def _add_plot(self, row: int, label: str) -> pg.PlotItem:
         plot = self.addPlot(row=row, col=0)
         plot.showGrid(x=True, y=True, alpha=0.25)
-        plot.setLabel("left", label)
+        self._left_labels[plot] = label
+        plot.setLabel("left", label, size=LABEL_SIZE)
         plot.getAxis("left").setWidth(58)
         # "×0.001" multipliers on an axis are easy to miss: show plain numbers
         plot.getAxis("left").enableAutoSIPrefix(False)
@@ -243,16 +276,51 @@ class BleachPlots(pg.GraphicsLayoutWidget):
         plot.hideButtons()
         return plot
 
+    # --- axis labels ----------------------------------------------------------------------
+    def set_left_label(self, plot: pg.PlotItem, label: str) -> None:
+        """Label `plot`'s value axis (shortened when the plot is too low for it)."""
+        self._left_labels[plot] = label
+        self.fit_labels()
+
+    def fit_labels(self) -> None:
+        """Show each left-axis label in full, short, or not at all: never overlapping."""
+        for plot, label in self._left_labels.items():
+            axis = plot.getAxis("left")
+            font = QtGui.QFont(axis.label.font())
+            font.setPointSizeF(float(LABEL_SIZE.removesuffix("pt")))
+            metrics = QtGui.QFontMetricsF(font)
+            height = plot.vb.sceneBoundingRect().height()
+            # a little space between the labels of neighbouring plots; not laid out yet: full
+            shown = (fitting_label(label, height - LABEL_GAP, metrics.horizontalAdvance)
+                     if height > 0 else label)
+            if axis.labelText != shown:
+                plot.setLabel("left", shown, size=LABEL_SIZE)
+                # pyqtgraph centres a label only when its axis is resized: centre it now,
+                # or the new text keeps the old one's offset and runs into the next plot
+                axis.resizeEvent()
+
+    def shown_left_labels(self) -> list[str]:
+        """The left-axis labels as drawn, top to bottom."""
+        return [plot.getAxis("left").labelText for plot in self.plots]
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:
+        super().resizeEvent(event)
+        # the plots get their new heights when the layout runs, after this event
+        timer = getattr(self, "_label_timer", None)  # None while pyqtgraph sets up
+        if timer is not None:
+            timer.start()
+
     # --- content --------------------------------------------------------------------------
     def set_time_unit(self, unit: str) -> None:
         self.time_unit = unit
-        self.corrected_plot.setLabel("bottom", f"time [{unit}]")
+        self.corrected_plot.setLabel("bottom", f"time [{unit}]", size=LABEL_SIZE)
 
     def clear_plots(self, message: str = "") -> None:
         """Remove all curves; show `message` (e.g. why there is nothing) in the top plot."""
         for item in (self.measured_item, self.fit_item, self.residual_item, self.factor_item,
                      self.corrected_item):
             item.setData([], [])
+        self._set_fit_legend(None)
         self.current_point.setData([], [])
         for marker in self.markers:
             marker.setVisible(False)
@@ -260,6 +328,16 @@ class BleachPlots(pg.GraphicsLayoutWidget):
         self.times = np.empty(0)
         self.note.setText("")
         self.set_message(message)
+
+    def _set_fit_legend(self, text: str | None) -> None:
+        """Name the fitted curve `text` in the legend, or leave it out (None: no fit shown)."""
+        self.legend.removeItem(self.fit_item)
+        if text is not None:
+            self.legend.addItem(self.fit_item, text)
+
+    def legend_texts(self) -> list[str]:
+        """The legend's entries, top to bottom (what a user reads)."""
+        return [label.text for _sample, label in self.legend.items]
 
     def set_message(self, message: str) -> None:
         self.message.setText(message)
@@ -273,7 +351,7 @@ class BleachPlots(pg.GraphicsLayoutWidget):
         self.clear_plots()
         self.times = np.asarray(times, dtype=float)
         self.set_time_unit(time_unit)
-        self.intensity_plot.setLabel("left", intensity_label(method))
+        self.set_left_label(self.intensity_plot, intensity_label(method))
         self.measured_item.setData(self.times, np.asarray(intensity, dtype=float))
         self.fit_item.setData([], [])
         self.intensity_plot.autoRange()
@@ -285,11 +363,13 @@ class BleachPlots(pg.GraphicsLayoutWidget):
         self.clear_plots()
         self.times = np.asarray(result.times, dtype=float)
         self.set_time_unit(result.report.time_unit)
-        self.intensity_plot.setLabel("left", intensity_label(result.method))
+        self.set_left_label(self.intensity_plot, intensity_label(result.method))
         self.measured_item.setData(self.times, np.asarray(result.intensity, dtype=float))
         if result.fitted is not None:
             self.fit_item.setData(self.times, np.asarray(result.fitted, dtype=float))
-            self.legend.getLabel(self.fit_item).setText(f"fit (R² {result.report.r_squared:.4f})")
+            r_squared = result.report.r_squared
+            self._set_fit_legend(f"fit (R² {r_squared:.4f})" if math.isfinite(r_squared)
+                                 else "fit")
         residuals = residuals_of(result.intensity, result.fitted)
         if residuals is not None:
             self.residual_item.setData(self.times, residuals)
