@@ -22,9 +22,9 @@ from flimage_app.gui.browser.frame_cache import H5_LOCK, FrameCache
 from flimage_app.gui.events import Event
 from flimage_app.gui.history import History
 from flimage_app.gui.scratch import remove_scratch_file
+from flimage_app.model import validate
 from flimage_app.model.errors import FileFormatError
 from flimage_app.model.h5io import atomic_output, copy_group
-from flimage_app.model.image import python_value
 from flimage_app.model.meta import MetaDataMissingError, check_value
 
 #: Series-level metadata keys (attributes of the FLSeries root group) and their meaning.
@@ -269,9 +269,9 @@ class Document:
     def _file_series_value(self, key: str) -> Any:
         """Series attribute `key` of the opened file (None if unset or empty)."""
         if key not in self._file_series_meta:
+            # through the reading boundary: a file's series attribute may be of any shape
             with H5_LOCK:
-                value = self.series.h5.attrs.get(key)
-            value = None if value is None else python_value(value)
+                value = validate.read_attribute(self.series.h5, key, "text")
             self._file_series_meta[key] = None if value == "" else value
         return self._file_series_meta[key]
 

@@ -55,14 +55,28 @@ def input_integer_dtype(document: Document) -> str | None:
 
 
 class _EditedFrame:
-    """One frame's pixels and metadata, read under the file lock (for ``tiffio``)."""
+    """One frame as ``tiffio`` reads it: pixels read on first use under the file lock,
+    metadata with the document's unsaved edits."""
 
     def __init__(self, document: Document, index: int) -> None:
-        with H5_LOCK:
-            image = document.series.get_flimage(index)
-            self.raw_fl = image.raw_fl
-            self.fl = image.fl
+        self.document, self.index = document, index
         self.meta = document.frame_meta(index)
+
+    def _read(self, name: str) -> Any:
+        with H5_LOCK:
+            return getattr(self.document.series.get_flimage(self.index), name)
+
+    @property
+    def raw_fl(self) -> np.ndarray:
+        return self._read("raw_fl")
+
+    @property
+    def fl(self) -> np.ndarray:
+        return self._read("fl")
+
+    @property
+    def bg_keys(self) -> list[str]:
+        return self._read("bg_keys")
 
 
 class EditedSeries:
