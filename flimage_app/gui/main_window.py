@@ -499,8 +499,7 @@ class MainWindow(QtWidgets.QMainWindow):
             if self.series_list.currentRow() != row:
                 self.series_list.setCurrentRow(row)
         self.metadata_panel.set_document(document, document.current_index if document else 0)
-        self.browser.set_series(document.series if document else None,
-                                document.current_index if document else 0)
+        self.browser.set_document(document, document.current_index if document else 0)
         has_document = document is not None
         for action in (self.save_action, self.save_as_action, self.close_action):
             action.setEnabled(has_document)
