@@ -365,6 +365,11 @@ def check_layout(window, size) -> None:
     table = browser.table
     assert time_column_visible(table)
     assert table.columnWidth(IDENTIFIER_COLUMN) >= 36
+    if not table.isColumnHidden(BACKGROUND_COLUMN):  # shown: whole, not cut at the right
+        header = table.horizontalHeader()
+        assert table.columnWidth(BACKGROUND_COLUMN) >= header.sectionSizeHint(BACKGROUND_COLUMN)
+        assert sum(table.columnWidth(column) for column in range(4)) \
+            <= table.viewport().width()
     page = window.panel_tabs.currentWidget()
     assert not page.horizontalScrollBar().isVisible()
     assert page.viewport().width() >= page.widget().minimumSizeHint().width()
@@ -402,7 +407,9 @@ def test_table_columns_are_refitted_on_every_resize(qtbot, window, series_path):
     assert time_column_visible(table)
     window.splitter.setSizes(sizes)
     qtbot.wait(20)
-    assert not table.isColumnHidden(BACKGROUND_COLUMN)  # and comes back
+    assert not table.isColumnHidden(BACKGROUND_COLUMN)  # and comes back, at its full width
+    header = table.horizontalHeader()
+    assert table.columnWidth(BACKGROUND_COLUMN) >= header.sectionSizeHint(BACKGROUND_COLUMN)
     assert time_column_visible(table)
     assert window.splitter.sizes()[0] >= table.minimumSizeHint().width()
 

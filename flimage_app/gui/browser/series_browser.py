@@ -516,6 +516,8 @@ class SeriesBrowser(QtWidgets.QWidget):
         the table is wide enough.  The index and the time always show.
         """
         header = self.table.horizontalHeader()
+        # a hidden section has no size hint and takes no new width: show it first
+        self.table.setColumnHidden(BACKGROUND_COLUMN, False)
         cell_metrics = self.table.fontMetrics()
         widest = {
             INDEX_COLUMN: str(max(self._length - 1, 0)),
@@ -529,8 +531,6 @@ class SeriesBrowser(QtWidgets.QWidget):
                                  cell_metrics.horizontalAdvance(sample) + CELL_PADDING)
         available = self.table.viewport().width()
         show_background = sum(widths.values()) + IDENTIFIER_MIN_WIDTH <= available
-        # a hidden section does not take a new width: show it, size it, then hide it
-        self.table.setColumnHidden(BACKGROUND_COLUMN, False)
         for column, width in widths.items():
             if self.table.columnWidth(column) != width:
                 self.table.setColumnWidth(column, width)
