@@ -431,3 +431,48 @@ def test_slider_row_folds_instead_of_shrinking_the_slider(qtbot, window, series_
     qtbot.wait(20)
     assert not browser.two_rows
     assert browser.slider.width() >= SLIDER_MIN_WIDTH
+
+
+@pytest.mark.parametrize("panel", ["metadata", "background", "bleach"])
+def test_tab_runs_through_the_panel_and_back_to_the_table(qtbot, full_window, series_path,
+                                                         panel):
+    if full_window.panel(panel) is None:
+        pytest.skip(f"the {panel} panel is not installed")
+    show(qtbot, full_window)
+    full_window.open_paths([series_path])
+    wait_for_frame(qtbot, full_window, 0)
+    full_window.show_panel(panel)
+    table = full_window.browser.table
+    click_row(qtbot, table, 3)
+    wait_for_frame(qtbot, full_window, 3)
+    front = full_window.panel(panel)
+    visited: list[QtWidgets.QWidget] = []
+    for _press in range(200):
+        QtTest.QTest.keyClick(QtWidgets.QApplication.focusWidget(), Key.Key_Tab)
+        focus = QtWidgets.QApplication.focusWidget()
+        if focus is table:
+            break
+        assert focus not in visited, f"{type(focus).__name__} reached twice in one round"
+        visited.append(focus)
+    else:
+        pytest.fail("Tab never came back to the frame table")
+    assert full_window.current_index() == 3  # no Tab stepped a frame
+    assert any(front.isAncestorOf(widget) for widget in visited)  # through the panel
+    assert full_window.image_view.graphics in visited
+    assert not any(isinstance(widget, QtWidgets.QScrollArea)
+                   and not isinstance(widget, QtWidgets.QAbstractItemView)
+                   and not isinstance(widget, QtWidgets.QGraphicsView)
+                   and not isinstance(widget, QtWidgets.QPlainTextEdit | QtWidgets.QTextEdit)
+                   for widget in visited)  # no invisible stop on a page
+
+
+def test_space_plays_from_the_table_too(qtbot, window, series_path):
+    show(qtbot, window)
+    window.open_paths([series_path])
+    wait_for_frame(qtbot, window, 0)
+    table = window.browser.table
+    click_row(qtbot, table, 0)
+    QtTest.QTest.keyClick(table, Key.Key_Space)
+    assert window.browser.playing
+    QtTest.QTest.keyClick(table, Key.Key_Space)
+    assert not window.browser.playing

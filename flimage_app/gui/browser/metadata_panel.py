@@ -130,6 +130,8 @@ class MetadataPanel(QtWidgets.QWidget):
         header.setSectionResizeMode(2, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
         self.table.setTextElideMode(QtCore.Qt.TextElideMode.ElideMiddle)
         self.table.setWordWrap(False)  # wrapping at "-" or "_" would defeat the middle elision
+        # Tab moves on to the controls below, not from cell to cell
+        self.table.setTabKeyNavigation(False)
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.DoubleClicked
                                    | QtWidgets.QAbstractItemView.EditTrigger.EditKeyPressed)
         self._add_heading_row(SERIES_HEADING_ROW, "Series",

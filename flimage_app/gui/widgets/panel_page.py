@@ -29,6 +29,9 @@ class PanelPage(QtWidgets.QScrollArea):
         self.setWidgetResizable(False)
         self.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # Tab goes from the tab bar straight into the panel (the page itself is no stop);
+        # a scroll area still scrolls to the control that gets the focus
+        self.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
         #: the panel width last given as this page's minimum (None: not asked yet)
         self._reported_width: int | None = None
         self.setWidget(panel)
