@@ -73,7 +73,7 @@ def test_run_with_progress_calls_back_and_shows_errors(qtbot, monkeypatch):
     failing = run_with_progress(None, "Failing", fail)
     qtbot.waitUntil(lambda: len(shown) == 1, timeout=5000)
     assert shown[0] == ("Failing failed", "disk full")
-    assert task.is_done() and failing.is_done()
+    qtbot.waitUntil(lambda: task.is_done() and failing.is_done(), timeout=5000)
 
 
 # --- what the progress dialog says ------------------------------------------------------------
@@ -143,3 +143,25 @@ def test_progress_dialog_is_wide_enough_for_its_title(qtbot):
     box.setWindowTitle("Pixel size")
     widen_for_title(box)
     assert box.minimumWidth() == 2000  # never narrower than it was
+
+
+def test_a_task_is_done_only_once_its_outcome_arrived(qtbot):
+    """``busy`` flags built on is_done() must not look idle while the result travels."""
+    import threading
+    import time
+
+    returned = threading.Event()
+
+    def work(progress, cancel):
+        returned.set()
+        return 7
+
+    results = []
+    task = Task(work)
+    task.succeeded.connect(results.append)
+    task.start()
+    assert returned.wait(5)
+    time.sleep(0.1)  # the worker has long finished; the GUI thread has not heard yet
+    assert not task.is_done() and results == []
+    qtbot.waitUntil(task.is_done, timeout=5000)
+    assert results == [7]

@@ -130,6 +130,10 @@ class Task(QtCore.QObject):
         self._cancel_requested = threading.Event()
         self._done = threading.Event()
         self._stage: str | None = None
+        # Set when ``finished`` reaches this object's thread (the GUI thread), i.e. after
+        # the outcome's handlers ran: a panel that reports ``busy`` from is_done() must
+        # not look idle while its result is still on its way.
+        self.finished.connect(self._on_finished)
 
     def cancel(self) -> None:
         """Ask the task to stop at its next ``cancel()`` check."""
@@ -139,7 +143,11 @@ class Task(QtCore.QObject):
         return self._cancel_requested.is_set()
 
     def is_done(self) -> bool:
+        """True once the outcome (succeeded / failed / cancelled) has been delivered."""
         return self._done.is_set()
+
+    def _on_finished(self) -> None:
+        self._done.set()
 
     def report_progress(self, done: int, total: int, label: str | None = None) -> None:
         """The ``progress`` callback the work gets (called in the worker thread)."""
@@ -165,7 +173,6 @@ class Task(QtCore.QObject):
         else:
             self.succeeded.emit(result)
         finally:
-            self._done.set()
             self.finished.emit()
 
 
