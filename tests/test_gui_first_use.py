@@ -143,6 +143,10 @@ def test_every_tab_title_stays_readable(full_window):
 def toolbar_widgets(window) -> list[QtWidgets.QWidget]:
     toolbar = window.image_view.toolbar
     widgets = [toolbar.widgetForAction(action) for action in toolbar.actions()]
+    # a labelled control is one toolbar item holding both
+    direct = QtCore.Qt.FindChildOption.FindDirectChildrenOnly
+    widgets += [child for widget in widgets
+                for child in widget.findChildren(QtWidgets.QWidget, options=direct)]
     # spacers and gaps are plain QWidgets: nothing to hover
     return [widget for widget in widgets if type(widget) is not QtWidgets.QWidget]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PyQt6 import QtWidgets
 
 from flimage_app.gui.browser.frame_cache import Frame
 from flimage_app.gui.browser.image_view import (
@@ -56,6 +57,22 @@ def test_message_is_centred_and_shown_only_without_frame(view, qtbot):
 
 def test_toolbar_labels_name_their_controls(view):
     toolbar = view.toolbar
-    labels = [toolbar.widgetForAction(action) for action in toolbar.actions()]
-    buddies = {label.text(): label.buddy() for label in labels if hasattr(label, "buddy")}
+    labels = [label for action in toolbar.actions()
+              for label in toolbar.widgetForAction(action).findChildren(QtWidgets.QLabel)]
+    buddies = {label.text(): label.buddy() for label in labels}
     assert buddies == {"Show:": view.mode_combo, "Colour map:": view.colormap_combo}
+
+
+@pytest.mark.parametrize("width", [280, 420, 560, 900])
+def test_a_narrow_toolbar_never_shows_a_label_without_its_control(view, qtbot, width):
+    view.resize(width, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    QtWidgets.QApplication.processEvents()
+    for label in view.toolbar.findChildren(QtWidgets.QLabel):
+        if label.isVisible() and label.buddy() is not None:
+            shown = label.buddy()
+            assert shown.isVisible(), label.text()
+            # inside the toolbar, not in its » menu
+            assert view.toolbar.rect().contains(
+                shown.mapTo(view.toolbar, shown.rect().center())), label.text()

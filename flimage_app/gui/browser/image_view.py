@@ -218,13 +218,27 @@ class ScaleBar:
             self.HEIGHT + 3 + text.height() + 2 * pad))
 
 
-def _toolbar_label(text: str, buddy: QtWidgets.QWidget) -> QtWidgets.QLabel:
-    """A label for a toolbar control that explains what the control does when hovered."""
-    label = QtWidgets.QLabel(text)
-    label.setBuddy(buddy)
-    label.setToolTip(buddy.toolTip())
-    label.setContentsMargins(4, 0, 0, 0)
-    return label
+class ToolbarField(QtWidgets.QWidget):
+    """A toolbar control with its label, in one piece.
+
+    A narrow toolbar moves what does not fit into its » menu; label and control
+    move together, so that a label never stands without its control.
+    """
+
+    def __init__(self, text: str, control: QtWidgets.QWidget) -> None:
+        super().__init__()
+        self.control = control
+        self.label = QtWidgets.QLabel(text)
+        self.label.setBuddy(control)
+        # the label explains what the control does when hovered, as the control does
+        self.label.setToolTip(control.toolTip())
+        self.label.setContentsMargins(4, 0, 0, 0)
+        self.setToolTip(control.toolTip())
+        layout = QtWidgets.QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addWidget(self.label)
+        layout.addWidget(control)
 
 
 def _gap(width: int = 8) -> QtWidgets.QWidget:
@@ -331,8 +345,8 @@ class ImageView(QtWidgets.QWidget):
         self.fit_button = QtWidgets.QPushButton("Fit view")
         self.fit_button.setToolTip("Zoom to show the whole image (or double-click the image)")
 
-        mode_label = _toolbar_label("Show:", self.mode_combo)
-        colormap_label = _toolbar_label("Colour map:", self.colormap_combo)
+        self.mode_field = ToolbarField("Show:", self.mode_combo)
+        self.colormap_field = ToolbarField("Colour map:", self.colormap_combo)
         spacer = QtWidgets.QWidget()
         spacer.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding,
                              QtWidgets.QSizePolicy.Policy.Preferred)
@@ -341,9 +355,8 @@ class ImageView(QtWidgets.QWidget):
         self.toolbar = QtWidgets.QToolBar()
         self.toolbar.setIconSize(QtCore.QSize(16, 16))
         self.toolbar.setStyleSheet("QToolBar { border: none; spacing: 4px; }")
-        for widget in (mode_label, self.mode_combo, _gap(), colormap_label,
-                       self.colormap_combo, _gap(), self.hold_levels_check, self.auto_button,
-                       spacer, self.fit_button):
+        for widget in (self.mode_field, _gap(), self.colormap_field, _gap(),
+                       self.hold_levels_check, self.auto_button, spacer, self.fit_button):
             self.toolbar.addWidget(widget)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
