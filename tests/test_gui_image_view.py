@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PyQt6 import QtWidgets
+from PyQt6 import QtGui, QtWidgets
 
 from flimage_app.gui.browser.frame_cache import Frame
 from flimage_app.gui.browser.image_view import (
@@ -76,3 +76,22 @@ def test_a_narrow_toolbar_never_shows_a_label_without_its_control(view, qtbot, w
             # inside the toolbar, not in its » menu
             assert view.toolbar.rect().contains(
                 shown.mapTo(view.toolbar, shown.rect().center())), label.text()
+
+
+def test_a_narrow_view_wraps_the_caption_instead_of_cutting_it(view, qtbot):
+    caption = "HeLa-GFP_2024-05-03_dish2.h5   frame 17 of 360   t = 4.292 s"
+    view.resize(900, 400)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_frame(Frame.from_arrays(0, np.ones((40, 50), dtype=np.float32), None),
+                   caption=caption)
+    assert view.caption.text() == caption  # room for one line
+    view.resize(260, 400)
+    qtbot.waitUntil(lambda: "\n" in view.caption.text(), timeout=2000)
+    lines = view.caption.text().split("\n")
+    assert [part for line in lines for part in line.split("   ")] == caption.split("   ")
+    room = view.view_box.boundingRect().width()
+    metrics = QtGui.QFontMetricsF(view.caption.font())
+    assert all(metrics.horizontalAdvance(line) <= room for line in lines[1:])
+    view.resize(900, 400)
+    qtbot.waitUntil(lambda: view.caption.text() == caption, timeout=2000)

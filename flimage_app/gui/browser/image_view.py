@@ -42,6 +42,11 @@ VIEW_MODE_LABELS = {"raw": "Raw", "background": "Background", "corrected": "Corr
 PREVIEW_MARK = "PREVIEW"
 PREVIEW_LABEL = "preview"
 
+#: Left margin of the caption in the view (px); the caption wraps within the view's width.
+CAPTION_MARGIN = 10
+#: Parts of a caption ("name   frame 3 of 36   t = 0.761 s") are separated by this.
+CAPTION_SEPARATOR = "   "
+
 #: A key handler of :attr:`ImageView.key_handlers`: ``handler(key, modifiers) -> bool``
 #: with the ``Qt.Key`` and ``Qt.KeyboardModifier`` values as ints; True consumes the key.
 KeyHandler = Callable[[int, int], bool]
@@ -80,6 +85,26 @@ def robust_levels(image: np.ndarray) -> tuple[float, float]:
     if not high > low:  # flat image: centre a unit range on its value
         return float(low) - 0.5, float(low) + 0.5
     return float(low), float(high)
+
+
+def wrap_caption(text: str, font: QtGui.QFont, width: float) -> str:
+    """`text` with its parts (separated by :data:`CAPTION_SEPARATOR`) on as many lines as
+    `width` (px) needs; a part wider than `width` keeps a line of its own."""
+    if width <= 0 or not text:
+        return text
+    metrics = QtGui.QFontMetricsF(font)
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for part in paragraph.split(CAPTION_SEPARATOR):
+            candidate = f"{line}{CAPTION_SEPARATOR}{part}" if line else part
+            if line and metrics.horizontalAdvance(candidate) > width:
+                lines.append(line)
+                line = part
+            else:
+                line = candidate
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def nice_length(limit: float) -> float:
@@ -319,8 +344,11 @@ class ImageView(QtWidgets.QWidget):
         self.scale_bar = ScaleBar(self.view_box)
         self.caption = QtWidgets.QGraphicsSimpleTextItem(self.view_box)
         self.caption.setBrush(QtGui.QColor(235, 235, 235))
-        self.caption.setPos(10, 8)
+        self.caption.setPos(CAPTION_MARGIN, 8)
         self.caption.setZValue(1000)
+        # a narrow view (small screen, wide panel) wraps the caption instead of cutting
+        # off the frame number and time
+        self.view_box.sigResized.connect(self._update_caption)
         # what the empty view means (reading, unreadable frame), centred on the view box
         self.placeholder = QtWidgets.QGraphicsSimpleTextItem(self.view_box)
         self.placeholder.setBrush(QtGui.QColor(190, 190, 190))
@@ -393,8 +421,9 @@ class ImageView(QtWidgets.QWidget):
         if changed:
             self.modeChanged.emit(mode)
 
-    def _update_caption(self) -> None:
-        text = self._caption_text
+    def _update_caption(self, *_args) -> None:
+        text = wrap_caption(self._caption_text, self.caption.font(),
+                            self.view_box.boundingRect().width() - 2 * CAPTION_MARGIN)
         if self.frame is not None and self._mode == "background" and self.frame.background is None:
             # an all-black view would look like a broken image
             text += ("\n" if text else "") + NO_BACKGROUND_NOTE
