@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PyQt6 import QtGui, QtWidgets
 
 from flimage_app.gui.browser.frame_cache import Frame
 from flimage_app.gui.browser.image_view import (
@@ -56,6 +57,41 @@ def test_message_is_centred_and_shown_only_without_frame(view, qtbot):
 
 def test_toolbar_labels_name_their_controls(view):
     toolbar = view.toolbar
-    labels = [toolbar.widgetForAction(action) for action in toolbar.actions()]
-    buddies = {label.text(): label.buddy() for label in labels if hasattr(label, "buddy")}
+    labels = [label for action in toolbar.actions()
+              for label in toolbar.widgetForAction(action).findChildren(QtWidgets.QLabel)]
+    buddies = {label.text(): label.buddy() for label in labels}
     assert buddies == {"Show:": view.mode_combo, "Colour map:": view.colormap_combo}
+
+
+@pytest.mark.parametrize("width", [280, 420, 560, 900])
+def test_a_narrow_toolbar_never_shows_a_label_without_its_control(view, qtbot, width):
+    view.resize(width, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    QtWidgets.QApplication.processEvents()
+    for label in view.toolbar.findChildren(QtWidgets.QLabel):
+        if label.isVisible() and label.buddy() is not None:
+            shown = label.buddy()
+            assert shown.isVisible(), label.text()
+            # inside the toolbar, not in its » menu
+            assert view.toolbar.rect().contains(
+                shown.mapTo(view.toolbar, shown.rect().center())), label.text()
+
+
+def test_a_narrow_view_wraps_the_caption_instead_of_cutting_it(view, qtbot):
+    caption = "HeLa-GFP_2024-05-03_dish2.h5   frame 17 of 360   t = 4.292 s"
+    view.resize(900, 400)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_frame(Frame.from_arrays(0, np.ones((40, 50), dtype=np.float32), None),
+                   caption=caption)
+    assert view.caption.text() == caption  # room for one line
+    view.resize(260, 400)
+    qtbot.waitUntil(lambda: "\n" in view.caption.text(), timeout=2000)
+    lines = view.caption.text().split("\n")
+    assert [part for line in lines for part in line.split("   ")] == caption.split("   ")
+    room = view.view_box.boundingRect().width()
+    metrics = QtGui.QFontMetricsF(view.caption.font())
+    assert all(metrics.horizontalAdvance(line) <= room for line in lines[1:])
+    view.resize(900, 400)
+    qtbot.waitUntil(lambda: view.caption.text() == caption, timeout=2000)

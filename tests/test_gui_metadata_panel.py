@@ -13,6 +13,7 @@ from PyQt6 import QtCore, QtWidgets
 from flimage_app.gui.browser.metadata_panel import MISSING_COLOUR, missing_calibration
 from flimage_app.gui.main_window import MainWindow
 from flimage_app.model import FLImage, FLSeries
+from tests.dialog_support import DialogAnswers
 from tests.gui_support import wait_for_frame, write_series
 
 #: fixtures settings_file, errors, window
@@ -237,8 +238,7 @@ def bare_series(path, count=3):
     return path
 
 
-def test_notice_buttons_set_pixel_size_and_frame_interval(qtbot, window, tmp_path,
-                                                          monkeypatch):
+def test_notice_buttons_set_pixel_size_and_frame_interval(qtbot, window, tmp_path):
     path = bare_series(tmp_path / "stack.h5", count=4)
     before = file_hash(path)
     window.open_paths([path])
@@ -247,13 +247,15 @@ def test_notice_buttons_set_pixel_size_and_frame_interval(qtbot, window, tmp_pat
     assert not panel.pixel_size_button.isHidden() and not panel.interval_button.isHidden()
     edited = []
     panel.metadataEdited.connect(edited.append)
-    answers = iter([(0.2, True), (1.5, True)])
-    monkeypatch.setattr(QtWidgets.QInputDialog, "getDouble",
-                        lambda *args, **kwargs: next(answers))
+    answers = DialogAnswers()
+    answers.type_and_press("0.2")
     qtbot.mouseClick(panel.pixel_size_button, QtCore.Qt.MouseButton.LeftButton)
     assert panel.pixel_size_button.isHidden() and not panel.interval_button.isHidden()
+    answers.type_and_press("1.5")
     qtbot.mouseClick(panel.interval_button, QtCore.Qt.MouseButton.LeftButton)
     assert edited == ["pixel size", "time"]
+    assert [title for title, _width, _minimum in answers.seen] == ["Pixel size",
+                                                                   "Frame interval"]
     assert panel.notice_box.isHidden()
     document = window.current_document()
     assert [document.meta_value(index, "time") for index in range(4)] == [0.0, 1.5, 3.0, 4.5]
@@ -262,14 +264,14 @@ def test_notice_buttons_set_pixel_size_and_frame_interval(qtbot, window, tmp_pat
     assert document.modified and file_hash(path) == before
 
 
-def test_cancelled_or_bad_interval_changes_nothing(qtbot, window, tmp_path, monkeypatch):
+def test_cancelled_or_bad_interval_changes_nothing(qtbot, window, tmp_path):
     window.open_paths([bare_series(tmp_path / "stack.h5")])
     wait_for_frame(qtbot, window, 0)
     panel = window.metadata_panel
-    monkeypatch.setattr(QtWidgets.QInputDialog, "getDouble",
-                        lambda *args, **kwargs: (2.0, False))
-    panel.interval_button.click()
-    assert not window.current_document().modified
+    answers = DialogAnswers()
+    answers.type_and_press("2", accept=False)
+    qtbot.mouseClick(panel.interval_button, QtCore.Qt.MouseButton.LeftButton)
+    assert answers.seen and not window.current_document().modified
     assert not panel.set_frame_interval(0.0)
     assert not panel.set_frame_interval(float("nan"))
     assert "positive" in panel.message.text()

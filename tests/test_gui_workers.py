@@ -73,4 +73,95 @@ def test_run_with_progress_calls_back_and_shows_errors(qtbot, monkeypatch):
     failing = run_with_progress(None, "Failing", fail)
     qtbot.waitUntil(lambda: len(shown) == 1, timeout=5000)
     assert shown[0] == ("Failing failed", "disk full")
-    assert task.is_done() and failing.is_done()
+    qtbot.waitUntil(lambda: task.is_done() and failing.is_done(), timeout=5000)
+
+
+# --- what the progress dialog says ------------------------------------------------------------
+def test_progress_text_counts_each_pass_and_names_it():
+    from flimage_app.gui.workers import ProgressText
+
+    text = ProgressText("Correcting bleaching")
+    assert text.update(0, 0) == (0, 0, "Correcting bleaching…")
+    assert text.update(30, 60) == (30, 60, "Correcting bleaching: 30 of 60")
+    assert text.update(60, 60)[2] == "Correcting bleaching: 60 of 60"
+    # the count starts again: the second pass over the 60 frames
+    assert text.update(4, 60) == (4, 60, "Correcting bleaching — pass 2: 4 of 60")
+    # never more done than there is work
+    assert text.update(64, 60) == (60, 60, "Correcting bleaching — pass 2: 60 of 60")
+    assert text.update(-3, 60)[0] == 0
+    named = ProgressText("Correcting bleaching")
+    assert named.update(5, 60, "measuring")[2] == "Correcting bleaching — measuring: 5 of 60"
+    assert named.update(2, 60, "writing")[2] == "Correcting bleaching — writing: 2 of 60"
+    assert named.update(3, 60)[2] == "Correcting bleaching — writing: 3 of 60"
+
+
+def test_progress_dialog_shows_the_pass_label_and_real_counts(qtbot):
+    import threading
+
+    from PyQt6 import QtWidgets
+
+    parent = QtWidgets.QWidget()
+    qtbot.addWidget(parent)
+    release = threading.Event()
+    stages = []
+
+    def work(progress, cancel):
+        progress(1, 60, "measuring")
+        progress(60, 60)
+        progress(12, 60, "writing")
+        release.wait(5)
+        return "done"
+
+    results = []
+    task = run_with_progress(parent, "Correcting bleaching", work, results.append)
+    task.stageChanged.connect(stages.append)
+    dialog = parent.findChild(QtWidgets.QProgressDialog)
+    qtbot.waitUntil(lambda: dialog.labelText().endswith("12 of 60"), timeout=5000)
+    assert dialog.labelText() == "Correcting bleaching — writing: 12 of 60"
+    assert dialog.maximum() == 60 and dialog.value() == 12
+    release.set()
+    qtbot.waitUntil(lambda: results == ["done"], timeout=5000)
+
+
+def test_progress_dialog_is_wide_enough_for_its_title(qtbot):
+    from PyQt6 import QtGui, QtWidgets
+
+    from flimage_app.gui.workers import widen_for_title
+
+    parent = QtWidgets.QWidget()
+    qtbot.addWidget(parent)
+    title = "Correcting bleaching of HeLa-GFP_2024-05-03_dish2_timelapse"
+    task = run_with_progress(parent, title, lambda progress, cancel: None)
+    dialog = parent.findChild(QtWidgets.QProgressDialog)
+    bold = QtGui.QFont(dialog.font())
+    bold.setBold(True)
+    assert dialog.minimumWidth() >= QtGui.QFontMetrics(bold).horizontalAdvance(title) + 100
+    qtbot.waitUntil(task.is_done, timeout=5000)
+    box = QtWidgets.QInputDialog()
+    qtbot.addWidget(box)
+    box.setMinimumWidth(2000)
+    box.setWindowTitle("Pixel size")
+    widen_for_title(box)
+    assert box.minimumWidth() == 2000  # never narrower than it was
+
+
+def test_a_task_is_done_only_once_its_outcome_arrived(qtbot):
+    """``busy`` flags built on is_done() must not look idle while the result travels."""
+    import threading
+    import time
+
+    returned = threading.Event()
+
+    def work(progress, cancel):
+        returned.set()
+        return 7
+
+    results = []
+    task = Task(work)
+    task.succeeded.connect(results.append)
+    task.start()
+    assert returned.wait(5)
+    time.sleep(0.1)  # the worker has long finished; the GUI thread has not heard yet
+    assert not task.is_done() and results == []
+    qtbot.waitUntil(task.is_done, timeout=5000)
+    assert results == [7]

@@ -457,8 +457,7 @@ class MainWindow(QtWidgets.QMainWindow):
             if self.series_list.currentRow() != row:
                 self.series_list.setCurrentRow(row)
         self.metadata_panel.set_document(document, document.current_index if document else 0)
-        self.browser.set_series(document.series if document else None,
-                                document.current_index if document else 0)
+        self.browser.set_document(document, document.current_index if document else 0)
         self._update_actions()
         self._update_title()
         self.info_label.setText(self._series_info(document))

@@ -12,6 +12,12 @@ Qt's thread pool and turns its outcome into signals:
 :func:`run_with_progress` adds a modal progress dialog whose Cancel button
 asks the task to stop, and shows an error dialog when it fails.  Panels reuse
 it for every operation that may take more than a moment.
+
+The work may report ``progress(done, total)`` or ``progress(done, total, label)``
+where `label` names the pass over the frames ("measuring", "writing"); the
+dialog then says "Correcting bleaching — writing: 12 of 60".  A count that
+starts again from a smaller `done` without a label is taken as the next pass
+("pass 2: 12 of 60"), so each pass counts the frames it really goes through.
 """
 
 from __future__ import annotations
@@ -21,14 +27,78 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from PyQt6 import QtCore, QtWidgets
+from PyQt6 import QtCore, QtGui, QtWidgets
 
 from flimage_app.model.errors import Cancelled, FLImageAppError
 
 log = logging.getLogger(__name__)
 
-#: Signature of the work a task runs: ``function(progress, cancel) -> result``.
-TaskFunction = Callable[[Callable[[int, int], None], Callable[[], bool]], Any]
+#: Signature of the work a task runs: ``function(progress, cancel) -> result``;
+#: ``progress(done, total, label=None)``.
+TaskFunction = Callable[[Callable[..., None], Callable[[], bool]], Any]
+
+#: Room a window manager's title bar takes besides the title: icon, buttons, margins (px).
+TITLE_BAR_EXTRA = 140
+
+
+def widen_for_title(dialog: QtWidgets.QWidget) -> None:
+    """Make `dialog` at least as wide as its window title needs in a title bar.
+
+    Small dialogs (an input box, a progress bar) are sized to their contents, and
+    window managers cut the title short to that width.  The title font is the
+    window manager's; the application's bold font is a close stand-in.
+    """
+    font = QtGui.QFont(dialog.font())
+    font.setBold(True)
+    needed = (QtGui.QFontMetrics(font).horizontalAdvance(dialog.windowTitle())
+              + TITLE_BAR_EXTRA)
+    if dialog.minimumWidth() < needed:
+        dialog.setMinimumWidth(needed)
+
+
+class ProgressText:
+    """What a progress dialog shows for ``progress(done, total[, label])`` reports.
+
+    Qt-free, so that the counting can be tested without a dialog.
+
+    Parameters
+    ----------
+    title
+        What is being done, e.g. "Correcting bleaching".
+    """
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.label: str | None = None
+        self.pass_number = 1
+        self._last_done = 0
+
+    def set_label(self, label: str) -> None:
+        """Name the pass that the following reports count ("fitting", "writing")."""
+        self.label = label or self.label
+
+    def update(self, done: int, total: int, label: str | None = None) -> tuple[int, int, str]:
+        """The bar's value and maximum and the text for a report.
+
+        `done` is clamped to ``0 … total``: the text never claims more work than
+        there is.  A total of 0 or less means "unknown" (a busy bar, no count).
+        """
+        done, total = int(done), int(total)
+        if label:
+            self.set_label(label)
+        elif done < self._last_done and self.label is None:
+            self.pass_number += 1  # the count started again: the next pass over the frames
+        self._last_done = done
+        if self.label:
+            stage = f"{self.title} — {self.label}"
+        elif self.pass_number > 1:
+            stage = f"{self.title} — pass {self.pass_number}"
+        else:
+            stage = self.title
+        if total <= 0:
+            return 0, 0, f"{stage}…"
+        done = min(max(done, 0), total)
+        return done, total, f"{stage}: {done} of {total}"
 
 
 def error_message(error: BaseException) -> str:
@@ -47,6 +117,8 @@ class Task(QtCore.QObject):
     """A callable ``function(progress, cancel)`` run once in a worker thread."""
 
     progressed = QtCore.pyqtSignal(int, int)
+    #: the label of the pass the next ``progressed`` belongs to (emitted when it changes)
+    stageChanged = QtCore.pyqtSignal(str)
     succeeded = QtCore.pyqtSignal(object)
     failed = QtCore.pyqtSignal(str)
     cancelled = QtCore.pyqtSignal()
@@ -57,6 +129,11 @@ class Task(QtCore.QObject):
         self._function = function
         self._cancel_requested = threading.Event()
         self._done = threading.Event()
+        self._stage: str | None = None
+        # Set when ``finished`` reaches this object's thread (the GUI thread), i.e. after
+        # the outcome's handlers ran: a panel that reports ``busy`` from is_done() must
+        # not look idle while its result is still on its way.
+        self.finished.connect(self._on_finished)
 
     def cancel(self) -> None:
         """Ask the task to stop at its next ``cancel()`` check."""
@@ -66,7 +143,18 @@ class Task(QtCore.QObject):
         return self._cancel_requested.is_set()
 
     def is_done(self) -> bool:
+        """True once the outcome (succeeded / failed / cancelled) has been delivered."""
         return self._done.is_set()
+
+    def _on_finished(self) -> None:
+        self._done.set()
+
+    def report_progress(self, done: int, total: int, label: str | None = None) -> None:
+        """The ``progress`` callback the work gets (called in the worker thread)."""
+        if label and label != self._stage:
+            self._stage = label
+            self.stageChanged.emit(label)  # queued before the count it labels
+        self.progressed.emit(int(done), int(total))
 
     def start(self) -> None:
         """Run the task in Qt's global thread pool."""
@@ -75,7 +163,7 @@ class Task(QtCore.QObject):
     def run(self) -> None:
         """Execute the function in the calling thread and emit the outcome."""
         try:
-            result = self._function(self.progressed.emit, self.is_cancel_requested)
+            result = self._function(self.report_progress, self.is_cancel_requested)
         except Cancelled:
             self.cancelled.emit()
         except Exception as error:  # every failure must reach the user, not kill the thread
@@ -85,7 +173,6 @@ class Task(QtCore.QObject):
         else:
             self.succeeded.emit(result)
         finally:
-            self._done.set()
             self.finished.emit()
 
 
@@ -116,21 +203,25 @@ def run_with_progress(parent: QtWidgets.QWidget | None, title: str, function: Ta
 
     dialog = QtWidgets.QProgressDialog(title, "Cancel", 0, 0, parent)
     dialog.setWindowTitle(title)
+    widen_for_title(dialog)
     dialog.setWindowModality(QtCore.Qt.WindowModality.WindowModal)
     dialog.setMinimumDuration(300)  # quick tasks finish without a flashing dialog
     dialog.setAutoClose(False)
     dialog.setAutoReset(False)
     task = Task(function, parent)
+    text = ProgressText(title)
 
     def show_progress(done: int, total: int) -> None:
-        dialog.setMaximum(max(total, 0))
-        dialog.setValue(min(done, total) if total > 0 else 0)
-        dialog.setLabelText(f"{title}… {done} of {total}" if total > 0 else f"{title}…")
+        value, maximum, label = text.update(done, total)
+        dialog.setMaximum(maximum)
+        dialog.setValue(value)
+        dialog.setLabelText(label)
 
     def request_cancel() -> None:
         dialog.setLabelText(f"{title}: cancelling…")
         task.cancel()
 
+    task.stageChanged.connect(text.set_label)
     task.progressed.connect(show_progress)
     dialog.canceled.connect(request_cancel)
     if on_success is not None:

@@ -2,11 +2,21 @@
 
 Orientation follows numpy and Fiji: array row = y (downwards), column = x
 (rightwards), pixel (x, y) covers ``[x, x+1) × [y, y+1)`` in view coordinates.
+
+The pixel readout (``cursorMoved``) stays true to what is on display: it is
+sent again when another frame, series or pixel size is shown under a resting
+cursor, and None when the view is cleared or the cursor leaves.  A preview
+(a frame shown with ``values_label``) is read out under that name, not as raw.
+
+Keys pressed while the image has the focus go first to :attr:`ImageView.key_handlers`
+(see there), so that a panel can use the arrow keys (e.g. to move a selected ROI)
+before they step frames.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +36,20 @@ NO_BACKGROUND_NOTE = ("No background stored for this frame (shown as zeros); "
                       "Show ▸ Raw for the image")
 
 VIEW_MODE_LABELS = {"raw": "Raw", "background": "Background", "corrected": "Corrected"}
+
+#: A caption with this word marks a preview (a panel's computed image, not the file's):
+#: the readout then names the values "preview" unless the panel named them itself.
+PREVIEW_MARK = "PREVIEW"
+PREVIEW_LABEL = "preview"
+
+#: Left margin of the caption in the view (px); the caption wraps within the view's width.
+CAPTION_MARGIN = 10
+#: Parts of a caption ("name   frame 3 of 36   t = 0.761 s") are separated by this.
+CAPTION_SEPARATOR = "   "
+
+#: A key handler of :attr:`ImageView.key_handlers`: ``handler(key, modifiers) -> bool``
+#: with the ``Qt.Key`` and ``Qt.KeyboardModifier`` values as ints; True consumes the key.
+KeyHandler = Callable[[int, int], bool]
 
 #: Percentiles of the frame's intensities mapped to black and white in auto-levels mode;
 #: robust against hot pixels and a few saturated spots.
@@ -63,6 +87,26 @@ def robust_levels(image: np.ndarray) -> tuple[float, float]:
     return float(low), float(high)
 
 
+def wrap_caption(text: str, font: QtGui.QFont, width: float) -> str:
+    """`text` with its parts (separated by :data:`CAPTION_SEPARATOR`) on as many lines as
+    `width` (px) needs; a part wider than `width` keeps a line of its own."""
+    if width <= 0 or not text:
+        return text
+    metrics = QtGui.QFontMetricsF(font)
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for part in paragraph.split(CAPTION_SEPARATOR):
+            candidate = f"{line}{CAPTION_SEPARATOR}{part}" if line else part
+            if line and metrics.horizontalAdvance(candidate) > width:
+                lines.append(line)
+                line = part
+            else:
+                line = candidate
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def nice_length(limit: float) -> float:
     """The largest 1, 2 or 5 × 10ⁿ not larger than `limit` (for scale bars)."""
     if not limit > 0 or not math.isfinite(limit):
@@ -85,27 +129,35 @@ def format_length(metres: float) -> str:
 
 @dataclass(frozen=True)
 class PixelReadout:
-    """What lies under the cursor: pixel indices, position in µm, and values."""
+    """What lies under the cursor: pixel indices, position in µm, and values.
+
+    `label` names a single value that is neither the file's raw nor its corrected
+    value (e.g. "preview" for a panel's computed image); None for a frame read
+    from the series.
+    """
 
     x: int
     y: int
     pixel_size: float | None
     raw: float
     corrected: float
+    label: str | None = None
 
     def text(self) -> str:
         where = f"x {self.x}, y {self.y} px"
         if self.pixel_size:
             um = self.pixel_size * 1e6
             where += f" ({(self.x + 0.5) * um:.2f}, {(self.y + 0.5) * um:.2f} µm)"
+        if self.label:
+            return f"{where}   {self.label} {self.raw:.6g}"
         return f"{where}   raw {self.raw:.6g}   corrected {self.corrected:.6g}"
 
 
-def pixel_readout(frame: Frame, x: float, y: float,
-                  pixel_size: float | None) -> PixelReadout | None:
+def pixel_readout(frame: Frame, x: float, y: float, pixel_size: float | None,
+                  label: str | None = None) -> PixelReadout | None:
     """The readout at view position (`x`, `y`), or None outside the image.
 
-    The position in µm is that of the pixel centre.
+    The position in µm is that of the pixel centre.  `label`: see :class:`PixelReadout`.
     """
     column, row = math.floor(x), math.floor(y)
     rows, columns = frame.raw.shape[:2]
@@ -113,7 +165,7 @@ def pixel_readout(frame: Frame, x: float, y: float,
         return None
     return PixelReadout(x=column, y=row, pixel_size=pixel_size,
                         raw=float(frame.raw[row, column]),
-                        corrected=float(frame.corrected[row, column]))
+                        corrected=float(frame.corrected[row, column]), label=label)
 
 
 class ScaleBar:
@@ -191,13 +243,27 @@ class ScaleBar:
             self.HEIGHT + 3 + text.height() + 2 * pad))
 
 
-def _toolbar_label(text: str, buddy: QtWidgets.QWidget) -> QtWidgets.QLabel:
-    """A label for a toolbar control that explains what the control does when hovered."""
-    label = QtWidgets.QLabel(text)
-    label.setBuddy(buddy)
-    label.setToolTip(buddy.toolTip())
-    label.setContentsMargins(4, 0, 0, 0)
-    return label
+class ToolbarField(QtWidgets.QWidget):
+    """A toolbar control with its label, in one piece.
+
+    A narrow toolbar moves what does not fit into its » menu; label and control
+    move together, so that a label never stands without its control.
+    """
+
+    def __init__(self, text: str, control: QtWidgets.QWidget) -> None:
+        super().__init__()
+        self.control = control
+        self.label = QtWidgets.QLabel(text)
+        self.label.setBuddy(control)
+        # the label explains what the control does when hovered, as the control does
+        self.label.setToolTip(control.toolTip())
+        self.label.setContentsMargins(4, 0, 0, 0)
+        self.setToolTip(control.toolTip())
+        layout = QtWidgets.QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addWidget(self.label)
+        layout.addWidget(control)
 
 
 def _gap(width: int = 8) -> QtWidgets.QWidget:
@@ -211,7 +277,16 @@ class ImageView(QtWidgets.QWidget):
 
     Public attributes other panels use: ``view_box`` (a ``pg.ViewBox`` with
     y pointing down — add ROIs there, in pixel coordinates x = column,
-    y = row) and ``image_item`` (the ``pg.ImageItem``).
+    y = row), ``image_item`` (the ``pg.ImageItem``) and ``key_handlers``.
+
+    ``key_handlers`` is a list of ``handler(key, modifiers) -> bool`` (see
+    :data:`KeyHandler`), consulted in order for every key pressed while the image
+    has the focus, before the window's shortcuts (the Frame menu's ←/→, PgUp/PgDn,
+    Home/End) see it.  A handler that returns True has used the key: nothing else
+    gets it.  A panel appends its handler (e.g. one that moves the selected ROI with
+    the arrow keys and returns False when no ROI is selected) and removes it when
+    done; the handler need not import Qt: compare with ``QtCore.Qt.Key.Key_Left.value``
+    or plain ints.
 
     Signals
     -------
@@ -234,6 +309,17 @@ class ImageView(QtWidgets.QWidget):
         self._mode = "corrected"
         self._shape: tuple[int, ...] | None = None
         self._caption_text = ""
+        #: name of the values on display when they are not the file's (a preview)
+        self.values_label: str | None = None
+        #: see the class docstring
+        self.key_handlers: list[KeyHandler] = []
+        #: where the cursor rests over the view (scene coordinates), None when outside
+        self._cursor_scene_position: QtCore.QPointF | None = None
+        #: the key press whose ShortcutOverride a handler used (its press is swallowed),
+        #: or that the handlers declined (not offered twice)
+        self._offered_key: tuple[int, bool] | None = None
+        #: whether the last readout sent was a pixel (not None)
+        self._readout_shown = False
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(QtGui.QColor(24, 24, 28))
@@ -258,8 +344,11 @@ class ImageView(QtWidgets.QWidget):
         self.scale_bar = ScaleBar(self.view_box)
         self.caption = QtWidgets.QGraphicsSimpleTextItem(self.view_box)
         self.caption.setBrush(QtGui.QColor(235, 235, 235))
-        self.caption.setPos(10, 8)
+        self.caption.setPos(CAPTION_MARGIN, 8)
         self.caption.setZValue(1000)
+        # a narrow view (small screen, wide panel) wraps the caption instead of cutting
+        # off the frame number and time
+        self.view_box.sigResized.connect(self._update_caption)
         # what the empty view means (reading, unreadable frame), centred on the view box
         self.placeholder = QtWidgets.QGraphicsSimpleTextItem(self.view_box)
         self.placeholder.setBrush(QtGui.QColor(190, 190, 190))
@@ -284,8 +373,8 @@ class ImageView(QtWidgets.QWidget):
         self.fit_button = QtWidgets.QPushButton("Fit view")
         self.fit_button.setToolTip("Zoom to show the whole image (or double-click the image)")
 
-        mode_label = _toolbar_label("Show:", self.mode_combo)
-        colormap_label = _toolbar_label("Colour map:", self.colormap_combo)
+        self.mode_field = ToolbarField("Show:", self.mode_combo)
+        self.colormap_field = ToolbarField("Colour map:", self.colormap_combo)
         spacer = QtWidgets.QWidget()
         spacer.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding,
                              QtWidgets.QSizePolicy.Policy.Preferred)
@@ -294,9 +383,8 @@ class ImageView(QtWidgets.QWidget):
         self.toolbar = QtWidgets.QToolBar()
         self.toolbar.setIconSize(QtCore.QSize(16, 16))
         self.toolbar.setStyleSheet("QToolBar { border: none; spacing: 4px; }")
-        for widget in (mode_label, self.mode_combo, _gap(), colormap_label,
-                       self.colormap_combo, _gap(), self.hold_levels_check, self.auto_button,
-                       spacer, self.fit_button):
+        for widget in (self.mode_field, _gap(), self.colormap_field, _gap(),
+                       self.hold_levels_check, self.auto_button, spacer, self.fit_button):
             self.toolbar.addWidget(widget)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -310,6 +398,8 @@ class ImageView(QtWidgets.QWidget):
         self.auto_button.clicked.connect(self.auto_levels)
         self.fit_button.clicked.connect(self.fit_view)
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.graphics.installEventFilter(self)
+        self.graphics.viewport().installEventFilter(self)
         self.set_colormap(COLORMAP_NAMES[0])
 
     # --- state ----------------------------------------------------------------------------
@@ -331,8 +421,9 @@ class ImageView(QtWidgets.QWidget):
         if changed:
             self.modeChanged.emit(mode)
 
-    def _update_caption(self) -> None:
-        text = self._caption_text
+    def _update_caption(self, *_args) -> None:
+        text = wrap_caption(self._caption_text, self.caption.font(),
+                            self.view_box.boundingRect().width() - 2 * CAPTION_MARGIN)
         if self.frame is not None and self._mode == "background" and self.frame.background is None:
             # an all-black view would look like a broken image
             text += ("\n" if text else "") + NO_BACKGROUND_NOTE
@@ -367,11 +458,19 @@ class ImageView(QtWidgets.QWidget):
 
     # --- display --------------------------------------------------------------------------
     def set_frame(self, frame: Frame | None, pixel_size: float | None = None,
-                  caption: str = "") -> None:
-        """Display `frame` (None clears the view) with scale bar and top-left caption."""
+                  caption: str = "", values_label: str | None = None) -> None:
+        """Display `frame` (None clears the view) with scale bar and top-left caption.
+
+        `values_label` names the values of a frame that is not the file's, e.g.
+        "preview (bleach-corrected)"; the readout uses it instead of raw/corrected.
+        A caption containing :data:`PREVIEW_MARK` is a preview without a label given.
+        """
         self.frame = frame
         self.pixel_size = pixel_size
         self._caption_text = caption
+        if values_label is None and PREVIEW_MARK in caption:
+            values_label = PREVIEW_LABEL
+        self.values_label = values_label if frame is not None else None
         self._update_caption()
         self.scale_bar.set_pixel_size(pixel_size if frame is not None else None)
         if frame is None:
@@ -379,6 +478,9 @@ class ImageView(QtWidgets.QWidget):
             self._shape = None
             self.placeholder.setVisible(True)
             self._centre_placeholder()
+            # nothing under the cursor now: the previous frame's values must not stay
+            self._readout_shown = False
+            self.cursorMoved.emit(None)
             return
         self.placeholder.setVisible(False)
         new_shape = frame.raw.shape != self._shape
@@ -388,6 +490,9 @@ class ImageView(QtWidgets.QWidget):
             self.scale_bar.image_shape = frame.raw.shape
             self.fit_view()
             self.update_histogram()
+        # a cursor resting on the image reads the new frame (stepping, playing, another
+        # series or pixel size) instead of keeping the old values
+        self._emit_readout()
 
     def show_message(self, text: str) -> None:
         """Text shown in the middle of the view while no frame is on display."""
@@ -431,11 +536,48 @@ class ImageView(QtWidgets.QWidget):
         """The pixel readout at view coordinates (`x`, `y`)."""
         if self.frame is None:
             return None
-        return pixel_readout(self.frame, x, y, self.pixel_size)
+        return pixel_readout(self.frame, x, y, self.pixel_size, self.values_label)
 
     def _on_mouse_moved(self, scene_position: QtCore.QPointF) -> None:
-        if self.frame is None or not self.view_box.sceneBoundingRect().contains(scene_position):
-            self.cursorMoved.emit(None)
-            return
-        point = self.view_box.mapSceneToView(scene_position)
-        self.cursorMoved.emit(self.readout_at(point.x(), point.y()))
+        self._cursor_scene_position = QtCore.QPointF(scene_position)
+        self._emit_readout()
+
+    def _emit_readout(self) -> None:
+        position = self._cursor_scene_position
+        readout = None
+        if (self.frame is not None and position is not None
+                and self.view_box.sceneBoundingRect().contains(position)):
+            point = self.view_box.mapSceneToView(position)
+            readout = self.readout_at(point.x(), point.y())
+        if readout is not None or self._readout_shown:
+            # "nothing under the cursor" is said once, not for every frame played
+            self._readout_shown = readout is not None
+            self.cursorMoved.emit(readout)
+
+    # --- keys -----------------------------------------------------------------------------
+    def offer_key(self, key: int, modifiers: int) -> bool:
+        """Offer a key to :attr:`key_handlers` in order; True if one used it."""
+        return any(handler(int(key), int(modifiers)) for handler in list(self.key_handlers))
+
+    def eventFilter(self, watched: QtCore.QObject, event: QtCore.QEvent) -> bool:
+        kind = event.type()
+        if watched is self.graphics.viewport() and kind == QtCore.QEvent.Type.Leave:
+            self._cursor_scene_position = None
+            self._emit_readout()
+        elif watched is self.graphics and kind == QtCore.QEvent.Type.ShortcutOverride:
+            # Qt asks the focus widget before it runs a shortcut: this is where the
+            # handlers come before the Frame menu's keys
+            used = self.offer_key(event.key(), event.modifiers().value)
+            self._offered_key = (event.key(), used)
+            if used:
+                event.accept()
+                return True
+        elif watched is self.graphics and kind == QtCore.QEvent.Type.KeyPress:
+            offered, self._offered_key = self._offered_key, None
+            if offered is not None and offered[0] == event.key():
+                return offered[1]  # swallowed if a handler used its ShortcutOverride
+            if self.offer_key(event.key(), event.modifiers().value):
+                return True
+        elif watched is self.graphics and kind == QtCore.QEvent.Type.KeyRelease:
+            self._offered_key = None
+        return super().eventFilter(watched, event)

@@ -17,7 +17,7 @@ from typing import Any
 from PyQt6 import QtCore, QtGui, QtWidgets
 
 from flimage_app.gui.document import SERIES_DEF, SERIES_KEYS
-from flimage_app.gui.workers import error_message
+from flimage_app.gui.workers import error_message, widen_for_title
 from flimage_app.model.meta import META_DEF, META_KEYS, META_UNITS, NUMERIC_KEYS
 
 #: SI unit → (unit shown, factor from SI to shown).
@@ -130,6 +130,8 @@ class MetadataPanel(QtWidgets.QWidget):
         header.setSectionResizeMode(2, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
         self.table.setTextElideMode(QtCore.Qt.TextElideMode.ElideMiddle)
         self.table.setWordWrap(False)  # wrapping at "-" or "_" would defeat the middle elision
+        # Tab moves on to the controls below, not from cell to cell
+        self.table.setTabKeyNavigation(False)
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.DoubleClicked
                                    | QtWidgets.QAbstractItemView.EditTrigger.EditKeyPressed)
         self._add_heading_row(SERIES_HEADING_ROW, "Series",
@@ -351,6 +353,8 @@ class MetadataPanel(QtWidgets.QWidget):
             return False
         self.message.setText("")
         self.refresh()
+        # the document's observers (the frame table, the title) show the edit too
+        self.document.changed.emit()
         edited.emit(key)
         return True
 
@@ -375,18 +379,33 @@ class MetadataPanel(QtWidgets.QWidget):
 
     def ask_pixel_size(self) -> None:
         """Ask for the pixel size in µm and set it on every frame."""
-        value, accepted = QtWidgets.QInputDialog.getDouble(
-            self, "Pixel size", "Pixel size of every frame [µm]:", 0.1, 1e-4, 1e4, 4)
-        if accepted:
+        value = self._ask_number("Pixel size", "Pixel size of every frame [µm]:", 0.1,
+                                 1e-4, 1e4)
+        if value is not None:
             self.set_pixel_size(value)
 
     def ask_frame_interval(self) -> None:
         """Ask for the time between frames in seconds and set every frame's time."""
-        value, accepted = QtWidgets.QInputDialog.getDouble(
-            self, "Frame interval", "Seconds between frames (frame 0 at t = 0 s):", 1.0,
-            1e-6, 1e6, 4)
-        if accepted:
+        value = self._ask_number("Frame interval",
+                                 "Seconds between frames (frame 0 at t = 0 s):", 1.0, 1e-6, 1e6)
+        if value is not None:
             self.set_frame_interval(value)
+
+    def _ask_number(self, title: str, label: str, value: float, minimum: float,
+                    maximum: float) -> float | None:
+        """A number typed into a dialog whose title shows in full; None if cancelled."""
+        dialog = QtWidgets.QInputDialog(self)
+        dialog.setInputMode(QtWidgets.QInputDialog.InputMode.DoubleInput)
+        dialog.setWindowTitle(title)
+        dialog.setLabelText(label)
+        dialog.setDoubleDecimals(4)
+        dialog.setDoubleRange(minimum, maximum)
+        dialog.setDoubleValue(value)
+        widen_for_title(dialog)
+        accepted = dialog.exec() == QtWidgets.QDialog.DialogCode.Accepted
+        number = dialog.doubleValue()
+        dialog.deleteLater()
+        return number if accepted else None
 
     def _on_item_changed(self, item: QtWidgets.QTableWidgetItem) -> None:
         if self._updating or item.column() != 1:
