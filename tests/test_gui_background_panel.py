@@ -43,6 +43,16 @@ pytest_plugins = ["tests.gui_fixtures"]
 SHAPE = (32, 40)
 
 
+@pytest.fixture(autouse=True)
+def discard_on_close(monkeypatch):
+    """Closing the window at the end of a test discards unsaved ROIs (no modal prompt)."""
+    from PyQt6 import QtWidgets
+
+    discard = QtWidgets.QMessageBox.StandardButton.Discard
+    monkeypatch.setattr(QtWidgets.QMessageBox, "question", lambda *args, **kwargs: discard)
+    monkeypatch.setattr(QtWidgets.QMessageBox, "exec", lambda self: discard)
+
+
 @pytest.fixture
 def series_path(tmp_path):
     path = tmp_path / "cells.h5"
@@ -61,7 +71,7 @@ def panel(qtbot, window, series_path):
 
 
 def roi_items(panel):
-    return [graphic.item for graphic in panel._graphics]
+    return [graphic.item for graphic in panel.layer.graphics]
 
 
 def wait_preview(qtbot, panel):
@@ -73,12 +83,16 @@ def wait_preview(qtbot, panel):
 
 def test_draw_every_kind_of_roi(qtbot, window, panel):
     panel.add_roi(RectangleROI(0, 0, 6, 32))
-    panel.add_default_shape("ellipse")
+    panel.ellipse_button.click()
+    panel.tool.press(16.2, 12.4)
+    panel.tool.move(20, 14)
+    panel.tool.release(24.4, 19.6)  # snapped to whole pixels, as Fiji does
     panel.polygon_button.click()
-    assert panel.tool.kind == "polygon"
+    assert panel.tool.kind == "polygon" and not panel.ellipse_button.isChecked()
     for x, y in ((30, 2), (39, 2), (39, 12)):
         panel.tool.press(x, y)
-    panel.polygon_button.click()  # un-checking the tool closes the polygon
+    panel.tool.finish()
+    assert panel.polygon_button.isChecked()  # the tool stays picked, as in Fiji
     panel.freehand_button.click()
     panel.tool.press(30, 20)
     for angle in np.linspace(0, 2 * np.pi, 60):
@@ -97,10 +111,9 @@ def test_draw_every_kind_of_roi(qtbot, window, panel):
     assert rois[4].role == "exclude" and rois[4].width_px == 2
     assert panel.roi_list.count() == 5
     assert all(item in window.image_view.view_box.addedItems for item in roi_items(panel))
-    assert not panel.tool.active and not panel.polygon_button.isChecked()
-    # the default ellipse sits in the middle of the image, a fifth of its size
-    ellipse = rois[1]
-    assert ellipse.x + ellipse.width / 2 == pytest.approx(20, abs=1)
+    assert panel.tool.kind == "freehand" and panel.freehand_button.isChecked()
+    assert not panel.polygon_button.isChecked()
+    assert (rois[1].x, rois[1].y, rois[1].width, rois[1].height) == (16, 12, 8, 8)
     np.testing.assert_array_equal(panel.background_mask(),
                                   ROISet(rois=rois).mask(SHAPE))
 
@@ -112,17 +125,18 @@ def test_moving_an_item_is_an_undoable_edit(qtbot, panel):
     item.sigRegionChangeFinished.emit(item)
     assert panel.roiset.rois[0] == RectangleROI(10, 12, 5, 6, name="rectangle 1")
     assert roi_items(panel)[0] is item  # the dragged item stays
-    panel.undo_action.trigger()
+    assert panel.state.history.undo_text == "Move ROI"
+    panel.undo_button.click()
     assert panel.roiset.rois[0].x == 2
     assert tuple(roi_items(panel)[0].pos()) == (2, 3)
-    panel.redo_action.trigger()
+    panel.redo_button.click()
     assert tuple(roi_items(panel)[0].pos()) == (10, 12)
 
 
 def test_rename_role_delete_and_undo_redo(qtbot, panel):
     panel.add_roi(RectangleROI(0, 0, 8, 8))
     panel.add_roi(EllipseROI(20, 10, 10, 10))
-    panel.rename(0, "corner")
+    panel.state.rename(0, "corner")
     panel.select(1)
     panel.role_button.click()
     assert [r.name for r in panel.roiset.rois] == ["corner", "ellipse 1"]
@@ -130,13 +144,13 @@ def test_rename_role_delete_and_undo_redo(qtbot, panel):
     panel.select(0)
     panel.delete_button.click()
     assert [r.name for r in panel.roiset.rois] == ["ellipse 1"]
-    stack = panel.undo_group.activeStack()
-    assert stack.count() == 5
+    history = panel.state.history
+    assert history is panel.main_window.current_document().history
     for _ in range(3):
-        panel.undo_action.trigger()
+        history.undo()
     assert [(r.name, r.role) for r in panel.roiset.rois] == [("rectangle 1", "include"),
                                                             ("ellipse 1", "include")]
-    panel.redo_action.trigger()
+    history.redo()
     assert panel.roiset.rois[0].name == "corner"
     assert panel.roi_list.item(0).text() == "corner"
 
@@ -152,12 +166,12 @@ def test_profile_and_offset_changes_are_undoable(qtbot, panel):
     panel.profile_combo.setCurrentIndex(panel.profile_combo.findData("poly2o"))
     panel.offset_combo.setCurrentIndex(panel.offset_combo.findData("mode"))
     assert (panel.roiset.fit_profile, panel.roiset.fit_offset) == ("poly2o", "mode")
-    panel.undo_action.trigger()
+    panel.undo_button.click()
     assert panel.roiset.fit_offset == "mean"
-    panel.undo_action.trigger()
+    panel.undo_button.click()
     assert panel.roiset.fit_profile == "tilt"
     assert panel.profile_combo.currentData() == "tilt"
-    panel.redo_action.trigger()
+    panel.redo_button.click()
     assert panel.profile_combo.currentData() == "poly2o"
 
 
@@ -254,8 +268,7 @@ def test_stored_data_background_is_read_in_the_worker_and_subtracted(qtbot, wind
     mask = BorderROI(3).mask(SHAPE)
     expected = estimate(frames[0] - 10.0, "mean", "tilt", from_mask=mask)
     np.testing.assert_allclose(panel.preview_result.background, expected, rtol=1e-6)
-    document = window.current_document()
-    np.testing.assert_array_equal(panel._data_backgrounds[document][0], np.full(SHAPE, 10.0))
+    np.testing.assert_array_equal(panel.state.data_backgrounds[0], np.full(SHAPE, 10.0))
     # the next preview of that frame takes the background from the cache
     request = panel.preview_request()
     assert request.read_data_background is None
@@ -547,11 +560,11 @@ def test_each_series_keeps_its_own_regions_and_undo_history(qtbot, window, panel
     write_series(other, count=2, shape=SHAPE)
     window.open_paths([other])
     wait_for_frame(qtbot, window, 0)
-    assert panel.roiset.rois == () and not panel.undo_action.isEnabled()
+    assert panel.roiset.rois == () and not panel.undo_button.isEnabled()
     panel.add_roi(RectangleROI(0, 0, 4, 4))
     window.series_list.setCurrentRow(0)
     assert [r.kind for r in panel.roiset.rois] == ["border"]
-    panel.undo_action.trigger()
+    panel.undo_button.click()
     assert panel.roiset.rois == ()
 
 
@@ -566,7 +579,7 @@ def test_export_and_import_json(qtbot, panel, tmp_path):
     save_roiset_json(other, tmp_path / "other.json")
     assert panel.import_rois(tmp_path / "other.json")
     assert panel.roiset == other
-    panel.undo_action.trigger()
+    panel.undo_button.click()
     assert panel.roiset.rois[0].kind == "polygon"
 
 
@@ -584,13 +597,13 @@ def test_import_imagej_rois(qtbot, panel, tmp_path, errors):
     assert errors and "Cannot read ImageJ" in errors[-1][1]
 
 
-def test_escape_cancels_nothing_drawn_with_too_few_points(qtbot, panel):
+def test_a_polygon_with_too_few_points_draws_nothing(qtbot, panel):
     panel.polygon_button.click()
     panel.tool.press(1, 1)
     panel.tool.press(5, 1)
     panel.tool.finish()
     assert panel.roiset.rois == ()
-    assert not panel.polygon_button.isChecked()
+    assert panel.polygon_button.isChecked() and not panel.tool.drawing
 
 
 def test_mouse_drawing_on_the_view(qtbot, window, panel):
