@@ -324,8 +324,11 @@ class DrawingTool(QtCore.QObject):
         return False
 
     def _near_first_vertex(self, x: float, y: float) -> bool:
-        """True when (x, y) is within :data:`CLOSE_DISTANCE_PX` screen pixels of vertex 0."""
-        first = self.view_box.mapViewToScene(QtCore.QPointF(*self.points[0]))
+        return self._near_vertex(x, y, 0)
+
+    def _near_vertex(self, x: float, y: float, number: int) -> bool:
+        """True when (x, y) is within :data:`CLOSE_DISTANCE_PX` screen pixels of a vertex."""
+        first = self.view_box.mapViewToScene(QtCore.QPointF(*self.points[number]))
         here = self.view_box.mapViewToScene(QtCore.QPointF(x, y))
         return math.hypot(first.x() - here.x(), first.y() - here.y()) <= CLOSE_DISTANCE_PX
 
@@ -365,7 +368,10 @@ class DrawingTool(QtCore.QObject):
             if button != left:
                 return False
             if kind == types.GraphicsSceneMouseDoubleClick and self.kind == "polygon":
-                self.finish()  # the press before it added the last vertex
+                # the press before it added the last vertex, when there was one
+                if not self.points or not self._near_vertex(x, y, -1):
+                    self.points.append((x, y))
+                self.finish()
                 return True
             if not self.drawing and self.passthrough is not None \
                     and self.passthrough(event.scenePos()):
