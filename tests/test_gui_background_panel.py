@@ -925,3 +925,25 @@ def test_export_fiji_roiset_and_import_it_back(qtbot, panel, tmp_path):
     assert list(panel.roiset.rois) == rois
     assert panel.import_rois(tmp_path / "cell.roi")
     assert panel.roiset.rois[-1] == EllipseROI(12, 8, 16, 16, role="exclude", name="cell")
+
+
+@pytest.mark.parametrize("size", [(1024, 700), (1400, 900)])
+def test_the_panel_fits_a_laptop_window_without_horizontal_scrolling(qtbot, window, panel,
+                                                                      size):
+    from PyQt6 import QtWidgets
+
+    window.resize(*size)
+    window.show()
+    qtbot.waitExposed(window)
+    window.show_panel("metadata")
+    window.show_panel("background")  # the pane makes room for the panel in front
+    panel.add_roi(RectangleROI(0, 0, 4, 4, name="a region with a long name"))
+    qtbot.wait(100)
+    page = window.panel_tabs.currentWidget()
+    assert page.widget() is panel
+    assert not page.horizontalScrollBar().isVisible()
+    assert panel.width() <= page.viewport().width()
+    for button in panel.findChildren(QtWidgets.QAbstractButton):
+        if button.isVisibleTo(panel):
+            assert button.width() >= button.minimumSizeHint().width(), button.text()
+            assert button.geometry().right() <= button.parentWidget().width(), button.text()
