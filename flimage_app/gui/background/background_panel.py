@@ -193,22 +193,20 @@ class BackgroundPanel(QtWidgets.QWidget):
         self.border_spin.setRange(1, 500)
         self.border_spin.setSuffix(" px")
         self.border_spin.setToolTip("Width of the image border used as background")
-        self.border_button = QtWidgets.QToolButton()
-        self.border_button.setText("Border")
-        self.border_button.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding,
-                                         QtWidgets.QSizePolicy.Policy.Fixed)
+        self.border_button = _tool_button("Border", expanding=True)
         self.border_button.setToolTip("Add a frame of this width around the image")
         self.role_combo = QtWidgets.QComboBox()
-        self.role_combo.addItem("include (background)", "include")
-        self.role_combo.addItem("exclude (cells)", "exclude")
-        self.role_combo.setToolTip("Role of new regions: background, or excluded from it "
-                                   "(draw over cells inside a background region)")
+        self.role_combo.addItem("include", "include")
+        self.role_combo.addItem("exclude", "exclude")
+        self.role_combo.setToolTip("Role of new regions: include (this is background) or "
+                                   "exclude (cells drawn inside a background region)")
 
         self.roi_list = QtWidgets.QListWidget()
         self.roi_list.setToolTip("Double-click to rename; the selected region is yellow")
         self.roi_list.setMinimumHeight(72)
-        self.role_button = QtWidgets.QPushButton("Include ⇄ exclude")
-        self.delete_button = QtWidgets.QPushButton("Delete")
+        self.role_button = _tool_button("Include ⇄ exclude")
+        self.role_button.setToolTip("Switch the selected region between background and excluded")
+        self.delete_button = _tool_button("Delete")
         self.delete_button.setToolTip("Remove the selected region (Delete on the image)")
         # a fixed text: the step undone is in the tooltip, so the panel's width never
         # depends on it; the shortcuts are the Edit menu's (one history per document)
@@ -286,20 +284,21 @@ class BackgroundPanel(QtWidgets.QWidget):
         self.apply_button = QtWidgets.QPushButton("Apply and save as…")
         self.apply_button.setToolTip("Fit the chosen frames and write a new file (the open file "
                                      "is not changed); the result opens as a new series")
-        self.import_button = QtWidgets.QPushButton("Import…")
+        self.import_button = _tool_button("Import…")
         self.import_button.setToolTip("Load an ROI set (.json) or ImageJ/Fiji ROIs "
                                       "(.roi, RoiSet .zip)")
-        self.export_button = QtWidgets.QPushButton("Export…")
+        self.export_button = _tool_button("Export…")
         self.export_button.setToolTip("Save the regions as a Fiji RoiSet (.zip), a Fiji .roi "
                                       "(the selected region) or an ROI set (.json)")
         self._lay_out()
 
     def _lay_out(self) -> None:
         layout = QtWidgets.QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setContentsMargins(4, 4, 4, 4)
 
         regions = QtWidgets.QGroupBox("Background regions")
         grid = QtWidgets.QGridLayout(regions)
+        grid.setContentsMargins(6, 6, 6, 6)
         tools = QtWidgets.QGridLayout()
         tools.setSpacing(2)
         for number, button in enumerate([*self.tool_buttons.values(), self.border_button]):
@@ -326,15 +325,16 @@ class BackgroundPanel(QtWidgets.QWidget):
         edit_row.addWidget(self.role_button)
         edit_row.addWidget(self.delete_button)
         edit_row.addStretch(1)
-        edit_row.addWidget(self.undo_button)
-        edit_row.addWidget(self.redo_button)
         grid.addLayout(edit_row, 4, 0, 1, 2)
         grid.addWidget(self.frame_only_check, 5, 0, 1, 2)
+        # the ROI files and the undo buttons share a row: the panel stays narrow enough
+        # for the side pane of a 1024 px wide window
         files_row = QtWidgets.QHBoxLayout()
-        files_row.addWidget(QtWidgets.QLabel("ROI files:"))
         files_row.addWidget(self.import_button)
         files_row.addWidget(self.export_button)
         files_row.addStretch(1)
+        files_row.addWidget(self.undo_button)
+        files_row.addWidget(self.redo_button)
         grid.addLayout(files_row, 6, 0, 1, 2)
         layout.addWidget(regions)
 
@@ -555,10 +555,14 @@ class BackgroundPanel(QtWidgets.QWidget):
                 spin.setRange(0, last)
                 spin.setValue(value)
         if state.experimental is None:
-            self.experimental_label.setText("none (stored 'data' background, if any)")
+            # short: a wrapped second line was cut off in a narrow pane
+            self.experimental_label.setText("none")
+            self.experimental_label.setToolTip("No image loaded: the frames' stored 'data' "
+                                               "background, if any, is subtracted")
         else:
             name, image = state.experimental
             self.experimental_label.setText(f"{name} ({image.shape[1]}×{image.shape[0]} px)")
+            self.experimental_label.setToolTip("Subtracted from every frame before the fit")
         self._update_enabled()
 
     def _show_history(self) -> None:
@@ -990,6 +994,17 @@ class BackgroundPanel(QtWidgets.QWidget):
             return False
         self.main_window.statusBar().showMessage(f"Exported the ROIs to {path}", 5000)
         return True
+
+
+def _tool_button(text: str, expanding: bool = False) -> QtWidgets.QToolButton:
+    """A button as narrow as its text (push buttons are at least 80 px wide)."""
+    button = QtWidgets.QToolButton()
+    button.setText(text)
+    button.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextOnly)
+    if expanding:
+        button.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding,
+                             QtWidgets.QSizePolicy.Policy.Fixed)
+    return button
 
 
 def _set_combo(combo: QtWidgets.QComboBox, key: str) -> None:
