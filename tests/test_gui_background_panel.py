@@ -947,3 +947,14 @@ def test_the_panel_fits_a_laptop_window_without_horizontal_scrolling(qtbot, wind
         if button.isVisibleTo(panel):
             assert button.width() >= button.minimumSizeHint().width(), button.text()
             assert button.geometry().right() <= button.parentWidget().width(), button.text()
+
+
+def test_another_panel_in_front_gives_the_image_back_to_panning(qtbot, window, shown):
+    panel = shown
+    panel.rect_button.click()
+    window.show_panel("metadata")
+    assert panel.tool.kind is None and panel.select_button.isChecked()
+    box = window.image_view.view_box
+    (x0, _), _ = box.viewRange()
+    drag(qtbot, window, [(20, 15), (17, 15), (14, 15), (10, 15)])
+    assert panel.roiset.rois == () and box.viewRange()[0][0] > x0 + 5

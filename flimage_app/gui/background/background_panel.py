@@ -591,6 +591,12 @@ class BackgroundPanel(QtWidgets.QWidget):
         (select/pan); it stays picked after a shape is drawn, as in Fiji."""
         self.tool.set_kind(kind)
 
+    def hideEvent(self, event: QtGui.QHideEvent) -> None:
+        """Another panel comes to the front: the image pans again (its tools are here)."""
+        if not event.spontaneous():  # not when the window is only minimised
+            self.pick_tool(None)
+        super().hideEvent(event)
+
     def _show_tool(self, kind: str | None) -> None:
         button = self.tool_buttons[kind]
         if not button.isChecked():
