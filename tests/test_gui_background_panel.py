@@ -958,3 +958,15 @@ def test_another_panel_in_front_gives_the_image_back_to_panning(qtbot, window, s
     (x0, _), _ = box.viewRange()
     drag(qtbot, window, [(20, 15), (17, 15), (14, 15), (10, 15)])
     assert panel.roiset.rois == () and box.viewRange()[0][0] > x0 + 5
+
+
+def test_delete_in_the_list_removes_the_selected_roi(qtbot, window, shown):
+    panel = shown
+    panel.add_rois([RectangleROI(2, 2, 8, 8), BorderROI(2)], "two")
+    panel.roi_list.setFocus()
+    panel.roi_list.setCurrentRow(1)
+    assert panel.state.selected == 1
+    qtbot.keyClick(panel.roi_list, QtCore.Qt.Key.Key_Delete)
+    assert [roi.kind for roi in panel.roiset.rois] == ["rectangle"]
+    qtbot.keyClick(panel.roi_list, QtCore.Qt.Key.Key_Delete)  # nothing selected: no edit
+    assert len(panel.roiset.rois) == 1

@@ -1,22 +1,32 @@
-"""The background ROIs on the image: one pyqtgraph item per ROI, in step with a state.
+"""The background ROIs on the image: their items, in step with a state, and their keys.
 
 :class:`RoiLayer` keeps the items in the image's view box equal to the ROIs of
 a :class:`~flimage_app.gui.background.background_state.BackgroundState` (the
 regions of the frame on display), shows the selection, and turns what the mouse
 does to an item (a drag, a handle drag, a click) into edits of that state.  An
 item being dragged stays where it is through the edit it causes.
+:class:`RoiKeys` gives the selected ROI the arrow keys and Delete.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import pyqtgraph as pg
 from PyQt6 import QtCore
 
 from flimage_app.gui.background.background_state import BackgroundState
-from flimage_app.gui.widgets.roi_tools import RoiGraphic
-from flimage_app.model.rois import ROI
+from flimage_app.gui.widgets.roi_tools import DrawingTool, RoiGraphic
+from flimage_app.model.rois import ROI, BorderROI
+
+#: arrow key → (dx, dy) of one step when moving the selected region
+ARROW_STEPS = {QtCore.Qt.Key.Key_Left: (-1, 0), QtCore.Qt.Key.Key_Right: (1, 0),
+               QtCore.Qt.Key.Key_Up: (0, -1), QtCore.Qt.Key.Key_Down: (0, 1)}
+#: Shift + arrow moves this many pixels
+SHIFT_STEP_PX = 10
+DELETE_KEYS = (QtCore.Qt.Key.Key_Delete, QtCore.Qt.Key.Key_Backspace)
+ENTER_KEYS = (QtCore.Qt.Key.Key_Return, QtCore.Qt.Key.Key_Enter)
 
 
 class RoiLayer(QtCore.QObject):
@@ -146,3 +156,78 @@ def same_geometry(a: ROI, b: ROI) -> bool:
     """True when `a` and `b` differ at most in name and role (so the drawn item can stay)."""
     return type(a) is type(b) and replace(a, name="", role="include") == \
         replace(b, name="", role="include")
+
+
+class RoiKeys(QtCore.QObject):
+    """Event filter of the image view: keys for the selected ROI and the polygon tool.
+
+    Arrow keys move the selected ROI by 1 px (Shift: :data:`SHIFT_STEP_PX`), Delete
+    removes it and Esc deselects it; Enter closes a polygon being drawn and Esc drops
+    it.  Only while there is something to act on: otherwise the keys go on (the
+    arrows step frames).  ``ShortcutOverride`` is accepted first, so that the window's
+    arrow-key shortcuts leave such a key to this filter.  :attr:`list_keys` is the
+    filter for the list of ROIs (Delete there removes the selected one).
+    """
+
+    def __init__(self, tool: DrawingTool, state: Callable[[], BackgroundState]) -> None:
+        super().__init__()
+        self.tool = tool
+        self.state = state
+        self.list_keys = _ListKeys(state)
+
+    def eventFilter(self, watched: QtCore.QObject, event: QtCore.QEvent) -> bool:
+        kind = event.type()
+        if kind not in (QtCore.QEvent.Type.ShortcutOverride, QtCore.QEvent.Type.KeyPress):
+            return False
+        key = event.key()
+        if not self.handles(key):
+            return False
+        if kind == QtCore.QEvent.Type.ShortcutOverride:
+            event.accept()
+        else:
+            self.press(key, event.modifiers())
+        return True
+
+    def handles(self, key: int) -> bool:
+        """True when `key` acts now (on the shape being drawn or the selected ROI)."""
+        if self.tool.drawing:
+            return key in ENTER_KEYS or key == QtCore.Qt.Key.Key_Escape
+        roi = self.state().selected_roi()
+        if roi is None:
+            return False
+        if key in ARROW_STEPS:
+            return not isinstance(roi, BorderROI)
+        return key in DELETE_KEYS or key == QtCore.Qt.Key.Key_Escape
+
+    def press(self, key: int, modifiers: QtCore.Qt.KeyboardModifier) -> None:
+        if self.tool.key(key):
+            return
+        state = self.state()
+        if key in ARROW_STEPS:
+            step = SHIFT_STEP_PX if modifiers & QtCore.Qt.KeyboardModifier.ShiftModifier else 1
+            dx, dy = ARROW_STEPS[key]
+            state.move_selected(dx * step, dy * step)
+        elif key in DELETE_KEYS:
+            state.delete_selected()
+        elif key == QtCore.Qt.Key.Key_Escape:
+            state.select(None)
+
+
+class _ListKeys(QtCore.QObject):
+    """Delete in the list of ROIs removes the selected one."""
+
+    def __init__(self, state: Callable[[], BackgroundState]) -> None:
+        super().__init__()
+        self.state = state
+
+    def eventFilter(self, watched: QtCore.QObject, event: QtCore.QEvent) -> bool:
+        kind = event.type()
+        if kind not in (QtCore.QEvent.Type.ShortcutOverride, QtCore.QEvent.Type.KeyPress):
+            return False
+        if event.key() not in DELETE_KEYS or self.state().selected_roi() is None:
+            return False
+        if kind == QtCore.QEvent.Type.ShortcutOverride:
+            event.accept()
+        else:
+            self.state().delete_selected()
+        return True
