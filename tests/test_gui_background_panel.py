@@ -970,3 +970,32 @@ def test_delete_in_the_list_removes_the_selected_roi(qtbot, window, shown):
     assert [roi.kind for roi in panel.roiset.rois] == ["rectangle"]
     qtbot.keyClick(panel.roi_list, QtCore.Qt.Key.Key_Delete)  # nothing selected: no edit
     assert len(panel.roiset.rois) == 1
+
+
+def test_rois_drawn_on_a_tiff_stack_are_unsaved_work_and_survive_save_as(qtbot, window, tmp_path):
+    import tifffile
+
+    stack = tmp_path / "cells.tif"
+    tifffile.imwrite(stack, np.random.default_rng(2).integers(0, 200, (3, *SHAPE),
+                                                                dtype=np.uint16), imagej=True)
+    panel = BackgroundPanel(window)
+    window.add_panel("background", panel, "Background")
+    window.open_paths([stack])
+    wait_for_frame(qtbot, window, 0)
+    window.show_panel("background")
+    window.resize(1000, 700)
+    window.show()
+    qtbot.waitExposed(window)
+    window.image_view.view_box.autoRange(padding=0)
+    qtbot.wait(50)
+    panel.rect_button.click()
+    drag(qtbot, window, [(2, 3), (6, 8), (9, 12)])
+    document = window.current_document()
+    assert document.source_kind == "stack"
+    assert "1 background ROI" in document.unsaved_work() and document.modified
+    saved = document.save_copy(tmp_path / "cells.h5")
+    window.close_current()
+    window.open_paths([saved])
+    wait_for_frame(qtbot, window, 0)
+    assert panel.roiset.rois == (RectangleROI(2, 3, 7, 9, name="rectangle 1"),)
+    assert window.current_document().unsaved_work() == []
