@@ -43,6 +43,16 @@ pytest_plugins = ["tests.gui_fixtures"]
 SHAPE = (32, 40)
 
 
+@pytest.fixture(autouse=True)
+def discard_on_close(monkeypatch):
+    """Closing the window at the end of a test discards unsaved ROIs (no modal prompt)."""
+    from PyQt6 import QtWidgets
+
+    discard = QtWidgets.QMessageBox.StandardButton.Discard
+    monkeypatch.setattr(QtWidgets.QMessageBox, "question", lambda *args, **kwargs: discard)
+    monkeypatch.setattr(QtWidgets.QMessageBox, "exec", lambda self: discard)
+
+
 @pytest.fixture
 def series_path(tmp_path):
     path = tmp_path / "cells.h5"
@@ -61,7 +71,7 @@ def panel(qtbot, window, series_path):
 
 
 def roi_items(panel):
-    return [graphic.item for graphic in panel._graphics]
+    return [graphic.item for graphic in panel.layer.graphics]
 
 
 def wait_preview(qtbot, panel):
@@ -73,12 +83,16 @@ def wait_preview(qtbot, panel):
 
 def test_draw_every_kind_of_roi(qtbot, window, panel):
     panel.add_roi(RectangleROI(0, 0, 6, 32))
-    panel.add_default_shape("ellipse")
+    panel.ellipse_button.click()
+    panel.tool.press(16.2, 12.4)
+    panel.tool.move(20, 14)
+    panel.tool.release(24.4, 19.6)  # snapped to whole pixels, as Fiji does
     panel.polygon_button.click()
-    assert panel.tool.kind == "polygon"
+    assert panel.tool.kind == "polygon" and not panel.ellipse_button.isChecked()
     for x, y in ((30, 2), (39, 2), (39, 12)):
         panel.tool.press(x, y)
-    panel.polygon_button.click()  # un-checking the tool closes the polygon
+    panel.tool.finish()
+    assert panel.polygon_button.isChecked()  # the tool stays picked, as in Fiji
     panel.freehand_button.click()
     panel.tool.press(30, 20)
     for angle in np.linspace(0, 2 * np.pi, 60):
@@ -97,10 +111,9 @@ def test_draw_every_kind_of_roi(qtbot, window, panel):
     assert rois[4].role == "exclude" and rois[4].width_px == 2
     assert panel.roi_list.count() == 5
     assert all(item in window.image_view.view_box.addedItems for item in roi_items(panel))
-    assert not panel.tool.active and not panel.polygon_button.isChecked()
-    # the default ellipse sits in the middle of the image, a fifth of its size
-    ellipse = rois[1]
-    assert ellipse.x + ellipse.width / 2 == pytest.approx(20, abs=1)
+    assert panel.tool.kind == "freehand" and panel.freehand_button.isChecked()
+    assert not panel.polygon_button.isChecked()
+    assert (rois[1].x, rois[1].y, rois[1].width, rois[1].height) == (16, 12, 8, 8)
     np.testing.assert_array_equal(panel.background_mask(),
                                   ROISet(rois=rois).mask(SHAPE))
 
@@ -112,17 +125,18 @@ def test_moving_an_item_is_an_undoable_edit(qtbot, panel):
     item.sigRegionChangeFinished.emit(item)
     assert panel.roiset.rois[0] == RectangleROI(10, 12, 5, 6, name="rectangle 1")
     assert roi_items(panel)[0] is item  # the dragged item stays
-    panel.undo_action.trigger()
+    assert panel.state.history.undo_text == "Move ROI"
+    panel.undo_button.click()
     assert panel.roiset.rois[0].x == 2
     assert tuple(roi_items(panel)[0].pos()) == (2, 3)
-    panel.redo_action.trigger()
+    panel.redo_button.click()
     assert tuple(roi_items(panel)[0].pos()) == (10, 12)
 
 
 def test_rename_role_delete_and_undo_redo(qtbot, panel):
     panel.add_roi(RectangleROI(0, 0, 8, 8))
     panel.add_roi(EllipseROI(20, 10, 10, 10))
-    panel.rename(0, "corner")
+    panel.state.rename(0, "corner")
     panel.select(1)
     panel.role_button.click()
     assert [r.name for r in panel.roiset.rois] == ["corner", "ellipse 1"]
@@ -130,13 +144,13 @@ def test_rename_role_delete_and_undo_redo(qtbot, panel):
     panel.select(0)
     panel.delete_button.click()
     assert [r.name for r in panel.roiset.rois] == ["ellipse 1"]
-    stack = panel.undo_group.activeStack()
-    assert stack.count() == 5
+    history = panel.state.history
+    assert history is panel.main_window.current_document().history
     for _ in range(3):
-        panel.undo_action.trigger()
+        history.undo()
     assert [(r.name, r.role) for r in panel.roiset.rois] == [("rectangle 1", "include"),
                                                             ("ellipse 1", "include")]
-    panel.redo_action.trigger()
+    history.redo()
     assert panel.roiset.rois[0].name == "corner"
     assert panel.roi_list.item(0).text() == "corner"
 
@@ -152,12 +166,12 @@ def test_profile_and_offset_changes_are_undoable(qtbot, panel):
     panel.profile_combo.setCurrentIndex(panel.profile_combo.findData("poly2o"))
     panel.offset_combo.setCurrentIndex(panel.offset_combo.findData("mode"))
     assert (panel.roiset.fit_profile, panel.roiset.fit_offset) == ("poly2o", "mode")
-    panel.undo_action.trigger()
+    panel.undo_button.click()
     assert panel.roiset.fit_offset == "mean"
-    panel.undo_action.trigger()
+    panel.undo_button.click()
     assert panel.roiset.fit_profile == "tilt"
     assert panel.profile_combo.currentData() == "tilt"
-    panel.redo_action.trigger()
+    panel.redo_button.click()
     assert panel.profile_combo.currentData() == "poly2o"
 
 
@@ -254,8 +268,7 @@ def test_stored_data_background_is_read_in_the_worker_and_subtracted(qtbot, wind
     mask = BorderROI(3).mask(SHAPE)
     expected = estimate(frames[0] - 10.0, "mean", "tilt", from_mask=mask)
     np.testing.assert_allclose(panel.preview_result.background, expected, rtol=1e-6)
-    document = window.current_document()
-    np.testing.assert_array_equal(panel._data_backgrounds[document][0], np.full(SHAPE, 10.0))
+    np.testing.assert_array_equal(panel.state.data_backgrounds[0], np.full(SHAPE, 10.0))
     # the next preview of that frame takes the background from the cache
     request = panel.preview_request()
     assert request.read_data_background is None
@@ -547,11 +560,11 @@ def test_each_series_keeps_its_own_regions_and_undo_history(qtbot, window, panel
     write_series(other, count=2, shape=SHAPE)
     window.open_paths([other])
     wait_for_frame(qtbot, window, 0)
-    assert panel.roiset.rois == () and not panel.undo_action.isEnabled()
+    assert panel.roiset.rois == () and not panel.undo_button.isEnabled()
     panel.add_roi(RectangleROI(0, 0, 4, 4))
     window.series_list.setCurrentRow(0)
     assert [r.kind for r in panel.roiset.rois] == ["border"]
-    panel.undo_action.trigger()
+    panel.undo_button.click()
     assert panel.roiset.rois == ()
 
 
@@ -566,7 +579,7 @@ def test_export_and_import_json(qtbot, panel, tmp_path):
     save_roiset_json(other, tmp_path / "other.json")
     assert panel.import_rois(tmp_path / "other.json")
     assert panel.roiset == other
-    panel.undo_action.trigger()
+    panel.undo_button.click()
     assert panel.roiset.rois[0].kind == "polygon"
 
 
@@ -584,13 +597,13 @@ def test_import_imagej_rois(qtbot, panel, tmp_path, errors):
     assert errors and "Cannot read ImageJ" in errors[-1][1]
 
 
-def test_escape_cancels_nothing_drawn_with_too_few_points(qtbot, panel):
+def test_a_polygon_with_too_few_points_draws_nothing(qtbot, panel):
     panel.polygon_button.click()
     panel.tool.press(1, 1)
     panel.tool.press(5, 1)
     panel.tool.finish()
     assert panel.roiset.rois == ()
-    assert not panel.polygon_button.isChecked()
+    assert panel.polygon_button.isChecked() and not panel.tool.drawing
 
 
 def test_mouse_drawing_on_the_view(qtbot, window, panel):
@@ -622,3 +635,367 @@ def test_mouse_drawing_on_the_view(qtbot, window, panel):
     assert roi.kind == "freehand"
     mask = roi.mask(SHAPE)
     assert mask[10, 10] and not mask[20, 20]
+
+
+# ----------------------------------------------------------------- the mouse and keys, as in Fiji
+
+@pytest.fixture
+def shown(qtbot, window, panel):
+    """The window on screen at 1000×700 with the image fitted: mouse events reach the view."""
+    window.resize(1000, 700)
+    window.show()
+    qtbot.waitExposed(window)
+    window.image_view.view_box.autoRange(padding=0)
+    qtbot.wait(50)
+    return panel
+
+
+def view_point(window, x, y):
+    """Viewport position (QPoint) of image point (x, y) in pixels."""
+    view = window.image_view.graphics
+    scene_point = window.image_view.view_box.mapViewToScene(QtCore.QPointF(x, y))
+    return view.mapFromScene(scene_point)
+
+
+def mouse_move(window, x, y, buttons=QtCore.Qt.MouseButton.LeftButton):
+    """A mouse move with `buttons` held (QTest.mouseMove does not say which are held)."""
+    from PyQt6 import QtGui, QtWidgets
+
+    viewport = window.image_view.graphics.viewport()
+    local = QtCore.QPointF(view_point(window, x, y))
+    event = QtGui.QMouseEvent(QtCore.QEvent.Type.MouseMove, local,
+                              QtCore.QPointF(viewport.mapToGlobal(local)),
+                              QtCore.Qt.MouseButton.NoButton, buttons,
+                              QtCore.Qt.KeyboardModifier.NoModifier)
+    QtWidgets.QApplication.sendEvent(viewport, event)
+
+
+def drag(qtbot, window, points):
+    """Press at the first image point, move through the others, release at the last."""
+    viewport = window.image_view.graphics.viewport()
+    left = QtCore.Qt.MouseButton.LeftButton
+    qtbot.mousePress(viewport, left, pos=view_point(window, *points[0]))
+    for x, y in points[1:]:
+        qtbot.wait(25)  # pyqtgraph drops moves that follow each other within ~16 ms
+        mouse_move(window, x, y)
+    qtbot.mouseRelease(viewport, left, pos=view_point(window, *points[-1]))
+
+
+def click(qtbot, window, x, y, double=False):
+    viewport = window.image_view.graphics.viewport()
+    left = QtCore.Qt.MouseButton.LeftButton
+    if double:
+        qtbot.mouseDClick(viewport, left, pos=view_point(window, x, y))
+    else:
+        qtbot.mouseClick(viewport, left, pos=view_point(window, x, y))
+
+
+@pytest.mark.parametrize("button, kind", [("rect_button", RectangleROI),
+                                          ("ellipse_button", EllipseROI)])
+def test_dragging_draws_a_rectangle_or_an_ellipse_where_the_mouse_went(qtbot, window, shown,
+                                                                        button, kind):
+    panel = shown
+    box = window.image_view.view_box
+    view_range = box.viewRange()
+    getattr(panel, button).click()
+    drag(qtbot, window, [(6.2, 5.8), (10, 9), (15, 14), (21.3, 17.9)])
+    assert len(panel.roiset.rois) == 1
+    roi = panel.roiset.rois[0]
+    assert type(roi) is kind
+    assert (roi.x, roi.y, roi.width, roi.height) == (6, 6, 15, 12)  # whole pixels, as in Fiji
+    assert box.viewRange() == view_range  # the drag drew instead of panning
+    assert getattr(panel, button).isChecked() and panel.state.selected == 0
+    # dragging up and to the left draws the box between the two corners too
+    drag(qtbot, window, [(36, 28), (30, 25), (28.2, 24.4)])
+    second = panel.roiset.rois[1]
+    assert (second.x, second.y, second.width, second.height) == (28, 24, 8, 4)
+
+
+def test_with_the_select_tool_dragging_the_image_pans(qtbot, window, shown):
+    panel = shown
+    box = window.image_view.view_box
+    assert panel.select_button.isChecked()
+    (x0, _), _ = box.viewRange()
+    drag(qtbot, window, [(20, 15), (17, 15), (14, 15), (10, 15)])
+    (x1, _), _ = box.viewRange()
+    assert panel.roiset.rois == () and x1 > x0 + 5
+
+
+def test_polygon_by_clicks_closed_on_the_first_vertex_or_by_double_click(qtbot, window, shown):
+    panel = shown
+    panel.polygon_button.click()
+    for x, y in ((5, 5), (20, 5), (20, 20)):
+        click(qtbot, window, x, y)
+    mouse_move(window, 12, 25, buttons=QtCore.Qt.MouseButton.NoButton)
+    click(qtbot, window, 5.2, 5.1)  # on the first vertex: closes
+    assert len(panel.roiset.rois) == 1
+    np.testing.assert_allclose(panel.roiset.rois[0].points, ((5, 5), (20, 5), (20, 20)),
+                               atol=0.2)
+    for x, y in ((25, 5), (35, 5), (35, 15)):
+        click(qtbot, window, x, y)
+    click(qtbot, window, 25, 15, double=True)
+    assert len(panel.roiset.rois) == 2
+    np.testing.assert_allclose(panel.roiset.rois[1].points,
+                               ((25, 5), (35, 5), (35, 15), (25, 15)), atol=0.2)
+    assert panel.polygon_button.isChecked()
+    # Esc drops a polygon being drawn, Enter closes one
+    view = window.image_view.graphics
+    view.setFocus()
+    for x, y in ((2, 25), (8, 25)):
+        click(qtbot, window, x, y)
+    qtbot.keyClick(view, QtCore.Qt.Key.Key_Escape)
+    assert not panel.tool.drawing and len(panel.roiset.rois) == 2
+    for x, y in ((2, 25), (8, 25), (8, 30)):
+        click(qtbot, window, x, y)
+    qtbot.keyClick(view, QtCore.Qt.Key.Key_Return)
+    assert len(panel.roiset.rois) == 3
+
+
+def test_the_picked_tool_shows_as_pressed(qtbot, shown):
+    panel = shown
+    panel.polygon_button.click()
+    panel.freehand_button.click()
+    pressed = [kind for kind, button in panel.tool_buttons.items() if button.isChecked()]
+    assert pressed == ["freehand"] and panel.tool.kind == "freehand"
+    panel.select_button.click()
+    assert panel.tool.kind is None and not panel.freehand_button.isChecked()
+
+
+def test_arrow_keys_move_the_selected_roi_and_step_frames_otherwise(qtbot, window, shown):
+    panel = shown
+    panel.add_roi(RectangleROI(4, 4, 6, 6))
+    view = window.image_view.graphics
+    view.setFocus()
+    qtbot.keyClick(view, QtCore.Qt.Key.Key_Right)
+    qtbot.keyClick(view, QtCore.Qt.Key.Key_Down, QtCore.Qt.KeyboardModifier.ShiftModifier)
+    assert (panel.roiset.rois[0].x, panel.roiset.rois[0].y) == (5, 14)
+    assert window.current_index() == 0
+    assert panel.state.history.undo_text == "Move ROI"
+    panel.undo_button.click()  # the key moves were one step
+    assert (panel.roiset.rois[0].x, panel.roiset.rois[0].y) == (4, 4)
+    qtbot.keyClick(view, QtCore.Qt.Key.Key_Escape)  # nothing selected: arrows step frames
+    assert panel.state.selected is None
+    qtbot.keyClick(view, QtCore.Qt.Key.Key_Right)
+    qtbot.waitUntil(lambda: window.current_index() == 1, timeout=3000)
+    assert (panel.roiset.rois[0].x, panel.roiset.rois[0].y) == (4, 4)
+
+
+def test_click_selects_and_delete_removes(qtbot, window, shown):
+    panel = shown
+    panel.add_rois([RectangleROI(2, 2, 8, 8), EllipseROI(20, 10, 10, 10)], "two")
+    panel.state.select(None)
+    click(qtbot, window, 25, 15)
+    assert panel.state.selected == 1 and panel.roi_list.currentRow() == 1
+    click(qtbot, window, 35, 28)  # on no region
+    assert panel.state.selected is None
+    panel.rect_button.click()
+    click(qtbot, window, 5, 5)  # a click without a drag selects, also with a drawing tool
+    assert panel.state.selected == 0 and len(panel.roiset.rois) == 2
+    view = window.image_view.graphics
+    view.setFocus()
+    qtbot.keyClick(view, QtCore.Qt.Key.Key_Delete)
+    assert [roi.kind for roi in panel.roiset.rois] == ["ellipse"]
+
+
+def test_dragging_a_handle_is_a_resize_and_the_body_a_move(qtbot, window, shown):
+    panel = shown
+    panel.rect_button.click()
+    drag(qtbot, window, [(5, 5), (10, 10), (15, 13)])
+    assert panel.roiset.rois[0] == RectangleROI(5, 5, 10, 8, name="rectangle 1")
+    # the rectangle tool stays picked: the corner handle still resizes, the body moves
+    drag(qtbot, window, [(15, 13), (18, 16), (22, 19), (25, 20)])
+    assert panel.roiset.rois[0] == RectangleROI(5, 5, 20, 15, name="rectangle 1")
+    assert panel.state.history.undo_text == "Resize ROI"
+    drag(qtbot, window, [(10, 10), (12, 12), (14, 13)])
+    assert panel.roiset.rois[0] == RectangleROI(9, 8, 20, 15, name="rectangle 1")
+    assert panel.state.history.undo_text == "Move ROI"
+    assert len(panel.roiset.rois) == 1
+    panel.undo_button.click()
+    panel.undo_button.click()
+    assert panel.roiset.rois[0] == RectangleROI(5, 5, 10, 8, name="rectangle 1")
+
+
+def test_typed_position_and_size_move_and_resize_the_selected_roi(qtbot, window, shown):
+    panel = shown
+    panel.add_roi(EllipseROI(4, 4, 6, 6))
+    spins = panel.geometry_spins
+    assert [spins[key].value() for key in "xywh"] == [4, 4, 6, 6]
+    spins["w"].lineEdit().selectAll()
+    qtbot.keyClicks(spins["w"].lineEdit(), "12")
+    qtbot.keyClick(spins["w"].lineEdit(), QtCore.Qt.Key.Key_Return)
+    assert panel.roiset.rois[0] == EllipseROI(4, 4, 12, 6, name="ellipse 1")
+    assert panel.state.history.undo_text == "Resize ROI"
+    spins["x"].lineEdit().selectAll()
+    qtbot.keyClicks(spins["x"].lineEdit(), "20")
+    qtbot.keyClick(spins["x"].lineEdit(), QtCore.Qt.Key.Key_Return)
+    assert panel.roiset.rois[0] == EllipseROI(20, 4, 12, 6, name="ellipse 1")
+    assert panel.state.history.undo_text == "Move ROI"
+    panel.state.select(None)
+    assert not spins["x"].isEnabled()
+
+
+def test_switching_series_and_back_keeps_settings_and_rois(qtbot, window, shown, tmp_path):
+    panel = shown
+    panel.add_roi(RectangleROI(2, 2, 8, 8))
+    panel.profile_combo.setCurrentIndex(panel.profile_combo.findData("poly2o"))
+    panel.border_spin.setValue(17)
+    panel.role_combo.setCurrentIndex(panel.role_combo.findData("exclude"))
+    panel.scope_this.setChecked(True)
+    panel.ellipse_button.click()
+    other = tmp_path / "other.h5"
+    write_series(other, count=2, shape=SHAPE)
+    window.open_paths([other])
+    wait_for_frame(qtbot, window, 0)
+    assert panel.roiset == ROISet() and panel.border_spin.value() == 10
+    assert panel.role_combo.currentData() == "include" and panel.scope_all.isChecked()
+    panel.border_spin.setValue(3)
+    window.series_list.setCurrentRow(0)
+    wait_for_frame(qtbot, window, 0)
+    assert [r.name for r in panel.roiset.rois] == ["rectangle 1"]
+    assert panel.profile_combo.currentData() == "poly2o"
+    assert panel.border_spin.value() == 17 and panel.role_combo.currentData() == "exclude"
+    assert panel.scope_this.isChecked() and panel.roi_list.count() == 1
+    assert len(roi_items(panel)) == 1
+    window.series_list.setCurrentRow(1)
+    assert panel.border_spin.value() == 3 and panel.roiset.rois == ()
+
+
+def test_the_undo_buttons_keep_their_width_and_own_no_shortcut(qtbot, shown):
+    panel = shown
+    width = panel.undo_button.sizeHint().width()
+    panel.add_roi(RectangleROI(0, 0, 4, 4, name="a region with a very long name indeed"))
+    assert panel.undo_button.text() == "Undo"
+    assert "a region with a very long name" in panel.undo_button.toolTip()
+    assert panel.undo_button.sizeHint().width() == width
+    assert panel.undo_button.shortcut().isEmpty() and panel.delete_button.shortcut().isEmpty()
+
+
+@pytest.mark.parametrize("name, content", [
+    ("truncated.roi", b"Iout\x00\xe4\x00"),
+    ("nonsense.zip", b"PK\x03\x04 not really a zip"),
+])
+def test_unreadable_fiji_files_are_reported_in_one_line(qtbot, panel, tmp_path, errors, name,
+                                                        content):
+    (tmp_path / name).write_bytes(content)
+    assert not panel.import_rois(tmp_path / name)
+    title, message = errors[-1]
+    assert title == "Import ROIs" and name in message and "\n" not in message
+    assert panel.roiset.rois == ()
+
+
+def test_a_zip_with_a_foreign_entry_is_reported(qtbot, panel, tmp_path, errors):
+    import zipfile
+
+    path = tmp_path / "RoiSet.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("a.roi", roifile.ImagejRoi(roitype=roifile.ROI_TYPE.RECT, left=1, top=1,
+                                                    right=5, bottom=5).tobytes())
+        archive.writestr("notes.txt", "not a ROI")
+    assert not panel.import_rois(path)
+    title, message = errors[-1]
+    assert title == "Import ROIs" and "RoiSet.zip" in message and "\n" not in message
+    assert panel.roiset.rois == ()
+
+
+def test_nan_coordinates_are_reported_in_one_line(qtbot, panel, tmp_path, errors):
+    polygon = roifile.ImagejRoi.frompoints(np.array([[1.0, 1.0], [np.nan, 4.0], [6.0, 2.0]]),
+                                           name="broken")
+    polygon.roitype = roifile.ROI_TYPE.POLYGON
+    path = tmp_path / "nan.roi"
+    path.write_bytes(polygon.tobytes())
+    assert not panel.import_rois(path)
+    title, message = errors[-1]
+    assert title == "Import ROIs" and "nan.roi" in message and "\n" not in message
+    assert panel.roiset.rois == ()
+
+
+def test_export_fiji_roiset_and_import_it_back(qtbot, panel, tmp_path):
+    rois = [RectangleROI(1, 2, 6, 7, name="left"), EllipseROI(12, 8, 16, 16, role="exclude",
+                                                              name="cell")]
+    panel.add_rois(rois, "regions")
+    assert panel.export_rois(tmp_path / "RoiSet.zip")
+    panel.select(1)
+    assert panel.export_rois(tmp_path / "cell.roi")
+    panel.add_roi(BorderROI(2))
+    assert panel.export_rois(tmp_path / "with_border.zip")  # the frame size is known
+    panel.state.history.undo()
+    panel.state.history.undo()
+    assert panel.roiset.rois == ()
+    assert panel.import_rois(tmp_path / "RoiSet.zip")
+    assert list(panel.roiset.rois) == rois
+    assert panel.import_rois(tmp_path / "cell.roi")
+    assert panel.roiset.rois[-1] == EllipseROI(12, 8, 16, 16, role="exclude", name="cell")
+
+
+@pytest.mark.parametrize("size", [(1024, 700), (1400, 900)])
+def test_the_panel_fits_a_laptop_window_without_horizontal_scrolling(qtbot, window, panel,
+                                                                      size):
+    from PyQt6 import QtWidgets
+
+    window.resize(*size)
+    window.show()
+    qtbot.waitExposed(window)
+    window.show_panel("metadata")
+    window.show_panel("background")  # the pane makes room for the panel in front
+    panel.add_roi(RectangleROI(0, 0, 4, 4, name="a region with a long name"))
+    qtbot.wait(100)
+    page = window.panel_tabs.currentWidget()
+    assert page.widget() is panel
+    assert not page.horizontalScrollBar().isVisible()
+    assert panel.width() <= page.viewport().width()
+    for button in panel.findChildren(QtWidgets.QAbstractButton):
+        if button.isVisibleTo(panel):
+            assert button.width() >= button.minimumSizeHint().width(), button.text()
+            assert button.geometry().right() <= button.parentWidget().width(), button.text()
+
+
+def test_another_panel_in_front_gives_the_image_back_to_panning(qtbot, window, shown):
+    panel = shown
+    panel.rect_button.click()
+    window.show_panel("metadata")
+    assert panel.tool.kind is None and panel.select_button.isChecked()
+    box = window.image_view.view_box
+    (x0, _), _ = box.viewRange()
+    drag(qtbot, window, [(20, 15), (17, 15), (14, 15), (10, 15)])
+    assert panel.roiset.rois == () and box.viewRange()[0][0] > x0 + 5
+
+
+def test_delete_in_the_list_removes_the_selected_roi(qtbot, window, shown):
+    panel = shown
+    panel.add_rois([RectangleROI(2, 2, 8, 8), BorderROI(2)], "two")
+    panel.roi_list.setFocus()
+    panel.roi_list.setCurrentRow(1)
+    assert panel.state.selected == 1
+    qtbot.keyClick(panel.roi_list, QtCore.Qt.Key.Key_Delete)
+    assert [roi.kind for roi in panel.roiset.rois] == ["rectangle"]
+    qtbot.keyClick(panel.roi_list, QtCore.Qt.Key.Key_Delete)  # nothing selected: no edit
+    assert len(panel.roiset.rois) == 1
+
+
+def test_rois_drawn_on_a_tiff_stack_are_unsaved_work_and_survive_save_as(qtbot, window, tmp_path):
+    import tifffile
+
+    stack = tmp_path / "cells.tif"
+    tifffile.imwrite(stack, np.random.default_rng(2).integers(0, 200, (3, *SHAPE),
+                                                                dtype=np.uint16), imagej=True)
+    panel = BackgroundPanel(window)
+    window.add_panel("background", panel, "Background")
+    window.open_paths([stack])
+    wait_for_frame(qtbot, window, 0)
+    window.show_panel("background")
+    window.resize(1000, 700)
+    window.show()
+    qtbot.waitExposed(window)
+    window.image_view.view_box.autoRange(padding=0)
+    qtbot.wait(50)
+    panel.rect_button.click()
+    drag(qtbot, window, [(2, 3), (6, 8), (9, 12)])
+    document = window.current_document()
+    assert document.source_kind == "stack"
+    assert "1 background ROI" in document.unsaved_work() and document.modified
+    saved = document.save_copy(tmp_path / "cells.h5")
+    window.close_current()
+    window.open_paths([saved])
+    wait_for_frame(qtbot, window, 0)
+    assert panel.roiset.rois == (RectangleROI(2, 3, 7, 9, name="rectangle 1"),)
+    assert window.current_document().unsaved_work() == []

@@ -692,7 +692,9 @@ def import_imagej(path: str | os.PathLike) -> list[ROI]:
     for number, (entry, data) in enumerate(_imagej_entries(path), start=1):
         try:
             item = roifile.ImagejRoi.frombytes(data)
-            rois.extend(_from_imagej(item, item.name or f"{path.stem} {number}"))
+            role = _imagej_role(item)
+            rois.extend(replace(roi, role=role)
+                        for roi in _from_imagej(item, item.name or f"{path.stem} {number}"))
         except (ValueError, TypeError, IndexError, KeyError, OverflowError, struct.error,
                 EOFError) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -817,3 +819,133 @@ def load_roiset(path: str | os.PathLike, imagej_role: str = "include") -> ROISet
         return roiset
     raise FileFormatError(f"{path.name}: ROIs are read from {', '.join(ROI_FILE_SUFFIXES)} "
                           "files (app JSON, Fiji .roi / RoiSet .zip, HDF5 with stored ROIs)")
+
+
+# --------------------------------------------------------------------------- ImageJ export
+
+#: ROI property (ImageJ ``Roi.setProperty``) that keeps the role through a Fiji round trip.
+IMAGEJ_ROLE_PROPERTY = "flimage_app.role"
+#: Outline colours written for Fiji (ARGB): include green, exclude red, as the app draws them.
+IMAGEJ_STROKE_COLOURS = {"include": b"\xff\x3c\xdc\x5a", "exclude": b"\xff\xff\x46\x6e"}
+#: Vertices of a rotated ellipse exported as a polygon (ImageJ's ovals cannot rotate).
+ELLIPSE_POLYGON_VERTICES = 72
+
+
+def _imagej_role(item: Any) -> str:
+    """The role stored in an ImageJ ROI's properties by :func:`export_imagej` (else include)."""
+    try:
+        role = item.properties.get(IMAGEJ_ROLE_PROPERTY, "include")
+    except (AttributeError, ValueError):
+        return "include"
+    return role if role in ROLES else "include"
+
+
+def to_imagej(roi: ROI, shape: tuple[int, int] | None = None):
+    """The ``roifile.ImagejRoi`` of `roi`, following ImageJ's conventions.
+
+    Unrotated rectangles and ellipses become RECT / OVAL ROIs with integer bounds
+    (ImageJ's own); bounds that are not whole pixels are kept as ImageJ's sub-pixel
+    rectangle as well.  Polygons and free-hand outlines keep sub-pixel vertices.
+    A rotated rectangle becomes a polygon of its corners, a rotated ellipse a polygon
+    of :data:`ELLIPSE_POLYGON_VERTICES` points, and a border (which needs the image
+    `shape`) a polygon around the frame with the inner edge as a hole (joined by a
+    zero-width cut; ImageJ fills polygons even-odd).  The role is stored as the ROI
+    property ``flimage_app.role`` and shown as the outline colour.
+
+    Raises
+    ------
+    ValueError
+        A border ROI without `shape`.
+    """
+    from roifile import ROI_OPTIONS, ROI_TYPE, ImagejRoi
+
+    if isinstance(roi, RectangleROI | EllipseROI) and roi.angle % 360 == 0:
+        left, top = math.floor(roi.x + 0.5), math.floor(roi.y + 0.5)
+        right = max(math.floor(roi.x + roi.width + 0.5), left + 1)
+        bottom = max(math.floor(roi.y + roi.height + 0.5), top + 1)
+        item = ImagejRoi(roitype=ROI_TYPE.RECT if isinstance(roi, RectangleROI)
+                         else ROI_TYPE.OVAL, left=left, top=top, right=right, bottom=bottom)
+        whole = all(float(v).is_integer() for v in (roi.x, roi.y, roi.width, roi.height))
+        if not whole:
+            item.version = max(item.version, 223)
+            item.options |= ROI_OPTIONS.SUB_PIXEL_RESOLUTION
+            item.xd, item.yd = float(roi.x), float(roi.y)
+            item.widthd, item.heightd = float(roi.width), float(roi.height)
+    else:
+        points, roitype = _imagej_outline(roi, shape)
+        item = ImagejRoi.frompoints(np.asarray(points, dtype=float))
+        item.roitype = roitype
+    item.name = roi.name or roi.kind
+    item.stroke_color = IMAGEJ_STROKE_COLOURS[roi.role]
+    item.properties = {IMAGEJ_ROLE_PROPERTY: roi.role}
+    return item
+
+
+def _imagej_outline(roi: ROI, shape: tuple[int, int] | None):
+    """Vertices and ImageJ type of the ROIs that ImageJ stores as outlines."""
+    from roifile import ROI_TYPE
+
+    if isinstance(roi, FreehandROI):
+        return roi.points, ROI_TYPE.FREEHAND
+    if isinstance(roi, PolygonROI):
+        return roi.points, ROI_TYPE.POLYGON
+    if isinstance(roi, RectangleROI):
+        return roi.corners(), ROI_TYPE.POLYGON
+    if isinstance(roi, EllipseROI):
+        t = np.linspace(0, 2 * np.pi, ELLIPSE_POLYGON_VERTICES, endpoint=False)
+        local = np.column_stack([roi.width / 2 * (1 + np.cos(t)),
+                                 roi.height / 2 * (1 + np.sin(t))])
+        return _rotate(local, roi.angle) + [roi.x, roi.y], ROI_TYPE.POLYGON
+    if isinstance(roi, BorderROI):
+        if shape is None:
+            raise ValueError(f"The border ROI {roi.name!r} needs the image size to be "
+                             "exported for ImageJ")
+        rows, columns = (int(n) for n in shape[:2])
+        n = min(roi.width_px, rows // 2, columns // 2)
+        outer = [(0, 0), (columns, 0), (columns, rows), (0, rows), (0, n)]
+        inner = [(n, n), (n, rows - n), (columns - n, rows - n), (columns - n, n), (n, n),
+                 (0, n)]
+        return outer + inner, ROI_TYPE.POLYGON
+    raise TypeError(f"No ImageJ form for {type(roi).__name__}")
+
+
+def export_imagej(rois: Sequence[ROI], path: str | os.PathLike, *,
+                  shape: tuple[int, int] | None = None, overwrite: bool = False) -> Path:
+    """Write ROIs for ImageJ / Fiji: one ROI to a ``.roi`` file, any number to a RoiSet ``.zip``.
+
+    See :func:`to_imagej` for the conventions; `shape` (rows, columns) is needed
+    for border ROIs.  The file is written atomically and an existing one needs
+    `overwrite`.  Names are made unique inside a zip (Fiji's ROI Manager needs that).
+
+    Raises
+    ------
+    ValueError
+        No ROIs, several ROIs for a ``.roi`` file, another suffix, or a border without `shape`.
+    FileExistsError
+        `path` exists and `overwrite` is False.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    rois = list(rois)
+    if suffix not in (".roi", ".zip"):
+        raise ValueError(f"{path.name}: ImageJ ROIs are written as .roi or RoiSet .zip files")
+    if not rois:
+        raise ValueError("There are no ROIs to export")
+    if suffix == ".roi" and len(rois) != 1:
+        raise ValueError(f"{path.name}: a .roi file holds one ROI; export {len(rois)} ROIs "
+                         "as a RoiSet .zip")
+    items = [to_imagej(roi, shape) for roi in rois]
+    taken: set[str] = set()
+    for item in items:
+        if item.name in taken:
+            item.name = unique_name(item.name, taken)
+        taken.add(item.name)
+    with atomic_output(path, overwrite=overwrite) as temporary:
+        if suffix == ".roi":
+            Path(temporary).write_bytes(items[0].tobytes())
+        else:
+            # a RoiSet as Fiji's ROI Manager saves it: one "<name>.roi" entry per ROI
+            with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
+                for item in items:
+                    archive.writestr(f"{item.name}.roi", item.tobytes())
+    return path

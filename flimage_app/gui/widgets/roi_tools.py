@@ -1,4 +1,4 @@
-"""pyqtgraph items for the model's ROIs, and the mouse tool that draws polygons and outlines.
+"""pyqtgraph items for the model's ROIs, and the mouse tools that draw them as in Fiji.
 
 The view box of :class:`~flimage_app.gui.browser.image_view.ImageView` uses image
 pixel coordinates (x = column, y = row, pixel (r, c) covering
@@ -8,6 +8,8 @@ positions and sizes of pyqtgraph ROIs are model coordinates unchanged.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -28,6 +30,10 @@ ROLE_COLOURS = {"include": QtGui.QColor(60, 220, 90), "exclude": QtGui.QColor(25
 SELECTED_COLOUR = QtGui.QColor(255, 215, 0)
 #: free-hand points closer than this (pixels) to the previous one are dropped
 FREEHAND_MIN_STEP = 0.5
+#: the drawing tools (None is the select/pan tool)
+DRAWING_KINDS = ("rectangle", "ellipse", "polygon", "freehand")
+#: a click this close (screen pixels) to a polygon's first vertex closes it
+CLOSE_DISTANCE_PX = 6
 
 
 def role_pen(role: str, selected: bool = False) -> QtGui.QPen:
@@ -158,30 +164,46 @@ def roi_from_item(item, model: ROI) -> ROI:
 
 
 class DrawingTool(QtCore.QObject):
-    """Draws a polygon (clicks; double-click or right-click closes) or a free-hand outline
-    (press, drag, release) on a view box.
+    """The drawing tools of the image, as in Fiji: pick one, then draw on the image.
 
-    While a tool is active the scene's mouse events go to it instead of
-    panning the view.  :meth:`press`, :meth:`move`, :meth:`release` and
-    :meth:`finish` take view coordinates, so tests can draw without a mouse.
+    * ``"rectangle"``, ``"ellipse"``: press, drag, release; the shape follows the
+      mouse and snaps to whole pixels (ImageJ's integer bounds).
+    * ``"polygon"``: click the vertices; a double-click, a click on the first
+      vertex, Enter or a right-click closes it; Esc cancels it.
+    * ``"freehand"``: press, drag along the outline, release.
+
+    The tool stays picked after a shape is finished (as in Fiji); ``set_kind(None)``
+    is the select/pan tool, under which the image pans.  While a drawing tool is
+    picked, the scene's left-button events go to it instead of panning, except a
+    press that `passthrough` claims (a handle, or the selected ROI: they resize and
+    move as usual).  A click without a drag emits `clicked` (the panel selects the
+    ROI under it).  :meth:`press`, :meth:`move`, :meth:`release` and :meth:`finish`
+    take view coordinates, so tests can draw without a mouse.
 
     Signals
     -------
     finished(str, object)
-        The kind ("polygon" or "freehand") and the ``(n, 2)`` points drawn.
-    stopped()
-        The tool became inactive (finished or cancelled).
+        The kind, and ``(x, y, width, height)`` for a rectangle or an ellipse, or the
+        ``(n, 2)`` points of a polygon or an outline.
+    clicked(object)
+        The scene position (``QPointF``) of a click that drew nothing.
+    kindChanged(object)
+        The picked tool (a kind, or None for select/pan).
     """
 
     finished = QtCore.pyqtSignal(str, object)
-    stopped = QtCore.pyqtSignal()
+    clicked = QtCore.pyqtSignal(object)
+    kindChanged = QtCore.pyqtSignal(object)
 
-    def __init__(self, view_box: pg.ViewBox) -> None:
+    def __init__(self, view_box: pg.ViewBox,
+                 passthrough: Callable[[QtCore.QPointF], bool] | None = None) -> None:
         super().__init__()
         self.view_box = view_box
+        self.passthrough = passthrough
         self.kind: str | None = None
         self.points: list[tuple[float, float]] = []
         self._dragging = False
+        self._passing = False
         self._hover: tuple[float, float] | None = None
         self._path_item = QtWidgets.QGraphicsPathItem()
         self._path_item.setPen(pg.mkPen(SELECTED_COLOUR, width=2,
@@ -190,50 +212,80 @@ class DrawingTool(QtCore.QObject):
 
     @property
     def active(self) -> bool:
+        """True while a drawing tool (not select/pan) is picked."""
         return self.kind is not None
 
-    def start(self, kind: str) -> None:
-        """Begin drawing a "polygon" or a "freehand" outline."""
-        if kind not in ("polygon", "freehand"):
-            raise ValueError(f"Cannot draw {kind!r}")
-        self.cancel()
-        self.kind = kind
-        self.points = []
-        self.view_box.addItem(self._path_item, ignoreBounds=True)
-        scene = self.view_box.scene()
-        if scene is not None:
-            scene.installEventFilter(self)
-        self.view_box.setCursor(QtCore.Qt.CursorShape.CrossCursor)
+    @property
+    def drawing(self) -> bool:
+        """True while a shape is being drawn (started, not finished or cancelled)."""
+        return bool(self.points)
 
-    def cancel(self) -> None:
-        """Stop without producing an ROI."""
-        if not self.active:
+    def set_kind(self, kind: str | None) -> None:
+        """Pick a drawing tool (one of :data:`DRAWING_KINDS`) or None for select/pan."""
+        if kind is not None and kind not in DRAWING_KINDS:
+            raise ValueError(f"Cannot draw {kind!r}; choose one of {', '.join(DRAWING_KINDS)}")
+        if kind == self.kind:
             return
+        self.cancel_shape()
         scene = self.view_box.scene()
-        if scene is not None:
-            scene.removeEventFilter(self)
-        self.view_box.removeItem(self._path_item)
-        self.view_box.unsetCursor()
-        self.kind = None
+        if self.kind is not None:
+            if scene is not None:
+                scene.removeEventFilter(self)
+            self.view_box.removeItem(self._path_item)
+            self.view_box.unsetCursor()
+        self.kind = kind
+        if kind is not None:
+            self.view_box.addItem(self._path_item, ignoreBounds=True)
+            if scene is not None:
+                scene.installEventFilter(self)
+            self.view_box.setCursor(QtCore.Qt.CursorShape.CrossCursor)
+        self.kindChanged.emit(kind)
+
+    def start(self, kind: str) -> None:
+        """Pick drawing tool `kind` (same as :meth:`set_kind`)."""
+        self.set_kind(kind)
+
+    def stop(self) -> None:
+        """Back to the select/pan tool."""
+        self.set_kind(None)
+
+    def cancel_shape(self) -> None:
+        """Drop the shape being drawn; the tool stays picked."""
         self.points = []
         self._dragging = False
         self._hover = None
-        self.stopped.emit()
+        self._path_item.setPath(QtGui.QPainterPath())
 
     def finish(self) -> None:
-        """Close the outline; emits `finished` when it has at least 3 distinct points."""
-        kind, points = self.kind, _drop_repeats(self.points)
-        self.cancel()
-        if kind is not None and len(points) >= 3:
-            self.finished.emit(kind, np.asarray(points))
+        """Close the shape being drawn and emit `finished` when it encloses an area."""
+        kind, points = self.kind, list(self.points)
+        self.cancel_shape()
+        if kind in ("polygon", "freehand"):
+            points = _drop_repeats(points)
+            if len(points) >= 3:
+                self.finished.emit(kind, np.asarray(points))
+        elif kind in ("rectangle", "ellipse") and len(points) == 2:
+            (x0, y0), (x1, y1) = points
+            box = (min(x0, x1), min(y0, y1), abs(x1 - x0), abs(y1 - y0))
+            if box[2] >= 1 and box[3] >= 1:
+                self.finished.emit(kind, box)
+            else:
+                self.clicked.emit(self.view_box.mapViewToScene(QtCore.QPointF(x0, y0)))
 
     # --- drawing steps (view coordinates) -----------------------------------------------
     def press(self, x: float, y: float) -> None:
         if self.kind == "polygon":
+            if len(self.points) >= 3 and self._near_first_vertex(x, y):
+                self.finish()
+                return
             self.points.append((x, y))
         elif self.kind == "freehand":
             self._dragging = True
             self.points = [(x, y)]
+        elif self.kind in ("rectangle", "ellipse"):
+            self._dragging = True
+            corner = (float(round(x)), float(round(y)))
+            self.points = [corner, corner]
         self._redraw()
 
     def move(self, x: float, y: float) -> None:
@@ -241,23 +293,60 @@ class DrawingTool(QtCore.QObject):
             last = self.points[-1]
             if np.hypot(x - last[0], y - last[1]) >= FREEHAND_MIN_STEP:
                 self.points.append((x, y))
+        elif self.kind in ("rectangle", "ellipse") and self._dragging:
+            self.points[1] = (float(round(x)), float(round(y)))
         elif self.kind == "polygon":
             self._hover = (x, y)
         self._redraw()
 
     def release(self, x: float, y: float) -> None:
-        if self.kind == "freehand" and self._dragging:
+        if self.kind in ("freehand", "rectangle", "ellipse") and self._dragging:
             self.move(x, y)
             self._dragging = False
+            if self.kind == "freehand" and len(_drop_repeats(self.points)) < 3:
+                start = self.points[0]
+                self.cancel_shape()
+                self.clicked.emit(self.view_box.mapViewToScene(QtCore.QPointF(*start)))
+                return
             self.finish()
+
+    def key(self, key: int) -> bool:
+        """Enter closes a polygon, Esc drops the shape being drawn; True if used."""
+        if not self.drawing:
+            return False
+        if key in (QtCore.Qt.Key.Key_Return, QtCore.Qt.Key.Key_Enter) and \
+                self.kind == "polygon":
+            self.finish()
+            return True
+        if key == QtCore.Qt.Key.Key_Escape:
+            self.cancel_shape()
+            return True
+        return False
+
+    def _near_first_vertex(self, x: float, y: float) -> bool:
+        return self._near_vertex(x, y, 0)
+
+    def _near_vertex(self, x: float, y: float, number: int) -> bool:
+        """True when (x, y) is within :data:`CLOSE_DISTANCE_PX` screen pixels of a vertex."""
+        first = self.view_box.mapViewToScene(QtCore.QPointF(*self.points[number]))
+        here = self.view_box.mapViewToScene(QtCore.QPointF(x, y))
+        return math.hypot(first.x() - here.x(), first.y() - here.y()) <= CLOSE_DISTANCE_PX
 
     def _redraw(self) -> None:
         path = QtGui.QPainterPath()
-        points = list(self.points) + ([self._hover] if self._hover and self.points else [])
-        if points:
-            path.moveTo(*points[0])
-            for point in points[1:]:
-                path.lineTo(*point)
+        if self.kind in ("rectangle", "ellipse") and len(self.points) == 2:
+            (x0, y0), (x1, y1) = self.points
+            rect = QtCore.QRectF(QtCore.QPointF(x0, y0), QtCore.QPointF(x1, y1)).normalized()
+            if self.kind == "rectangle":
+                path.addRect(rect)
+            else:
+                path.addEllipse(rect)
+        else:
+            points = list(self.points) + ([self._hover] if self._hover and self.points else [])
+            if points:
+                path.moveTo(*points[0])
+                for point in points[1:]:
+                    path.lineTo(*point)
         self._path_item.setPath(path)
 
     # --- Qt events ------------------------------------------------------------------------
@@ -270,17 +359,39 @@ class DrawingTool(QtCore.QObject):
         point = self.view_box.mapSceneToView(event.scenePos())
         x, y = float(point.x()), float(point.y())
         button = event.button()
-        if kind == types.GraphicsSceneMousePress:
-            if button == QtCore.Qt.MouseButton.RightButton and self.kind == "polygon":
+        left = QtCore.Qt.MouseButton.LeftButton
+        if kind in (types.GraphicsSceneMousePress, types.GraphicsSceneMouseDoubleClick):
+            if button == QtCore.Qt.MouseButton.RightButton and self.kind == "polygon" \
+                    and self.drawing:
                 self.finish()
-            elif button == QtCore.Qt.MouseButton.LeftButton:
-                self.press(x, y)
-        elif kind == types.GraphicsSceneMouseMove:
+                return True
+            if button != left:
+                return False
+            if kind == types.GraphicsSceneMouseDoubleClick and self.kind == "polygon":
+                # the press before it added the last vertex, when there was one
+                if not self.points or not self._near_vertex(x, y, -1):
+                    self.points.append((x, y))
+                self.finish()
+                return True
+            if not self.drawing and self.passthrough is not None \
+                    and self.passthrough(event.scenePos()):
+                self._passing = True  # a handle or the selected ROI: resize or move it
+                return False
+            self.press(x, y)
+            return True
+        if kind == types.GraphicsSceneMouseMove:
+            if self._passing:
+                return False
             self.move(x, y)
-        elif kind == types.GraphicsSceneMouseRelease:
-            self.release(x, y)
-        elif self.kind == "polygon":  # double click: the press before it added the point
-            self.finish()
+            # hovering (no drag of ours) goes on to pyqtgraph: highlights, pixel readout
+            return self._dragging
+        # release
+        if self._passing:
+            self._passing = False
+            return False
+        if button != left:
+            return False
+        self.release(x, y)
         return True
 
 
