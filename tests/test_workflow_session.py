@@ -258,7 +258,6 @@ def test_background_bleach_save_export_quit_reopen(qtbot, settings_file, errors,
     assert "*" not in again.windowTitle()
 
 
-@pytest.mark.xfail(strict=False, reason="needs the drag tools of the background panel")
 def test_rectangle_is_drawn_where_it_is_dragged(qtbot, settings_file, errors, stacks):
     window = make_window(qtbot)
     window.open_paths([stacks / "cells.tif"])
