@@ -165,3 +165,33 @@ def test_a_task_is_done_only_once_its_outcome_arrived(qtbot):
     assert not task.is_done() and results == []
     qtbot.waitUntil(task.is_done, timeout=5000)
     assert results == [7]
+
+
+def test_progress_dialog_survives_the_task_finishing_inside_its_update(qtbot, monkeypatch):
+    """A shown modal QProgressDialog processes events in setValue(), so the task's
+    `finished` (and, under load, the deletion of the dialog) can come inside the update
+    of a count; the count must not then touch a deleted dialog ("wrapped C/C++ object
+    of type QProgressDialog has been deleted", seen exporting a TIFF in the session
+    workflow).  The test makes setValue() do what Qt does when the dialog is shown, and
+    deletes what was scheduled for deletion meanwhile."""
+    from PyQt6 import QtCore, QtWidgets
+
+    set_value = QtWidgets.QProgressDialog.setValue
+
+    def set_value_processing_events(dialog, value):
+        set_value(dialog, value)
+        QtCore.QCoreApplication.processEvents()
+        QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete.value)
+
+    monkeypatch.setattr(QtWidgets.QProgressDialog, "setValue", set_value_processing_events)
+    parent = QtWidgets.QWidget()
+    qtbot.addWidget(parent)
+
+    def work(progress, cancel):
+        progress(1, 1)
+        return "done"
+
+    results = []
+    task = run_with_progress(parent, "Exporting", work, results.append)
+    qtbot.waitUntil(lambda: results == ["done"] and task.is_done(), timeout=5000)
+    qtbot.waitUntil(lambda: parent.findChild(QtWidgets.QProgressDialog) is None, timeout=5000)

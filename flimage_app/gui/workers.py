@@ -211,11 +211,33 @@ def run_with_progress(parent: QtWidgets.QWidget | None, title: str, function: Ta
     task = Task(function, parent)
     text = ProgressText(title)
 
+    # setValue() of a shown modal dialog processes events, so the task's `finished` can
+    # arrive inside it; the dialog is then closed and deleted only once setValue returned,
+    # and no later count touches the deleted dialog.
+    status = {"updating": False, "finished": False}
+
+    def dispose() -> None:
+        dialog.close()
+        dialog.deleteLater()
+
     def show_progress(done: int, total: int) -> None:
+        if status["finished"]:
+            return
         value, maximum, label = text.update(done, total)
         dialog.setMaximum(maximum)
-        dialog.setValue(value)
         dialog.setLabelText(label)
+        status["updating"] = True
+        try:
+            dialog.setValue(value)
+        finally:
+            status["updating"] = False
+        if status["finished"]:
+            dispose()
+
+    def finish() -> None:
+        status["finished"] = True
+        if not status["updating"]:
+            dispose()
 
     def request_cancel() -> None:
         dialog.setLabelText(f"{title}: cancelling…")
@@ -228,7 +250,6 @@ def run_with_progress(parent: QtWidgets.QWidget | None, title: str, function: Ta
         task.succeeded.connect(on_success)
     if show_errors:
         task.failed.connect(lambda message: show_error(parent, f"{title} failed", message))
-    task.finished.connect(dialog.close)
-    task.finished.connect(dialog.deleteLater)
+    task.finished.connect(finish)
     task.start()
     return task
