@@ -37,3 +37,16 @@ def window(qtbot, settings_file, errors):
     qtbot.addWidget(main_window, before_close_func=lambda widget: widget.shutdown())
     yield main_window
     main_window.shutdown()
+
+
+@pytest.fixture
+def discard_without_asking(monkeypatch):
+    """Closing a series or the window with unsaved work (edits, ROIs) discards it unasked.
+
+    For tests about something else that close a window with unsaved work; the close/quit
+    prompt itself is tested by answering the real message box
+    (``tests.gui_support.answer_message_boxes``).
+    """
+    from flimage_app.gui.main_window import MainWindow
+
+    monkeypatch.setattr(MainWindow, "_confirm_discard", lambda self, documents: True)

@@ -37,20 +37,15 @@ from flimage_app.model.rois import (
 )
 from tests.gui_support import wait_for_frame, write_series
 
-#: fixtures settings_file, errors, window
+#: fixtures settings_file, errors, window, discard_without_asking
 pytest_plugins = ["tests.gui_fixtures"]
 
 SHAPE = (32, 40)
 
 
 @pytest.fixture(autouse=True)
-def discard_on_close(monkeypatch):
-    """Closing the window at the end of a test discards unsaved ROIs (no modal prompt)."""
-    from PyQt6 import QtWidgets
-
-    discard = QtWidgets.QMessageBox.StandardButton.Discard
-    monkeypatch.setattr(QtWidgets.QMessageBox, "question", lambda *args, **kwargs: discard)
-    monkeypatch.setattr(QtWidgets.QMessageBox, "exec", lambda self: discard)
+def discard_unsaved_rois(discard_without_asking):
+    """Closing a series or the window discards the unsaved ROIs drawn (no modal prompt)."""
 
 
 @pytest.fixture
