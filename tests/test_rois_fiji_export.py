@@ -38,7 +38,18 @@ def test_rectangles_and_ovals_get_imagej_integer_bounds(tmp_path):
         assert archive.namelist() == ["r.roi", "o.roi"]
 
 
-def test_subpixel_bounds_and_polygons_keep_their_subpixel_coordinates(tmp_path):
+def test_subpixel_bounds_are_written_and_read_back_as_imagej_measures_them(tmp_path):
+    """What a round trip app → Fiji → app keeps.
+
+    The file carries what the app has: an oval's sub-pixel box (ImageJ's sub-pixel
+    rectangle) and a polygon's sub-pixel vertices.  ImageJ's own reading of the file is
+    the truth for what Fiji shows and measures: a rectangle or oval on whole-pixel
+    bounds (x, y cut to integers, width and height rounded up; checked against ImageJ
+    1.53t in test_rois_imagej.py), a polygon on its sub-pixel vertices.  The app reads
+    every ImageJ file that way, its own export included, so one file means the same
+    pixels in both programs: the sub-pixel oval comes back as the whole-pixel oval Fiji
+    measures, the polygon comes back unchanged.
+    """
     ellipse = EllipseROI(10.5, 2.25, 6.5, 8.0, name="e")
     polygon = PolygonROI(points=((1.5, 1.25), (9.75, 2.0), (4.0, 8.5)), name="p")
     path = export_imagej([ellipse, polygon], tmp_path / "RoiSet.zip")
@@ -47,7 +58,11 @@ def test_subpixel_bounds_and_polygons_keep_their_subpixel_coordinates(tmp_path):
     assert (oval.xd, oval.yd, oval.widthd, oval.heightd) == (10.5, 2.25, 6.5, 8.0)
     assert poly.roitype == roifile.ROI_TYPE.POLYGON and poly.subpixelresolution
     np.testing.assert_allclose(poly.coordinates(), polygon.points)
-    assert import_imagej(path) == [ellipse, polygon]
+    as_in_fiji = EllipseROI(10.0, 2.0, 7.0, 8.0, name="e")  # ImageJ's whole-pixel bounds
+    assert import_imagej(path) == [as_in_fiji, polygon]
+    # and exported again, the file is read the same way: nothing drifts further
+    again = export_imagej([as_in_fiji], tmp_path / "again.zip")
+    assert import_imagej(again) == [as_in_fiji]
 
 
 def test_round_trip_keeps_shapes_roles_names_and_masks(tmp_path):

@@ -669,8 +669,10 @@ def load_roiset_h5(path: str | os.PathLike) -> ROISet | None:
 def import_imagej(path: str | os.PathLike) -> list[ROI]:
     """Read ImageJ/Fiji ROIs from a ``.roi`` file or a RoiSet ``.zip`` as include ROIs.
 
-    Rectangles and ovals keep their shape (sub-pixel bounds when ImageJ
-    stored them); polygons, traced and rotated shapes become polygons;
+    Rectangles and ovals keep their shape on ImageJ's whole-pixel bounds,
+    also where the file stores sub-pixel bounds (the app's own export
+    included: one file means the same pixels here and in Fiji); polygons,
+    traced and rotated shapes become polygons;
     free-hand outlines become :class:`FreehandROI`; composite ROIs become one
     polygon per closed path.  Lines and points enclose no area and are
     skipped.  ImageJ uses the same pixel grid and the same rule for pixel
@@ -845,7 +847,9 @@ def to_imagej(roi: ROI, shape: tuple[int, int] | None = None):
 
     Unrotated rectangles and ellipses become RECT / OVAL ROIs with integer bounds
     (ImageJ's own); bounds that are not whole pixels are kept as ImageJ's sub-pixel
-    rectangle as well.  Polygons and free-hand outlines keep sub-pixel vertices.
+    rectangle as well, which Fiji draws but measures on whole-pixel bounds (as
+    :func:`import_imagej` reads it back).  Polygons and free-hand outlines keep
+    sub-pixel vertices.
     A rotated rectangle becomes a polygon of its corners, a rotated ellipse a polygon
     of :data:`ELLIPSE_POLYGON_VERTICES` points, and a border (which needs the image
     `shape`) a polygon around the frame with the inner edge as a hole (joined by a
