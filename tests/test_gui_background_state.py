@@ -158,9 +158,9 @@ def test_unsaved_work_names_the_rois_and_a_fit_not_applied(documents, tmp_path):
     assert "3 background ROIs" in document.unsaved_work() and document.modified
     state.mark_applied(state.roiset)
     assert state.unsaved_work() == ["3 background ROIs"]
-    document.save_copy(tmp_path / "saved.h5")
-    state.mark_saved()  # what the document does after a successful save
-    assert state.unsaved_work() == [] and not document.modified
+    document.save_copy(tmp_path / "saved.h5")  # File ▸ Save: the document marks its states saved
+    assert state.unsaved_work() == [] and document.unsaved_work() == []
+    assert not document.modified
     state.remove_roi(0)
     state.remove_roi(0)
     state.remove_roi(0)
