@@ -521,6 +521,8 @@ def test_apply_to_a_frame_range(qtbot, window, panel, tmp_path):
                                                                   False]
     wait_for_frame(qtbot, window, 0)
     window.browser.set_index(3)
+    # "this frame" is the frame on display, which the reader thread delivers a moment later
+    wait_for_frame(qtbot, window, 3)
     panel.scope_this.setChecked(True)
     assert panel.frames_to_apply() == [3]
 
