@@ -177,10 +177,17 @@ def test_progress_dialog_survives_the_task_finishing_inside_its_update(qtbot, mo
     from PyQt6 import QtCore, QtWidgets
 
     set_value = QtWidgets.QProgressDialog.setValue
+    processing = []
 
     def set_value_processing_events(dialog, value):
         set_value(dialog, value)
-        QtCore.QCoreApplication.processEvents()
+        if processing:  # as in Qt: a setValue() inside another one processes no events
+            return
+        processing.append(True)
+        try:
+            QtCore.QCoreApplication.processEvents()
+        finally:
+            processing.pop()
         QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete.value)
 
     monkeypatch.setattr(QtWidgets.QProgressDialog, "setValue", set_value_processing_events)
@@ -188,7 +195,8 @@ def test_progress_dialog_survives_the_task_finishing_inside_its_update(qtbot, mo
     qtbot.addWidget(parent)
 
     def work(progress, cancel):
-        progress(1, 1)
+        for done in range(1, 4):  # the later counts and `finished` arrive in the first count
+            progress(done, 3)
         return "done"
 
     results = []

@@ -211,12 +211,16 @@ def run_with_progress(parent: QtWidgets.QWidget | None, title: str, function: Ta
     task = Task(function, parent)
     text = ProgressText(title)
 
-    # setValue() of a shown modal dialog processes events, so the task's `finished` can
-    # arrive inside it; the dialog is then closed and deleted only once setValue returned,
-    # and no later count touches the deleted dialog.
-    status = {"updating": False, "finished": False}
+    # setValue() of a shown modal dialog processes events, so later counts and the task's
+    # `finished` can arrive inside it (counts nest, `finished` may come in the innermost);
+    # the dialog is closed and deleted once, after the outermost setValue returned, and
+    # no count touches it after that.
+    status = {"updating": 0, "finished": False, "disposed": False}
 
     def dispose() -> None:
+        if status["disposed"]:
+            return
+        status["disposed"] = True
         dialog.close()
         dialog.deleteLater()
 
@@ -226,12 +230,12 @@ def run_with_progress(parent: QtWidgets.QWidget | None, title: str, function: Ta
         value, maximum, label = text.update(done, total)
         dialog.setMaximum(maximum)
         dialog.setLabelText(label)
-        status["updating"] = True
+        status["updating"] += 1
         try:
             dialog.setValue(value)
         finally:
-            status["updating"] = False
-        if status["finished"]:
+            status["updating"] -= 1
+        if status["finished"] and not status["updating"]:
             dispose()
 
     def finish() -> None:
