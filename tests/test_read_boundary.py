@@ -23,7 +23,8 @@ from .corpus import CASES, ROI_CASES, ROI_FRAME_SHAPE, running_as_root
 
 #: Seconds one case may take (the slowest builds 40,000 attributes).
 CASE_DEADLINE_S = 20.0
-#: The memory the app may assume in these tests: the 2 GB computer of issue 17.
+#: The memory the app may assume in these tests: the 2 GB computer of issue 17
+#: (conftest sets it for the whole session; set here too for running this file alone).
 MEMORY_LIMIT = 2 * 2**30
 
 

@@ -21,7 +21,6 @@ from flimage_app.gui.browser.frame_cache import H5_LOCK, FrameCache
 from flimage_app.gui.events import Event
 from flimage_app.gui.history import History
 from flimage_app.model.h5io import atomic_output, copy_group
-from flimage_app.model.image import python_value
 from flimage_app.model.meta import MetaDataMissingError, check_value
 
 #: Series-level metadata keys (attributes of the FLSeries root group) and their meaning.
@@ -192,8 +191,7 @@ class Document:
         """Series attribute `key` of the opened file (None if unset or empty)."""
         if key not in self._file_series_meta:
             with H5_LOCK:
-                value = self.series.h5.attrs.get(key)
-            value = None if value is None else python_value(value)
+                value = self.series.series_meta(key)  # checked by the model's reading boundary
             self._file_series_meta[key] = None if value == "" else value
         return self._file_series_meta[key]
 

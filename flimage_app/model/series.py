@@ -19,7 +19,7 @@ from . import validate
 from .errors import FileFormatError
 from .h5io import copy_group
 from .image import FLImage, H5Backed, is_writable, open_h5
-from .meta import MetaDict, check_value
+from .meta import MetaDict, check_key, check_value
 
 FRAME_PREFIX = "fli_"
 _TEXT = h5py.string_dtype("utf-8")
@@ -105,6 +105,16 @@ class FLSeries(H5Backed):
     def identifier(self) -> str | None:
         """Identifier of the series, if set."""
         return validate.read_attribute(self.h5, "identifier", "text")
+
+    def series_meta(self, key: str) -> Any:
+        """Metadata `key` stored at the series root, checked, or None if unset or unusable.
+
+        Read by name through the reading boundary
+        (:func:`flimage_app.model.validate.read_meta_value`): an array or a
+        value of the wrong type is treated as missing with a warning.
+        """
+        check_key(key)
+        return validate.read_meta_value(self.h5, key)
 
     @property
     def filename(self) -> str | None:

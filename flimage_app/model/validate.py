@@ -565,6 +565,25 @@ def check_time(value: float | None, where: str, *, warn: bool = True) -> float |
     return value
 
 
+def read_meta_value(obj: h5py.HLObject, key: str) -> Any:
+    """Metadata `key` stored on `obj`, checked (see :func:`read_metadata`), or None."""
+    kind = "number" if key in NUMERIC_KEYS else "text"
+    value = read_attribute(obj, key, kind)
+    if value is None:
+        return None
+    if key == "time":
+        return check_time(value, object_name(obj))
+    if kind == "number" and not math.isfinite(value):
+        _warn(f"{object_name(obj)}: attribute {key!r} = {value!r} is not finite; "
+              "treated as missing")
+        return None
+    if key == "pixel size" and not value > 0:
+        _warn(f"{object_name(obj)}: \"pixel size\" = {value!r} is not positive; "
+              "treated as missing")
+        return None
+    return value
+
+
 def read_metadata(obj: h5py.HLObject) -> dict[str, Any]:
     """The metadata keys (:data:`~flimage_app.model.meta.META_DEF`) stored on `obj`.
 
@@ -573,18 +592,7 @@ def read_metadata(obj: h5py.HLObject) -> dict[str, Any]:
     """
     meta: dict[str, Any] = {}
     for key in META_DEF:
-        kind = "number" if key in NUMERIC_KEYS else "text"
-        value = read_attribute(obj, key, kind)
-        if key == "time":
-            value = check_time(value, object_name(obj))
-        elif kind == "number" and value is not None and not math.isfinite(value):
-            _warn(f"{object_name(obj)}: attribute {key!r} = {value!r} is not finite; "
-                  "treated as missing")
-            value = None
-        if key == "pixel size" and value is not None and not value > 0:
-            _warn(f"{object_name(obj)}: \"pixel size\" = {value!r} is not positive; "
-                  "treated as missing")
-            value = None
+        value = read_meta_value(obj, key)
         if value is not None:
             meta[key] = value
     return meta
