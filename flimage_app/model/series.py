@@ -189,11 +189,12 @@ class FLSeries(H5Backed):
 
     def times(self) -> np.ndarray:
         """Acquisition time [s] of every frame, NaN where a frame has none (no pixels read)."""
+        label = self.filename or "series"
         with validate.collected_warnings(
-                f"{self.filename or 'series'}: {{count}} frame time(s) are unusable and "
+                f"{label}: {{count}} frame time(s) are unusable and "
                 "treated as missing (first: {first})"):
             times = [validate.check_time(self._frame_attribute(ii, "time", "number"),
-                                         f"{self.filename or 'series'}: {frame_name(ii)}")
+                                         f"{label}: {frame_name(ii)}")
                      for ii in range(len(self))]
         return np.array([_float_or_nan(t) for t in times], dtype=float)
 

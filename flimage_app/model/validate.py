@@ -32,6 +32,7 @@ import contextlib
 import json
 import math
 import os
+import time
 import warnings
 import zlib
 from collections.abc import Iterator, Mapping
@@ -79,10 +80,10 @@ class FileContentWarning(UserWarning):
 
 # ------------------------------------------------------------------ names and errors
 def file_name(obj: h5py.HLObject) -> str:
-    """The file name of an HDF5 object ("in-memory file" for the core driver)."""
+    """The name of the file that holds `obj` (read from its identifier: cheap)."""
     try:
-        return obj.file.filename
-    except (ValueError, RuntimeError):  # closed
+        return h5py.h5f.get_name(obj.id).decode("utf-8", "replace")
+    except (ValueError, RuntimeError, TypeError, AttributeError):  # closed
         return "HDF5 file"
 
 
@@ -171,9 +172,21 @@ def available_memory() -> int:
     return available
 
 
+_cached_budget: tuple[float, int] = (-1.0, 0)
+#: Seconds a measured budget is reused (reading /proc for every dataset would cost more
+#: than the checks themselves).
+_BUDGET_TTL_S = 0.5
+
+
 def memory_budget() -> int:
     """Bytes that one object read from a file may take (:data:`MEMORY_FRACTION` of what is free)."""
-    return int(available_memory() * MEMORY_FRACTION)
+    global _cached_budget
+    now = time.monotonic()
+    measured_at, budget = _cached_budget
+    if now - measured_at > _BUDGET_TTL_S or measured_at < 0:
+        budget = int(available_memory() * MEMORY_FRACTION)
+        _cached_budget = (now, budget)
+    return budget
 
 
 def check_allocation(nbytes: int, where: str, what: str) -> None:
@@ -198,25 +211,32 @@ def member(group: h5py.Group, name: str) -> h5py.HLObject | None:
     Refuses external links, links that end in another file (a soft link
     through an external one), and soft links that do not resolve (loops).
     """
-    where = object_name(group, name)
+    encoded = name.encode("utf-8")
     try:
-        link = group.get(name, getlink=True)
-    except (KeyError, RuntimeError, OSError, ValueError) as exc:
-        raise refuse(where, f"unreadable link ({_first_line(exc)})") from None
-    if link is None:
-        return None
+        if not group.id.links.exists(encoded):
+            return None
+        link_type = group.id.links.get_info(encoded).type
+    except (KeyError, RuntimeError, OSError, ValueError, TypeError) as exc:
+        raise refuse(object_name(group, name), f"unreadable link ({_first_line(exc)})") from None
+    if link_type == h5py.h5l.TYPE_HARD:
+        try:
+            return group[name]
+        except (KeyError, RuntimeError, OSError, ValueError) as exc:
+            raise refuse(object_name(group, name), f"unreadable object "
+                                                   f"({_first_line(exc)})") from None
+    where = object_name(group, name)
+    link = group.get(name, getlink=True)
     if isinstance(link, h5py.ExternalLink):
         raise refuse(where, f"is an external link to {link.filename}; refusing to follow it")
+    if not isinstance(link, h5py.SoftLink):
+        raise refuse(where, "is a link of a kind the app does not follow")
     try:
         obj = group.get(name)
     except (KeyError, RuntimeError, OSError, ValueError, RecursionError) as exc:
-        kind = "soft link" if isinstance(link, h5py.SoftLink) else "link"
-        raise refuse(where, f"is a {kind} that does not resolve (a loop or a dangling "
+        raise refuse(where, f"is a soft link that does not resolve (a loop or a dangling "
                             f"link: {_first_line(exc)})") from None
     if obj is None:
-        if isinstance(link, h5py.SoftLink):
-            raise refuse(where, f"is a soft link to {link.path}, which does not exist")
-        return None
+        raise refuse(where, f"is a soft link to {link.path}, which does not exist")
     if obj.id.fileno != group.id.fileno:
         raise refuse(where, "leads into another file; refusing to follow it")
     return obj
@@ -499,7 +519,7 @@ def read_attribute(obj: h5py.HLObject, name: str, kind: str, *, warn: bool = Tru
         space = attr.get_space()
         space_type = space.get_simple_extent_type()
         dtype = attr.dtype
-        storage = attr.get_storage_size()
+        storage = attr.get_storage_size() if kind == "text" else 0
     except (KeyError, RuntimeError, OSError, ValueError, TypeError) as exc:
         if warn:
             _warn(f"{object_name(obj)}: attribute {name!r} is unreadable ({_first_line(exc)}); "
@@ -565,6 +585,10 @@ def check_time(value: float | None, where: str, *, warn: bool = True) -> float |
     return value
 
 
+#: Up to this many attributes, their names are listed rather than each key looked up.
+_LISTED_ATTRIBUTES = 32
+
+
 def read_meta_value(obj: h5py.HLObject, key: str) -> Any:
     """Metadata `key` stored on `obj`, checked (see :func:`read_metadata`), or None."""
     kind = "number" if key in NUMERIC_KEYS else "text"
@@ -591,7 +615,13 @@ def read_metadata(obj: h5py.HLObject) -> dict[str, Any]:
     as much as one without); unusable values are left out with a warning.
     """
     meta: dict[str, Any] = {}
-    for key in META_DEF:
+    try:
+        few = attribute_count(obj) <= _LISTED_ATTRIBUTES
+    except (RuntimeError, OSError, ValueError):
+        few = False
+    # a handful of attributes: list their names once instead of asking for every key
+    keys = [key for key in obj.attrs if key in META_DEF] if few else META_DEF
+    for key in keys:
         value = read_meta_value(obj, key)
         if value is not None:
             meta[key] = value
