@@ -32,6 +32,7 @@ import contextlib
 import json
 import math
 import os
+import threading
 import time
 import warnings
 import zlib
@@ -277,36 +278,6 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def walk(group: h5py.Group, max_objects: int = 10_000) -> Iterator[tuple[str, h5py.HLObject]]:
-    """``(relative path, object)`` of everything below `group`, each object once.
-
-    Refuses group cycles (a hard link back to an ancestor), links out of the
-    file and trees of more than `max_objects` objects; used before a tree is
-    copied.
-    """
-    seen = {hash(group.id)}
-    stack: list[tuple[str, h5py.Group, tuple[int, ...]]] = [("", group, (hash(group.id),))]
-    count = 0
-    while stack:
-        prefix, current, ancestors = stack.pop()
-        for name in list(current):
-            obj = member(current, name)
-            if obj is None:
-                continue
-            path = f"{prefix}{name}"
-            key = hash(obj.id)
-            if key in ancestors:
-                raise refuse(object_name(current, name), "links back to a group that contains "
-                                                         "it (a cycle)")
-            count += 1
-            if count > max_objects:
-                raise refuse(object_name(group), f"holds more than {max_objects:,} objects")
-            yield path, obj
-            if isinstance(obj, h5py.Group) and key not in seen:
-                seen.add(key)
-                stack.append((f"{path}/", obj, (*ancestors, key)))
-
-
 # ------------------------------------------------------------------ datasets
 def check_storage(dset: h5py.Dataset, where: str | None = None) -> None:
     """Refuse data stored outside the file and filters whose output is not bounded."""
@@ -491,8 +462,30 @@ def read_image(obj: Any, where: str) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ attributes
+_collecting = threading.local()
+#: (file, problem) pairs already reported outside :func:`collected_warnings`
+_reported: set[tuple[str, str]] = set()
+
+
 def _warn(message: str) -> None:
-    warnings.warn(" ".join(message.split()), FileContentWarning, stacklevel=3)
+    """Warn about unusable file content, once per file and problem.
+
+    Reading a frame's metadata again (the browser does, frame after frame)
+    must not repeat the warning.  Inside :func:`collected_warnings` the
+    message is collected on this thread instead, to be summarised.
+    """
+    message = " ".join(message.split())
+    collector = getattr(_collecting, "messages", None)
+    if collector is not None:
+        collector.append(message)
+        return
+    file, _, problem = message.partition(": ")
+    # the object path varies from frame to frame; the file and the problem do not
+    key = (file, problem.partition(": ")[2] or problem)
+    if key in _reported:
+        return
+    _reported.add(key)
+    warnings.warn(message, FileContentWarning, stacklevel=3)
 
 
 def attribute_count(obj: h5py.HLObject) -> int:
@@ -630,22 +623,25 @@ def read_metadata(obj: h5py.HLObject) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def collected_warnings(summary: str) -> Iterator[list[str]]:
-    """Collect FileContentWarnings raised inside; afterwards warn once with `summary`.
+    """Collect this thread's file-content warnings inside; afterwards warn once with `summary`.
 
     `summary` is formatted with ``count`` and ``first`` (the first message).
+    Thread-local, unlike :class:`warnings.catch_warnings`, so that GUI
+    workers reading different files do not swap each other's warning state.
     """
+    outer = getattr(_collecting, "messages", None)
     messages: list[str] = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", FileContentWarning)
+    _collecting.messages = messages
+    try:
         yield messages
-    for item in caught:
-        if issubclass(item.category, FileContentWarning):
-            messages.append(str(item.message))
-        else:
-            warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+    finally:
+        _collecting.messages = outer
     if messages:
-        warnings.warn(summary.format(count=len(messages), first=messages[0]),
-                      FileContentWarning, stacklevel=3)
+        text = summary.format(count=len(messages), first=messages[0])
+        if outer is not None:
+            outer.append(text)
+        else:
+            warnings.warn(text, FileContentWarning, stacklevel=3)
 
 
 # ------------------------------------------------------------------ JSON records
