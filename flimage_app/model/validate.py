@@ -432,12 +432,17 @@ def read_array(dset: h5py.Dataset, where: str) -> np.ndarray:
     One-chunk deflated images (every image the app writes) are inflated here,
     bounded, instead of by HDF5: one decompression, never past the image size.
     """
-    decoded = _decoded_directly(dset, where)
+    try:
+        decoded = _decoded_directly(dset, where)
+    except MemoryError:
+        raise refuse(where, "cannot be read: not enough memory") from None
     if decoded is not None:
         return decoded
     check_chunks(dset, where)
     try:
         return dset[()]
+    except MemoryError:
+        raise refuse(where, "cannot be read: not enough memory") from None
     except (OSError, RuntimeError, ValueError, TypeError) as exc:
         raise refuse(where, f"cannot be read ({_first_line(exc)})") from None
 
