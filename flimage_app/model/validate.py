@@ -500,7 +500,8 @@ def attribute_count(obj: h5py.HLObject) -> int:
 
 def read_attribute(obj: h5py.HLObject, name: str, kind: str, *, warn: bool = True,
                    max_chars: int = MAX_TEXT_CHARS) -> Any:
-    """Attribute `name` of `obj` as a Python number (``kind="number"``) or str (``"text"``).
+    """Attribute `name` of `obj` as a Python number (``kind="number"``), a str
+    (``"text"``) or a small float array (``"vector"``, a point such as "sim center").
 
     Returns None when the attribute is absent, and also when it is not one
     value of that kind (an array, text where a number belongs, a number
@@ -524,6 +525,8 @@ def read_attribute(obj: h5py.HLObject, name: str, kind: str, *, warn: bool = Tru
                   "ignored")
         return None
     problem = None
+    if kind == "vector":
+        return _read_vector(obj, name, attr, space, space_type, dtype, warn)
     if space_type == h5py.h5s.NULL:
         problem = "holds no value (a null dataspace)"
     elif space_type == h5py.h5s.SIMPLE and math.prod(space.shape) != 1:
@@ -544,6 +547,33 @@ def read_attribute(obj: h5py.HLObject, name: str, kind: str, *, warn: bool = Tru
                 problem = f"is {len(value):,} characters long (limit {max_chars:,})"
             else:
                 return value
+    if warn:
+        _warn(f"{object_name(obj)}: attribute {name!r} {problem}; treated as missing")
+    return None
+
+
+#: Most values of a "vector" attribute (e.g. qpimage's "sim center").
+MAX_VECTOR_VALUES = 16
+
+
+def _read_vector(obj, name, attr, space, space_type, dtype, warn: bool) -> Any:
+    """A few numbers (a point): a numeric array of at most :data:`MAX_VECTOR_VALUES`."""
+    size = 1 if space_type == h5py.h5s.SCALAR else (
+        0 if space_type == h5py.h5s.NULL else math.prod(space.shape))
+    problem = None
+    if dtype.kind not in "biuf" or dtype.names or dtype.subdtype:
+        problem = f"holds {dtype}, not numbers"
+    elif not 1 <= size <= MAX_VECTOR_VALUES:
+        problem = f"holds {size:,} values (1 to {MAX_VECTOR_VALUES} expected)"
+    if problem is None:
+        buffer = np.empty(() if space_type == h5py.h5s.SCALAR else space.shape,
+                          dtype=np.float64)
+        try:
+            attr.read(buffer)
+        except (RuntimeError, OSError, ValueError, TypeError) as exc:
+            problem = f"is unreadable ({_first_line(exc)})"
+        else:
+            return buffer
     if warn:
         _warn(f"{object_name(obj)}: attribute {name!r} {problem}; treated as missing")
     return None
@@ -587,9 +617,15 @@ def check_time(value: float | None, where: str, *, warn: bool = True) -> float |
 _LISTED_ATTRIBUTES = 32
 
 
+#: Metadata keys that hold a few numbers rather than one (qpimage writes a point).
+VECTOR_KEYS = frozenset({"sim center"})
+
+
 def read_meta_value(obj: h5py.HLObject, key: str) -> Any:
     """Metadata `key` stored on `obj`, checked (see :func:`read_metadata`), or None."""
-    kind = "number" if key in NUMERIC_KEYS else "text"
+    kind = "number" if key in NUMERIC_KEYS else "vector" if key in VECTOR_KEYS else "text"
+    if kind == "vector":
+        return read_attribute(obj, key, kind)
     value = read_attribute(obj, key, kind)
     if value is None:
         return None
