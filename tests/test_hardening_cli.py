@@ -38,13 +38,10 @@ def fingerprint(path):
         return ("unreadable", path.stat().st_mtime_ns, path.stat().st_size)
 
 
-#: the app behaves as on the 2 GB computer of issue 17 (see flimage_app.model.validate)
-ENVIRONMENT = dict(os.environ, FLIMAGE_APP_MEMORY_LIMIT=str(2 * 2**30))
-
-
 def run(*args):
+    # conftest sets FLIMAGE_APP_MEMORY_LIMIT: the CLI behaves as on a 2 GB computer
     return subprocess.run([sys.executable, "-m", "flimage_app", *map(str, args)],
-                          capture_output=True, text=True, timeout=300, env=ENVIRONMENT)
+                          capture_output=True, text=True, timeout=300)
 
 
 def check_clean_outcome(done, expected):

@@ -88,6 +88,16 @@ def test_opening_reads_no_pixels(tmp_path, monkeypatch):
         return original(self, key)
 
     monkeypatch.setattr(h5py.Dataset, "__getitem__", counting)
+    # the reading boundary decodes one-chunk images itself (read_direct_chunk)
+    from flimage_app.model import validate
+
+    checked_read = validate.read_array
+
+    def counting_checked(dset, where):
+        reads.append(dset.name)
+        return checked_read(dset, where)
+
+    monkeypatch.setattr(validate, "read_array", counting_checked)
     with FLSeries(h5file=path, h5mode="r") as fls:
         assert "img17" in fls and fls["img9"]["time"] == 13.5
         fls.times()

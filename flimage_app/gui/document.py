@@ -22,7 +22,6 @@ from flimage_app.gui.browser.frame_cache import H5_LOCK, FrameCache
 from flimage_app.gui.events import Event
 from flimage_app.gui.history import History
 from flimage_app.gui.scratch import remove_scratch_file
-from flimage_app.model import validate
 from flimage_app.model.errors import FileFormatError
 from flimage_app.model.h5io import atomic_output, copy_group
 from flimage_app.model.meta import MetaDataMissingError, check_value
@@ -271,7 +270,7 @@ class Document:
         if key not in self._file_series_meta:
             # through the reading boundary: a file's series attribute may be of any shape
             with H5_LOCK:
-                value = validate.read_attribute(self.series.h5, key, "text")
+                value = self.series.series_meta(key)  # checked by the model's reading boundary
             self._file_series_meta[key] = None if value == "" else value
         return self._file_series_meta[key]
 

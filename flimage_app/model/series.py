@@ -26,7 +26,7 @@ from . import validate
 from .errors import FileFormatError, FrameIndexError, FrameNotFoundError, ReadOnlyError
 from .h5io import copy_group
 from .image import FLImage, H5Backed, is_writable, open_h5
-from .meta import MetaDict, check_value
+from .meta import MetaDict, check_key, check_value
 from .names import APP_GROUP, FRAME_PREFIX, frame_name
 
 __all__ = ["APP_GROUP", "FRAME_PREFIX", "FLSeriesBase", "frame_name"]
@@ -109,6 +109,16 @@ class FLSeriesBase(H5Backed):
         """Identifier of the series, if set."""
         return validate.read_attribute(self.h5, "identifier", "text")
 
+    def series_meta(self, key: str) -> Any:
+        """Metadata `key` stored at the series root, checked, or None if unset or unusable.
+
+        Read by name through the reading boundary
+        (:func:`flimage_app.model.validate.read_meta_value`): an array or a
+        value of the wrong type is treated as missing with a warning.
+        """
+        check_key(key)
+        return validate.read_meta_value(self.h5, key)
+
     @property
     def filename(self) -> str | None:
         """Path of the file on disk, or None for an in-memory series."""
@@ -182,11 +192,12 @@ class FLSeriesBase(H5Backed):
 
     def times(self) -> np.ndarray:
         """Acquisition time [s] of every frame, NaN where a frame has none (no pixels read)."""
+        label = self.filename or "series"
         with validate.collected_warnings(
-                f"{self.filename or 'series'}: {{count}} frame time(s) are unusable and "
+                f"{label}: {{count}} frame time(s) are unusable and "
                 "treated as missing (first: {first})"):
             times = [validate.check_time(self._frame_attribute(ii, "time", "number"),
-                                         f"{self.filename or 'series'}: {frame_name(ii)}")
+                                         f"{label}: {frame_name(ii)}")
                      for ii in range(len(self))]
         return np.array([_float_or_nan(t) for t in times], dtype=float)
 

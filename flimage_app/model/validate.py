@@ -32,6 +32,8 @@ import contextlib
 import json
 import math
 import os
+import threading
+import time
 import warnings
 import zlib
 from collections.abc import Iterator, Mapping
@@ -79,10 +81,10 @@ class FileContentWarning(UserWarning):
 
 # ------------------------------------------------------------------ names and errors
 def file_name(obj: h5py.HLObject) -> str:
-    """The file name of an HDF5 object ("in-memory file" for the core driver)."""
+    """The name of the file that holds `obj` (read from its identifier: cheap)."""
     try:
-        return obj.file.filename
-    except (ValueError, RuntimeError):  # closed
+        return h5py.h5f.get_name(obj.id).decode("utf-8", "replace")
+    except (ValueError, RuntimeError, TypeError, AttributeError):  # closed
         return "HDF5 file"
 
 
@@ -171,9 +173,21 @@ def available_memory() -> int:
     return available
 
 
+_cached_budget: tuple[float, int] = (-1.0, 0)
+#: Seconds a measured budget is reused (reading /proc for every dataset would cost more
+#: than the checks themselves).
+_BUDGET_TTL_S = 0.5
+
+
 def memory_budget() -> int:
     """Bytes that one object read from a file may take (:data:`MEMORY_FRACTION` of what is free)."""
-    return int(available_memory() * MEMORY_FRACTION)
+    global _cached_budget
+    now = time.monotonic()
+    measured_at, budget = _cached_budget
+    if now - measured_at > _BUDGET_TTL_S or measured_at < 0:
+        budget = int(available_memory() * MEMORY_FRACTION)
+        _cached_budget = (now, budget)
+    return budget
 
 
 def check_allocation(nbytes: int, where: str, what: str) -> None:
@@ -198,25 +212,32 @@ def member(group: h5py.Group, name: str) -> h5py.HLObject | None:
     Refuses external links, links that end in another file (a soft link
     through an external one), and soft links that do not resolve (loops).
     """
-    where = object_name(group, name)
+    encoded = name.encode("utf-8")
     try:
-        link = group.get(name, getlink=True)
-    except (KeyError, RuntimeError, OSError, ValueError) as exc:
-        raise refuse(where, f"unreadable link ({_first_line(exc)})") from None
-    if link is None:
-        return None
+        if not group.id.links.exists(encoded):
+            return None
+        link_type = group.id.links.get_info(encoded).type
+    except (KeyError, RuntimeError, OSError, ValueError, TypeError) as exc:
+        raise refuse(object_name(group, name), f"unreadable link ({_first_line(exc)})") from None
+    if link_type == h5py.h5l.TYPE_HARD:
+        try:
+            return group[name]
+        except (KeyError, RuntimeError, OSError, ValueError) as exc:
+            raise refuse(object_name(group, name), f"unreadable object "
+                                                   f"({_first_line(exc)})") from None
+    where = object_name(group, name)
+    link = group.get(name, getlink=True)
     if isinstance(link, h5py.ExternalLink):
         raise refuse(where, f"is an external link to {link.filename}; refusing to follow it")
+    if not isinstance(link, h5py.SoftLink):
+        raise refuse(where, "is a link of a kind the app does not follow")
     try:
         obj = group.get(name)
     except (KeyError, RuntimeError, OSError, ValueError, RecursionError) as exc:
-        kind = "soft link" if isinstance(link, h5py.SoftLink) else "link"
-        raise refuse(where, f"is a {kind} that does not resolve (a loop or a dangling "
+        raise refuse(where, f"is a soft link that does not resolve (a loop or a dangling "
                             f"link: {_first_line(exc)})") from None
     if obj is None:
-        if isinstance(link, h5py.SoftLink):
-            raise refuse(where, f"is a soft link to {link.path}, which does not exist")
-        return None
+        raise refuse(where, f"is a soft link to {link.path}, which does not exist")
     if obj.id.fileno != group.id.fileno:
         raise refuse(where, "leads into another file; refusing to follow it")
     return obj
@@ -255,36 +276,6 @@ def _kind_of(obj: Any) -> str:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def walk(group: h5py.Group, max_objects: int = 10_000) -> Iterator[tuple[str, h5py.HLObject]]:
-    """``(relative path, object)`` of everything below `group`, each object once.
-
-    Refuses group cycles (a hard link back to an ancestor), links out of the
-    file and trees of more than `max_objects` objects; used before a tree is
-    copied.
-    """
-    seen = {hash(group.id)}
-    stack: list[tuple[str, h5py.Group, tuple[int, ...]]] = [("", group, (hash(group.id),))]
-    count = 0
-    while stack:
-        prefix, current, ancestors = stack.pop()
-        for name in list(current):
-            obj = member(current, name)
-            if obj is None:
-                continue
-            path = f"{prefix}{name}"
-            key = hash(obj.id)
-            if key in ancestors:
-                raise refuse(object_name(current, name), "links back to a group that contains "
-                                                         "it (a cycle)")
-            count += 1
-            if count > max_objects:
-                raise refuse(object_name(group), f"holds more than {max_objects:,} objects")
-            yield path, obj
-            if isinstance(obj, h5py.Group) and key not in seen:
-                seen.add(key)
-                stack.append((f"{path}/", obj, (*ancestors, key)))
 
 
 # ------------------------------------------------------------------ datasets
@@ -441,12 +432,17 @@ def read_array(dset: h5py.Dataset, where: str) -> np.ndarray:
     One-chunk deflated images (every image the app writes) are inflated here,
     bounded, instead of by HDF5: one decompression, never past the image size.
     """
-    decoded = _decoded_directly(dset, where)
+    try:
+        decoded = _decoded_directly(dset, where)
+    except MemoryError:
+        raise refuse(where, "cannot be read: not enough memory") from None
     if decoded is not None:
         return decoded
     check_chunks(dset, where)
     try:
         return dset[()]
+    except MemoryError:
+        raise refuse(where, "cannot be read: not enough memory") from None
     except (OSError, RuntimeError, ValueError, TypeError) as exc:
         raise refuse(where, f"cannot be read ({_first_line(exc)})") from None
 
@@ -471,8 +467,30 @@ def read_image(obj: Any, where: str) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ attributes
+_collecting = threading.local()
+#: (file, problem) pairs already reported outside :func:`collected_warnings`
+_reported: set[tuple[str, str]] = set()
+
+
 def _warn(message: str) -> None:
-    warnings.warn(" ".join(message.split()), FileContentWarning, stacklevel=3)
+    """Warn about unusable file content, once per file and problem.
+
+    Reading a frame's metadata again (the browser does, frame after frame)
+    must not repeat the warning.  Inside :func:`collected_warnings` the
+    message is collected on this thread instead, to be summarised.
+    """
+    message = " ".join(message.split())
+    collector = getattr(_collecting, "messages", None)
+    if collector is not None:
+        collector.append(message)
+        return
+    file, _, problem = message.partition(": ")
+    # the object path varies from frame to frame; the file and the problem do not
+    key = (file, problem.partition(": ")[2] or problem)
+    if key in _reported:
+        return
+    _reported.add(key)
+    warnings.warn(message, FileContentWarning, stacklevel=3)
 
 
 def attribute_count(obj: h5py.HLObject) -> int:
@@ -482,7 +500,8 @@ def attribute_count(obj: h5py.HLObject) -> int:
 
 def read_attribute(obj: h5py.HLObject, name: str, kind: str, *, warn: bool = True,
                    max_chars: int = MAX_TEXT_CHARS) -> Any:
-    """Attribute `name` of `obj` as a Python number (``kind="number"``) or str (``"text"``).
+    """Attribute `name` of `obj` as a Python number (``kind="number"``), a str
+    (``"text"``) or a small float array (``"vector"``, a point such as "sim center").
 
     Returns None when the attribute is absent, and also when it is not one
     value of that kind (an array, text where a number belongs, a number
@@ -499,13 +518,15 @@ def read_attribute(obj: h5py.HLObject, name: str, kind: str, *, warn: bool = Tru
         space = attr.get_space()
         space_type = space.get_simple_extent_type()
         dtype = attr.dtype
-        storage = attr.get_storage_size()
+        storage = attr.get_storage_size() if kind == "text" else 0
     except (KeyError, RuntimeError, OSError, ValueError, TypeError) as exc:
         if warn:
             _warn(f"{object_name(obj)}: attribute {name!r} is unreadable ({_first_line(exc)}); "
                   "ignored")
         return None
     problem = None
+    if kind == "vector":
+        return _read_vector(obj, name, attr, space, space_type, dtype, warn)
     if space_type == h5py.h5s.NULL:
         problem = "holds no value (a null dataspace)"
     elif space_type == h5py.h5s.SIMPLE and math.prod(space.shape) != 1:
@@ -526,6 +547,33 @@ def read_attribute(obj: h5py.HLObject, name: str, kind: str, *, warn: bool = Tru
                 problem = f"is {len(value):,} characters long (limit {max_chars:,})"
             else:
                 return value
+    if warn:
+        _warn(f"{object_name(obj)}: attribute {name!r} {problem}; treated as missing")
+    return None
+
+
+#: Most values of a "vector" attribute (e.g. qpimage's "sim center").
+MAX_VECTOR_VALUES = 16
+
+
+def _read_vector(obj, name, attr, space, space_type, dtype, warn: bool) -> Any:
+    """A few numbers (a point): a numeric array of at most :data:`MAX_VECTOR_VALUES`."""
+    size = 1 if space_type == h5py.h5s.SCALAR else (
+        0 if space_type == h5py.h5s.NULL else math.prod(space.shape))
+    problem = None
+    if dtype.kind not in "biuf" or dtype.names or dtype.subdtype:
+        problem = f"holds {dtype}, not numbers"
+    elif not 1 <= size <= MAX_VECTOR_VALUES:
+        problem = f"holds {size:,} values (1 to {MAX_VECTOR_VALUES} expected)"
+    if problem is None:
+        buffer = np.empty(() if space_type == h5py.h5s.SCALAR else space.shape,
+                          dtype=np.float64)
+        try:
+            attr.read(buffer)
+        except (RuntimeError, OSError, ValueError, TypeError) as exc:
+            problem = f"is unreadable ({_first_line(exc)})"
+        else:
+            return buffer
     if warn:
         _warn(f"{object_name(obj)}: attribute {name!r} {problem}; treated as missing")
     return None
@@ -565,6 +613,35 @@ def check_time(value: float | None, where: str, *, warn: bool = True) -> float |
     return value
 
 
+#: Up to this many attributes, their names are listed rather than each key looked up.
+_LISTED_ATTRIBUTES = 32
+
+
+#: Metadata keys that hold a few numbers rather than one (qpimage writes a point).
+VECTOR_KEYS = frozenset({"sim center"})
+
+
+def read_meta_value(obj: h5py.HLObject, key: str) -> Any:
+    """Metadata `key` stored on `obj`, checked (see :func:`read_metadata`), or None."""
+    kind = "number" if key in NUMERIC_KEYS else "vector" if key in VECTOR_KEYS else "text"
+    if kind == "vector":
+        return read_attribute(obj, key, kind)
+    value = read_attribute(obj, key, kind)
+    if value is None:
+        return None
+    if key == "time":
+        return check_time(value, object_name(obj))
+    if kind == "number" and not math.isfinite(value):
+        _warn(f"{object_name(obj)}: attribute {key!r} = {value!r} is not finite; "
+              "treated as missing")
+        return None
+    if key == "pixel size" and not value > 0:
+        _warn(f"{object_name(obj)}: \"pixel size\" = {value!r} is not positive; "
+              "treated as missing")
+        return None
+    return value
+
+
 def read_metadata(obj: h5py.HLObject) -> dict[str, Any]:
     """The metadata keys (:data:`~flimage_app.model.meta.META_DEF`) stored on `obj`.
 
@@ -572,19 +649,14 @@ def read_metadata(obj: h5py.HLObject) -> dict[str, Any]:
     as much as one without); unusable values are left out with a warning.
     """
     meta: dict[str, Any] = {}
-    for key in META_DEF:
-        kind = "number" if key in NUMERIC_KEYS else "text"
-        value = read_attribute(obj, key, kind)
-        if key == "time":
-            value = check_time(value, object_name(obj))
-        elif kind == "number" and value is not None and not math.isfinite(value):
-            _warn(f"{object_name(obj)}: attribute {key!r} = {value!r} is not finite; "
-                  "treated as missing")
-            value = None
-        if key == "pixel size" and value is not None and not value > 0:
-            _warn(f"{object_name(obj)}: \"pixel size\" = {value!r} is not positive; "
-                  "treated as missing")
-            value = None
+    try:
+        few = attribute_count(obj) <= _LISTED_ATTRIBUTES
+    except (RuntimeError, OSError, ValueError):
+        few = False
+    # a handful of attributes: list their names once instead of asking for every key
+    keys = [key for key in obj.attrs if key in META_DEF] if few else META_DEF
+    for key in keys:
+        value = read_meta_value(obj, key)
         if value is not None:
             meta[key] = value
     return meta
@@ -592,22 +664,25 @@ def read_metadata(obj: h5py.HLObject) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def collected_warnings(summary: str) -> Iterator[list[str]]:
-    """Collect FileContentWarnings raised inside; afterwards warn once with `summary`.
+    """Collect this thread's file-content warnings inside; afterwards warn once with `summary`.
 
     `summary` is formatted with ``count`` and ``first`` (the first message).
+    Thread-local, unlike :class:`warnings.catch_warnings`, so that GUI
+    workers reading different files do not swap each other's warning state.
     """
+    outer = getattr(_collecting, "messages", None)
     messages: list[str] = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", FileContentWarning)
+    _collecting.messages = messages
+    try:
         yield messages
-    for item in caught:
-        if issubclass(item.category, FileContentWarning):
-            messages.append(str(item.message))
-        else:
-            warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+    finally:
+        _collecting.messages = outer
     if messages:
-        warnings.warn(summary.format(count=len(messages), first=messages[0]),
-                      FileContentWarning, stacklevel=3)
+        text = summary.format(count=len(messages), first=messages[0])
+        if outer is not None:
+            outer.append(text)
+        else:
+            warnings.warn(text, FileContentWarning, stacklevel=3)
 
 
 # ------------------------------------------------------------------ JSON records
