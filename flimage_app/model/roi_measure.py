@@ -676,8 +676,8 @@ def parse_frames(text: str, frames: int | None = None) -> list[int]:
     chosen: set[int] = set()
     for part in text.split(","):
         part = part.strip()
-        first, _, last = part.partition("-")
-        if not first.strip().isdigit() or (last and not last.strip().isdigit()):
+        first, dash, last = part.partition("-")
+        if not first.strip().isdigit() or (dash and not last.strip().isdigit()):
             raise ValueError(f"frames are written as 0-4 or 0,2,5-7; got {text!r:.60}")
         start, stop = int(first), int(last) if last else int(first)
         if stop < start:
