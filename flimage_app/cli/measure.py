@@ -21,6 +21,7 @@ from .console import (
     Console,
     UsageError,
     check_outputs,
+    non_negative_int,
     open_input,
     output_argument,
     overwrite_argument,
@@ -32,6 +33,8 @@ from .console import (
 
 #: bleach methods that are a factor per frame (histogram matching is not: use --corrected)
 ON_THE_FLY_METHODS: tuple[str, ...] = tuple(m for m in BLEACH_METHODS if m != "histogram")
+#: the bleach verb's border width (cli.bleach.DEFAULT_BORDER_PX; that module imports the model)
+DEFAULT_BORDER_PX = 20
 #: suffixes of the ROI files --rois reads (flimage_app.model.roi_measure.MEASURE_ROI_SUFFIXES)
 ROI_SUFFIXES: tuple[str, ...] = (".json", ".roi", ".zip", ".h5", ".hdf5", ".hdf")
 
@@ -84,8 +87,12 @@ def _measure_arguments(parser: argparse.ArgumentParser) -> None:
                              "bleach): its frames are measured too")
     bleach.add_argument("--bleach", choices=ON_THE_FLY_METHODS, metavar="METHOD",
                         help="correct bleaching on the fly with METHOD ("
-                             f"{', '.join(ON_THE_FLY_METHODS)}; border background 20 px, whole "
-                             "frame, as flimage-app bleach's defaults)")
+                             f"{', '.join(ON_THE_FLY_METHODS)}), measured on the whole frame "
+                             "above the mean of the image border, as flimage-app bleach "
+                             "does by default")
+    bleach.add_argument("--border-px", type=non_negative_int, metavar="N",
+                        help=f"with --bleach: width of that border (default "
+                             f"{DEFAULT_BORDER_PX})")
     parser.add_argument("--normalise", type=frames_argument, metavar="F0_FRAMES",
                         help="add F/F0 and ΔF/F0, F0 being the mean over these frames "
                              "(counted from 0), e.g. 0-4")
@@ -99,7 +106,7 @@ def _measure_arguments(parser: argparse.ArgumentParser) -> None:
 
 #: the options that --like takes from its file (argparse destination → option)
 LIKE_OPTIONS: dict[str, str] = {"rois": "--rois", "normalise": "--normalise",
-                                "bleach": "--bleach"}
+                                "bleach": "--bleach", "border_px": "--border-px"}
 
 
 def _like_setup(like: Path, console: Console, corrected: Path | None):
@@ -158,6 +165,8 @@ def run_measure(args: argparse.Namespace, console: Console) -> int:
     if args.corrected is not None and args.bleach is not None:
         raise UsageError("--corrected and --bleach both give the bleach-corrected data; "
                          "choose one")
+    if args.border_px is not None and args.bleach is None:
+        raise UsageError("--border-px goes with --bleach")
     if args.like is not None:
         given = [option for name, option in LIKE_OPTIONS.items()
                  if getattr(args, name) is not None]
@@ -183,7 +192,10 @@ def run_measure(args: argparse.Namespace, console: Console) -> int:
         console.note(f"measuring like {args.like.name}: {len(rois)} ROIs"
                      + (f", F0 over frames {_frames_text(baseline)}" if baseline else ""))
     else:
-        rois, baseline, bleach = load_measure_rois(args.rois), args.normalise, args.bleach
+        rois, baseline, bleach = load_measure_rois(args.rois), args.normalise, None
+        if args.bleach is not None:
+            border = args.border_px if args.border_px is not None else DEFAULT_BORDER_PX
+            bleach = {"method": args.bleach, "border_px": border}
     console.check_interrupt()
     with output_group():
         with open_input(args.input, console.cancel, **layout) as series:
