@@ -116,9 +116,10 @@ def test_rois_from_json_and_tiff_input(setup, tmp_path):
     stack = tmp_path / "cells.tif"
     tifffile.imwrite(stack, np.random.default_rng(0).random((3, 64, 80)).astype(np.float32),
                      imagej=True)
-    out = tmp_path / "t.csv"
+    out, stored = tmp_path / "t.csv", tmp_path / "t.h5"
     assert measure(stack, "--rois", tmp_path / "rois.json", "--interval", "0.5", "-o",
-                   out) == 0
+                   out, "--h5", stored) == 0
+    assert load_measurement(stored).record["input"]["file"] == "cells.tif"
     rows = table(out)
     assert [row["time [s]"] for row in rows if row["roi"] == "cell A"][::2] == [
         "0.0", "0.5", "1.0"]

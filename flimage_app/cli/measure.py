@@ -186,6 +186,10 @@ def run_measure(args: argparse.Namespace, console: Console) -> int:
 
     from ..model.h5io import atomic_output, output_group
     from ..model.roi_measure import load_measure_rois, measure_series
+    from ..model.tiffio import is_stack_file
+
+    # an imported stack is measured in memory: the record names the stack file itself
+    layout_is_stack = is_stack_file(args.input)
 
     if args.like is not None:
         rois, baseline, bleach = _like_setup(args.like, console, args.corrected)
@@ -204,6 +208,7 @@ def run_measure(args: argparse.Namespace, console: Console) -> int:
                                  f"of {args.input.name} ({len(series) - 1})")
             measurement = measure_series(series, rois, corrected=args.corrected,
                                          bleach=bleach, baseline=baseline,
+                                         source=args.input if layout_is_stack else None,
                                          progress=console.progress("measure"),
                                          cancel=console.cancel)
         console.check_interrupt()

@@ -725,6 +725,7 @@ def _bleach_factors(series, bleach: Any, progress: Progress | None, cancel: Canc
 
 def measure_series(series, rois: MeasureROISet, *, corrected=None, bleach: Any = None,
                    baseline: Sequence[int] | None = None, pixel_size: float | None = None,
+                   source: str | os.PathLike | None = None,
                    progress: Progress | None = None, cancel: Cancel | None = None
                    ) -> Measurement:
     """Measure every ROI on every frame of `series`, one frame in memory at a time.
@@ -749,6 +750,9 @@ def measure_series(series, rois: MeasureROISet, *, corrected=None, bleach: Any =
         Frames whose mean is F₀ of the normalised traces F/F₀ and ΔF/F₀.
     pixel_size : float or None
         Pixel size [m], instead of the frames' "pixel size".
+    source : path or None
+        The file an in-memory `series` was read from (an imported TIFF stack),
+        named in the record instead of the series' own file.
     progress, cancel
         See :mod:`flimage_app.model.progress`; the pass is "measuring".
 
@@ -765,7 +769,7 @@ def measure_series(series, rois: MeasureROISet, *, corrected=None, bleach: Any =
         `cancel` returned True.
     """
     from .bleach.measure import FrameReader
-    from .provenance import describe_file
+    from .provenance import InputDescriptions, describe_file
 
     if not rois.rois:
         raise ValueError("no measurement ROIs to measure")
@@ -791,11 +795,14 @@ def measure_series(series, rois: MeasureROISet, *, corrected=None, bleach: Any =
             size = reader.meta(0).get("pixel size")
         size = float(size) if size is not None and float(size) > 0 else math.nan
         other = FrameReader(corrected, workers=1) if corrected is not None else None
+        inputs = None
         try:
             if other is not None and (len(other), other.shape) != (frames, shape):
                 raise ValueError(f"the corrected series has {len(other)} frames of "
                                  f"{other.shape[0]} x {other.shape[1]} px, the measured one "
                                  f"{frames} of {shape[0]} x {shape[1]} px")
+            # the files are hashed for the record while the frames are measured
+            inputs = InputDescriptions(*(r for r in (reader, other) if r is not None))
             data_sets = list(DATA_SETS[:2])
             if other is not None or factors is not None:
                 data_sets.append("bleach_corrected")
@@ -829,10 +836,11 @@ def measure_series(series, rois: MeasureROISet, *, corrected=None, bleach: Any =
                             values[data][stat][r, index] = value
                 if progress is not None:
                     progress(index + 1, frames)
+            described = inputs.result()
             record = {"operation": "measurement",
-                      "input": describe_file(reader.filename, frames, shape),
-                      "corrected": (describe_file(other.filename, frames, shape)
-                                    if other is not None else None),
+                      "input": (describe_file(source, frames, shape) if source is not None
+                                else described[0]),
+                      "corrected": described[1] if other is not None else None,
                       "bleach": bleach_settings,
                       "stored_background": bool(any(True for _ in reader.stored_backgrounds(0))),
                       "app_version": __version__,
@@ -841,6 +849,8 @@ def measure_series(series, rois: MeasureROISet, *, corrected=None, bleach: Any =
                                pixel_size=size, values=values, rois=rois, baseline=baseline,
                                record=record)
         finally:
+            if inputs is not None:
+                inputs.close()
             if other is not None:
                 other.close()
 
