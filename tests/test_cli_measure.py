@@ -134,6 +134,7 @@ def test_rois_from_json_and_tiff_input(setup, tmp_path):
     (["--normalise", "40"], 2, "beyond the last frame"),
     (["--h5", "{series}"], 1, "is an input file"),
     (["--like", "{series}"], 1, "holds no measurement"),
+    (["--like", "{tmp}/table.csv"], 2, "--like reads the measurement stored with --h5"),
     (["--corrected", "{tmp}/missing.h5"], 1, "missing.h5"),
 ])
 def test_refusals_are_one_line(setup, tmp_path, capsys, extra, status, message):

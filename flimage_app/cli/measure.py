@@ -173,6 +173,9 @@ def run_measure(args: argparse.Namespace, console: Console) -> int:
         if given:
             raise UsageError(f"--like takes the ROIs, baseline and correction from "
                              f"{args.like.name}; leave out {', '.join(given)}")
+        if args.like.suffix.lower() not in HDF5_SUFFIXES:
+            raise UsageError(f"--like reads the measurement stored with --h5 (an .h5 file); "
+                             f"{args.like.name} is not one (a table holds no ROI outlines)")
     elif args.rois is None:
         raise UsageError("give the ROIs to measure with --rois ROIS (or --like "
                          "MEASUREMENT.h5)")
