@@ -62,7 +62,7 @@ def test_table_from_a_fiji_roiset(setup, tmp_path, capsys):
         r, frame = rois.names.index(row["roi"]), int(row["frame"])
         assert float(row["mean"]) == expected.values[row["data"]]["mean"][r, frame]
         assert float(row["time [s]"]) == 2.0 * frame
-    assert "measure: measuring" in capsys.readouterr().err
+    assert "measure: measuring the ROIs 12/12" in capsys.readouterr().err
 
 
 def test_corrected_series_normalised_wide_and_stored(setup, tmp_path):

@@ -26,6 +26,7 @@ from flimage_app.model.roi_measure import (
     write_measure_rois,
 )
 from flimage_app.model.rois import (
+    BorderROI,
     EllipseROI,
     FreehandROI,
     PolygonROI,
@@ -104,6 +105,9 @@ def test_a_background_roi_set_gives_its_shared_rois(tmp_path):
                      tmp_path / "bg.json")
     loaded = load_measure_rois(tmp_path / "bg.json")
     assert loaded.names == ["1"] and loaded.rois[0].role == "include"
+    save_roiset_json(ROISet(rois=(BorderROI(5),)), tmp_path / "border.json")
+    with pytest.raises(FileFormatError, match="border.json: an image border"):
+        load_measure_rois(tmp_path / "border.json")
 
 
 @pytest.mark.parametrize("text, reason", [
@@ -237,6 +241,18 @@ def test_unknown_pixel_size_and_times(tmp_path):
                               measured.area_px[0, 0] * 1e-12)
 
 
+def test_unsaved_metadata_edits_give_the_times_and_pixel_size(cells):
+    path, frames, rois = cells
+    edits = {index: {"time": 0.5 * index} for index in range(len(frames))}
+    edits[0]["pixel size"] = 1e-6
+    measured = measure_series(path, rois, meta_changes=edits)
+    assert list(measured.times) == [0.5 * i for i in range(len(frames))]
+    assert measured.pixel_size == 1e-6
+    assert measured.record["metadata_changes"]["0"]["pixel size"] == 1e-6
+    with h5py.File(path, "r") as h5:  # the file is not changed
+        assert h5["fli_1"].attrs["time"] == 2.0
+
+
 def test_histogram_matching_is_not_applied_on_the_fly(cells):
     path, _, rois = cells
     with pytest.raises(ValueError, match="histogram"):
@@ -262,7 +278,7 @@ def test_progress_and_cancel(cells):
             passes.append(name)
 
     measure_series(path, rois, progress=Progress())
-    assert passes == ["measuring"]
+    assert passes == ["measuring the ROIs"]
     assert seen == [(i + 1, len(frames)) for i in range(len(frames))]
     calls = []
     with pytest.raises(Cancelled):

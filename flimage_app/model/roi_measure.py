@@ -68,6 +68,8 @@ STATISTICS: tuple[str, ...] = ("mean", "sum", "min", "max", "std")
 NORMALISED: tuple[str, ...] = ("F/F0", "dF/F0")
 #: Version of the stored measurement (group ``flimage_app/measurement``).
 MEASUREMENT_VERSION = 1
+#: The name of the measurement's pass over the frames (a bleach correction before it has its own)
+PASS_NAME = "measuring the ROIs"
 #: Most frames a stored measurement may declare (a bound on what a file makes us allocate).
 MAX_FRAMES = 10_000_000
 
@@ -324,9 +326,9 @@ def load_measure_rois(path: str | os.PathLike) -> MeasureROISet:
             except FileFormatError as exc:
                 raise FileFormatError(f"{path.name}: {exc}") from None
         else:
-            roiset = MeasureROISet.numbered(load_roiset_json(path).rois)
+            roiset = _numbered(load_roiset_json(path).rois, path)
     elif suffix in (".roi", ".zip"):
-        roiset = MeasureROISet.numbered(import_imagej(path))
+        roiset = _numbered(import_imagej(path), path)
     elif suffix in (".h5", ".hdf5", ".hdf"):
         try:
             with h5py.File(path, "r") as h5:
@@ -342,6 +344,13 @@ def load_measure_rois(path: str | os.PathLike) -> MeasureROISet:
     if not roiset.rois:
         raise FileFormatError(f"{path.name} holds no measurement ROI")
     return roiset
+
+
+def _numbered(rois: Sequence[ROI], path: Path) -> MeasureROISet:
+    try:
+        return MeasureROISet.numbered(rois)
+    except ValueError as exc:  # e.g. an image border, which is no region to measure
+        raise FileFormatError(f"{path.name}: {exc}") from None
 
 
 def save_measure_rois_json(roiset: MeasureROISet, path: str | os.PathLike,
@@ -726,6 +735,7 @@ def _bleach_factors(series, bleach: Any, progress: Progress | None, cancel: Canc
 def measure_series(series, rois: MeasureROISet, *, corrected=None, bleach: Any = None,
                    baseline: Sequence[int] | None = None, pixel_size: float | None = None,
                    source: str | os.PathLike | None = None,
+                   meta_changes: Mapping[int, Mapping[str, Any]] | None = None,
                    progress: Progress | None = None, cancel: Cancel | None = None
                    ) -> Measurement:
     """Measure every ROI on every frame of `series`, one frame in memory at a time.
@@ -753,8 +763,13 @@ def measure_series(series, rois: MeasureROISet, *, corrected=None, bleach: Any =
     source : path or None
         The file an in-memory `series` was read from (an imported TIFF stack),
         named in the record instead of the series' own file.
+    meta_changes : mapping or None
+        ``{frame: {key: value}}`` laid over the file's metadata (edits not yet
+        saved, e.g. corrected times in the app): the table's times and pixel
+        size follow them, and the record lists them.
     progress, cancel
-        See :mod:`flimage_app.model.progress`; the pass is "measuring".
+        See :mod:`flimage_app.model.progress`; the pass is "measuring the ROIs",
+        after the passes of a bleach correction computed here.
 
     Returns
     -------
@@ -775,7 +790,7 @@ def measure_series(series, rois: MeasureROISet, *, corrected=None, bleach: Any =
         raise ValueError("no measurement ROIs to measure")
     if corrected is not None and bleach is not None:
         raise ValueError("give the corrected series or a bleach correction, not both")
-    with FrameReader(series, workers=1) as reader:
+    with FrameReader(series, workers=1, meta_changes=meta_changes) as reader:
         frames, shape = len(reader), reader.shape
         if baseline is not None:
             baseline = sorted({int(b) for b in baseline})
@@ -810,7 +825,7 @@ def measure_series(series, rois: MeasureROISet, *, corrected=None, bleach: Any =
                              for stat in STATISTICS} for data in data_sets}
             area = np.zeros((len(rois), frames), dtype=np.int64)
             shared = {roi.name: np.flatnonzero(roi.mask(shape)) for roi in rois.rois}
-            start_pass(progress, "measuring")
+            start_pass(progress, PASS_NAME)
             corrected_frames = other.iter_fl() if other is not None else None
             for index, fl in reader.iter_fl():
                 if cancel is not None and cancel():
@@ -842,6 +857,8 @@ def measure_series(series, rois: MeasureROISet, *, corrected=None, bleach: Any =
                                 else described[0]),
                       "corrected": described[1] if other is not None else None,
                       "bleach": bleach_settings,
+                      "metadata_changes": {str(k): v for k, v in
+                                           reader.meta_changes.items()},
                       "stored_background": bool(any(True for _ in reader.stored_backgrounds(0))),
                       "app_version": __version__,
                       "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
