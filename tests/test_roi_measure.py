@@ -243,12 +243,21 @@ def test_unknown_pixel_size_and_times(tmp_path):
 
 def test_unsaved_metadata_edits_give_the_times_and_pixel_size(cells):
     path, frames, rois = cells
-    edits = {index: {"time": 0.5 * index} for index in range(len(frames))}
+    # uneven times: a fit against them differs from a fit against the file's even ones
+    edits = {index: {"time": 0.5 * index ** 1.5} for index in range(len(frames))}
     edits[0]["pixel size"] = 1e-6
-    measured = measure_series(path, rois, meta_changes=edits)
-    assert list(measured.times) == [0.5 * i for i in range(len(frames))]
+    bleach = {"method": "exp", "border_px": 5}
+    measured = measure_series(path, rois, meta_changes=edits, bleach=bleach)
+    assert list(measured.times) == [0.5 * i ** 1.5 for i in range(len(frames))]
     assert measured.pixel_size == 1e-6
     assert measured.record["metadata_changes"]["0"]["pixel size"] == 1e-6
+    # the correction was fitted against the edited times, as the table shows them
+    edited = correct_series(path, None, **bleach, meta_changes=edits)
+    stored = correct_series(path, None, **bleach)
+    assert not np.allclose(edited.correction, stored.correction, rtol=1e-3)
+    fl_mean = measured.values["background_corrected"]["mean"]
+    assert measured.values["bleach_corrected"]["mean"] == pytest.approx(
+        (fl_mean - edited.background) * edited.correction, rel=1e-12)
     with h5py.File(path, "r") as h5:  # the file is not changed
         assert h5["fli_1"].attrs["time"] == 2.0
 

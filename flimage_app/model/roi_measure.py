@@ -712,15 +712,20 @@ def _statistics(values: np.ndarray) -> tuple[float, float, float, float, float]:
     return mean, total, float(finite.min()), float(finite.max()), std
 
 
-def _bleach_factors(series, bleach: Any, progress: Progress | None, cancel: Cancel | None
-                    ) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Background level and factor per frame of the correction `bleach`, and its settings."""
+def _bleach_factors(series, bleach: Any, meta_changes, progress: Progress | None,
+                    cancel: Cancel | None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Background level and factor per frame of the correction `bleach`, and its settings.
+
+    A correction computed here fits the times with `meta_changes` laid over
+    the file's, as the table reports them.
+    """
     from .bleach import BleachResult, correct_series
 
+    run = {"progress": progress, "cancel": cancel, "meta_changes": meta_changes}
     if isinstance(bleach, str):
-        bleach = correct_series(series, None, bleach, progress=progress, cancel=cancel)
+        bleach = correct_series(series, None, bleach, **run)
     elif isinstance(bleach, Mapping):
-        bleach = correct_series(series, None, **dict(bleach), progress=progress, cancel=cancel)
+        bleach = correct_series(series, None, **dict(bleach), **run)
     if not isinstance(bleach, BleachResult):
         raise TypeError(f"bleach must be a method name, correct_series options or a "
                         f"BleachResult, got {type(bleach).__name__}")
@@ -801,7 +806,8 @@ def measure_series(series, rois: MeasureROISet, *, corrected=None, bleach: Any =
         bleach_settings = None
         if bleach is not None:
             levels, factors, bleach_settings = _bleach_factors(series if not isinstance(
-                series, (str, os.PathLike)) else reader.h5, bleach, progress, cancel)
+                series, (str, os.PathLike)) else reader.h5, bleach, meta_changes, progress,
+                cancel)
             if levels.size != frames:
                 raise ValueError(f"the bleach correction is of {levels.size} frames, the "
                                  f"series has {frames}")
