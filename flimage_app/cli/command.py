@@ -9,6 +9,7 @@
     flimage-app bleach IN.h5 -o OUT.h5 [--method M] [--background B] [--region R] [ROIs …]
     flimage-app bleach IN.h5 -o OUT.h5 --like CORRECTED.h5 [--csv CSV] [--tif TIF]
     flimage-app denoise IN.h5 -o OUT.h5 [--weight W]
+    flimage-app measure IN.h5 --rois ROIS -o TABLE.csv [--corrected CORR.h5] [--normalise F]
 
 Errors print one line ``flimage-app: error: …`` and exit with status 1
 (usage errors: 2; Ctrl-C: 130); ``--debug`` adds the traceback.  Progress
@@ -19,7 +20,7 @@ never an output.
 
 The package: :mod:`.console` (console, argument types, verb registry),
 one module per verb family (:mod:`.files`, :mod:`.bleach`, :mod:`.background`,
-:mod:`.denoise`) and this module (launcher, parsers, ``main``).  Adding a verb:
+:mod:`.denoise`, :mod:`.measure`) and this module (launcher, parsers, ``main``).  Adding a verb:
 write ``_<verb>_arguments(parser)`` and a ``run`` function decorated with
 ``@verb(name, help, _<verb>_arguments)`` in its family's module.  The model (and with
 it numpy, h5py …) is imported inside the verbs, so ``--version`` and
@@ -43,6 +44,7 @@ from typing import Any
 from .. import __version__
 from . import denoise as _denoise  # noqa: F401  (registers its verb)
 from . import files as _files  # noqa: F401  (registers info, import, export)
+from . import measure as _measure  # noqa: F401  (registers its verb)
 from .console import (
     LAUNCHER_VALUE_OPTIONS,
     PANELS,

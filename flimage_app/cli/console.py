@@ -214,7 +214,8 @@ class Verb:
 #: the verbs by name
 VERBS: dict[str, Verb] = {}
 #: the order in which `flimage-app --help` lists the verbs (a file's way through the app)
-VERB_ORDER: tuple[str, ...] = ("info", "import", "export", "background", "bleach", "denoise")
+VERB_ORDER: tuple[str, ...] = ("info", "import", "export", "background", "bleach", "denoise",
+                               "measure")
 
 
 def ordered_verbs() -> list[Verb]:

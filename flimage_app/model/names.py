@@ -12,6 +12,8 @@ Layout of a series file::
     <frame>/fluorescence/estimate_bg_from_mask
     <root>/flimage_app/provenance            the app's record (APP_GROUP, PROVENANCE_GROUP)
     <root>/flimage_app/rois                  the app's ROI set (ROIS_DATASET)
+    <root>/flimage_app/measure_rois          the measurement ROIs (MEASURE_ROIS_DATASET)
+    <root>/flimage_app/measurement           the last measurement table (MEASUREMENT_GROUP)
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ APP_GROUP = "flimage_app"
 PROVENANCE_GROUP = "provenance"
 #: the ROI set (JSON text) inside APP_GROUP
 ROIS_DATASET = "rois"
+#: the measurement ROIs (JSON text) inside APP_GROUP, apart from the background ROIs
+MEASURE_ROIS_DATASET = "measure_rois"
+#: the measurement table and its record inside APP_GROUP
+MEASUREMENT_GROUP = "measurement"
 
 #: the image group of an FLImage and its members
 FLUORESCENCE = "fluorescence"
