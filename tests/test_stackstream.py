@@ -215,3 +215,18 @@ def test_cli_refuses_a_tiff_output_that_is_its_input(stack, tmp_path, capsys):
     assert "is an input file" in capsys.readouterr().err
     assert bleach(stack, "-q") == 2  # no output at all
     assert bleach(stack, "-o", tmp_path / "o.h5", "--tif-type", "input", "-q") == 2
+
+
+@pytest.mark.parametrize("layout", [{}, {"byteorder": ">"}, {"compression": "zlib"},
+                                    {"imagej": False, "photometric": "minisblack"}])
+def test_stack_reader_reads_mapped_and_page_by_page_alike(tmp_path, layout):
+    path = tmp_path / "s.tif"
+    data = camera_stack(2)
+    options = {"imagej": True, "metadata": {"axes": "TYX"}} if layout.get("imagej", True) \
+        else {}
+    tifffile.imwrite(path, data, **options,
+                     **{k: v for k, v in layout.items() if k != "imagej"})
+    with StackReader(path, cache_bytes=0) as reader:
+        assert len(reader) == FRAMES
+        for index in (0, 7, FRAMES - 1):
+            np.testing.assert_array_equal(reader.fl(index), data[index].astype(float))

@@ -136,9 +136,10 @@ class StackReader:
         return iter(())
 
     def _stored(self, index: int) -> np.ndarray:
+        """Frame `index` as in the file (kept within the budget)."""
         raw = self._cache.get(index)
         if raw is None:
-            raw = read_stack_frame(self.info, self._stack, index).astype(self.dtype)
+            raw = read_stack_frame(self.info, self._stack, index)
             self.decoded += 1
             if self._cached_bytes + raw.nbytes <= self.cache_bytes:
                 self._cache[index] = raw
@@ -149,7 +150,10 @@ class StackReader:
         """Frame `index` as float64, through the type an import would store it in."""
         if not 0 <= index < self.length:
             raise IndexError(f"frame {index} of {self.length}")
-        return self._stored(index).astype(float)
+        raw = self._stored(index)
+        if raw.dtype.kind in "biu" and raw.dtype.itemsize <= 2:
+            return raw.astype(float)  # exact in float32 too: the same numbers, one copy less
+        return raw.astype(self.dtype).astype(float)
 
     def iter_fl(self, indices: Sequence[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """``(index, fl(index))`` for every frame (or `indices`), in order."""
@@ -208,12 +212,16 @@ class TiffSink:
         if self.dtype.kind == "f":
             return image.astype(self.dtype)
         limits = np.iinfo(self.dtype)
+        rounded = image + 0.5
+        np.floor(rounded, out=rounded)
+        nan = np.isnan(rounded)
+        if nan.any():
+            rounded[nan] = 0
         with np.errstate(invalid="ignore"):
-            rounded = np.floor(image + 0.5)
-            outside = ~((rounded >= limits.min) & (rounded <= limits.max))  # NaN too
-        self.clipped += int(np.count_nonzero(outside))
-        rounded[np.isnan(rounded)] = 0
-        return np.clip(rounded, limits.min, limits.max).astype(self.dtype)
+            self.clipped += int(np.count_nonzero(nan) + np.count_nonzero(rounded < limits.min)
+                                + np.count_nonzero(rounded > limits.max))
+        np.clip(rounded, limits.min, limits.max, out=rounded)
+        return rounded.astype(self.dtype)
 
     def submit(self, image: np.ndarray, meta: Mapping[str, Any]) -> None:
         """Queue one frame (`meta` is not stored: the times travel in the ImageJ labels)."""

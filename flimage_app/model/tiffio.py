@@ -684,19 +684,44 @@ def iter_frames(info: StackInfo) -> Iterator[np.ndarray]:
 
 @contextlib.contextmanager
 def open_stack(info: StackInfo) -> Iterator[tifffile.TiffFile | np.ndarray]:
-    """The stack of `info` open for :func:`read_stack_frame`: a TiffFile or a mapped array."""
+    """The stack of `info` open for :func:`read_stack_frame`: a TiffFile or a mapped array.
+
+    An uncompressed TIFF whose pages lie one after the other (as ImageJ and
+    tifffile write stacks) is memory-mapped as pages × rows × columns:
+    reading a frame is then a copy, without parsing its page again.
+    """
     if info.kind == "NumPy":
         yield _open_npy(info.path)
         return
     with _tifffile_messages(), _open_tiff(info.path) as tif:
-        yield tif
+        pages = _mapped_pages(tif)
+        yield tif if pages is None else pages
+
+
+def _mapped_pages(tif: tifffile.TiffFile) -> np.ndarray | None:
+    """The pages of an uncompressed, contiguous one-sample TIFF series as a memory map, or None."""
+    try:
+        series = tif.series[0]
+        page = series.keyframe
+        if (series.dataoffset is None or int(page.compression) != 1
+                or page.samplesperpixel != 1 or page.dtype is None
+                or page.dtype.kind not in "biuf" or len(page.shape) != 2):
+            return None
+        dtype = np.dtype(page.dtype).newbyteorder(tif.byteorder)
+        count = len(series.pages)
+        return np.memmap(tif.filehandle.path, dtype=dtype, mode="r",
+                         offset=series.dataoffset, shape=(count, *page.shape))
+    except (ValueError, OSError, TypeError, AttributeError, IndexError):
+        return None  # e.g. shorter than it claims: read page by page, with the checks
 
 
 def read_stack_frame(info: StackInfo, stack: tifffile.TiffFile | np.ndarray,
                      frame: int) -> np.ndarray:
     """Frame `frame` of the stack `info` (`stack` from :func:`open_stack`), as stored."""
     if isinstance(stack, np.ndarray):
-        return np.array(stack[frame] if stack.ndim == 3 else stack)
+        if info.kind == "NumPy":
+            return np.array(stack[frame] if stack.ndim == 3 else stack)
+        return np.array(stack[_page_index(info, frame)], dtype=stack.dtype.newbyteorder("="))
     return read_tiff_frame(info, stack, frame)
 
 
