@@ -70,6 +70,11 @@ def _reduced(total: int) -> int:
     return 0 if total == 0 else (total - 1) % _FLETCHER_MODULUS + 1
 
 
+#: Words per block of :func:`fletcher32`: the running sums of a block, and their sum,
+#: stay below 2**63 (exact in int64).
+_BLOCK = 1 << 22
+
+
 def fletcher32(data: bytes) -> int:
     """HDF5's Fletcher-32 checksum of `data`.
 
@@ -77,19 +82,22 @@ def fletcher32(data: bytes) -> int:
     the high byte of one more word), sums them (``sum1``) and sums the
     running sums (``sum2``), both folded to 16 bits, and returns
     ``sum2 << 16 | sum1``.  The folding keeps the sums modulo 65535, so the
-    closed forms ``Σ wᵢ`` and ``Σ (n − i)·wᵢ`` give the same result without
-    a Python loop.
+    exact sums (numpy's cumulative sum, block by block, in int64) fold to
+    the same result without a Python loop and without a matrix library
+    (whose threads stall on a busy machine).
     """
     if len(data) % 2:
         data = bytes(data) + b"\0"
-    words = np.frombuffer(data, dtype=">u2").astype(np.int64)
+    words = np.frombuffer(data, dtype=">u2")
     if words.size == 0:
         return 0
-    # (n − i) mod 65535 keeps every product below 2**32, the sum below 2**63.
-    weights = np.arange(words.size, 0, -1, dtype=np.int64) % _FLETCHER_MODULUS
-    sum1 = _reduced(int(words.sum()))
-    sum2 = _reduced(int(np.dot(words, weights)))
-    return (sum2 << 16) | sum1
+    total1 = total2 = 0
+    for offset in range(0, words.size, _BLOCK):
+        running = np.cumsum(words[offset:offset + _BLOCK], dtype=np.int64)
+        # every running sum of this block also carries the sum of the blocks before it
+        total2 += int(running.sum()) + total1 * running.size
+        total1 += int(running[-1])
+    return (_reduced(total2) << 16) | _reduced(total1)
 
 
 def shuffle_bytes(data: np.ndarray) -> bytes:
