@@ -17,7 +17,7 @@ Usage::
 
     python benchmarks/bench_bleach.py [--frames 100] [--size 512] [--repeats 2]
                                       [--long-frames 800] [--skip-memory]
-                                      [--cache-mb 64]
+                                      [--cache-mb 64] [--memory-only]
 """
 
 from __future__ import annotations
@@ -233,15 +233,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--long-frames", type=int, default=800)
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--memory-only", action="store_true",
+                        help="only the long-series memory figures")
     parser.add_argument("--cache-mb", type=int, default=CACHE_BYTES >> 20,
                         help="frame cache budget of the long-series runs (MB)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     with tempfile.TemporaryDirectory(prefix="bench_bleach_") as tmp:
         workdir = Path(tmp)
-        alternate(workdir, args.frames, args.size, args.repeats)
-        throughput(workdir, args.frames, args.size)
-        histogram_matching(workdir, args.frames, args.size)
+        if not args.memory_only:
+            alternate(workdir, args.frames, args.size, args.repeats)
+            throughput(workdir, args.frames, args.size)
+            histogram_matching(workdir, args.frames, args.size)
         if not args.skip_memory:
             memory(workdir, args.long_frames, args.size, args.cache_mb)
 
