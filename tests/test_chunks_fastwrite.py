@@ -221,8 +221,8 @@ def test_frame_reader_leaves_damaged_chunks_to_hdf5(tmp_path):
 
 
 def test_fletcher32_over_several_blocks_matches_hdf5(tmp_path):
-    # more words than one block of the running sums (chunks._BLOCK), odd length
-    payload = np.random.default_rng(3).integers(0, 256, 2 * 2 * chunks._BLOCK + 3,
+    # many rows of 65535 words, and an odd length
+    payload = np.random.default_rng(3).integers(0, 256, 2 * 65535 * 70 + 3,
                                                 dtype=np.uint8)
     with h5py.File(tmp_path / "f.h5", "w") as handle:
         dset = handle.create_dataset("x", data=payload, chunks=payload.shape, fletcher32=True)

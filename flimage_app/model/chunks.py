@@ -70,9 +70,10 @@ def _reduced(total: int) -> int:
     return 0 if total == 0 else (total - 1) % _FLETCHER_MODULUS + 1
 
 
-#: Words per block of :func:`fletcher32`: the running sums of a block, and their sum,
-#: stay below 2**63 (exact in int64).
-_BLOCK = 1 << 22
+#: Weight of word k of a series of whole rows of 65535 words in the sum of running sums,
+#: modulo 65535: it depends only on the column (k mod 65535).
+_COLUMN_WEIGHTS = (_FLETCHER_MODULUS - np.arange(_FLETCHER_MODULUS, dtype=np.int64)) \
+    % _FLETCHER_MODULUS
 
 
 def fletcher32(data: bytes) -> int:
@@ -81,23 +82,26 @@ def fletcher32(data: bytes) -> int:
     HDF5 reads the data as big-endian 16-bit words (a trailing odd byte is
     the high byte of one more word), sums them (``sum1``) and sums the
     running sums (``sum2``), both folded to 16 bits, and returns
-    ``sum2 << 16 | sum1``.  The folding keeps the sums modulo 65535, so the
-    exact sums (numpy's cumulative sum, block by block, in int64) fold to
-    the same result without a Python loop and without a matrix library
-    (whose threads stall on a busy machine).
+    ``sum2 << 16 | sum1``.  The folding keeps the sums modulo 65535, where
+    ``sum2 = Σ (n − i)·wᵢ`` and the weight ``(n − i) mod 65535`` repeats
+    every 65535 words: with the words laid out in rows of 65535 (zeros in
+    front), ``sum2`` is the column sums times one weight per column — one
+    pass over the data, no matrix library (whose threads stall on a busy
+    machine).
     """
     if len(data) % 2:
         data = bytes(data) + b"\0"
     words = np.frombuffer(data, dtype=">u2")
-    if words.size == 0:
+    count = words.size
+    if count == 0:
         return 0
-    total1 = total2 = 0
-    for offset in range(0, words.size, _BLOCK):
-        running = np.cumsum(words[offset:offset + _BLOCK], dtype=np.int64)
-        # every running sum of this block also carries the sum of the blocks before it
-        total2 += int(running.sum()) + total1 * running.size
-        total1 += int(running[-1])
-    return (_reduced(total2) << 16) | _reduced(total1)
+    rows = -(-count // _FLETCHER_MODULUS)
+    padded = np.zeros(rows * _FLETCHER_MODULUS, dtype=np.uint16)
+    padded[padded.size - count:] = words  # leading zeros add nothing to either sum
+    columns = padded.reshape(rows, _FLETCHER_MODULUS).sum(axis=0, dtype=np.int64)
+    sum1 = int(columns.sum())
+    sum2 = int(np.dot(columns, _COLUMN_WEIGHTS))  # below 2**63 for any chunk HDF5 allows
+    return (_reduced(sum2) << 16) | _reduced(sum1)
 
 
 def shuffle_bytes(data: np.ndarray) -> bytes:

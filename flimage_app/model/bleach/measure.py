@@ -41,7 +41,7 @@ class MissingTimeWarning(UserWarning):
 
 #: Default memory budget of the decoded frames a :class:`FrameReader` keeps between
 #: passes (bytes): a short series is read from the file once, a long one stays bounded.
-CACHE_BYTES = 32 << 20
+CACHE_BYTES = 16 << 20
 
 
 def _decoded(chunk: bytes, dtype: np.dtype, shape: tuple[int, ...], shuffled: bool,
