@@ -93,8 +93,9 @@ class StackReader:
         self.close()
 
     def close(self) -> None:
-        """Close the stack file."""
+        """Close the stack file (and drop its memory map)."""
         self._files.close()
+        self._stack = None
         self._cache.clear()
 
     @property
