@@ -4,16 +4,20 @@ Prints:
 
 1. flimage's ``FLSeries.bleach_correction(h5out=...)`` and the app's
    ``correct_series(..., "flimage")`` run alternately (A B A B …) in this
-   process on a 100-frame 512×512 series: times, median ratio, whether the
-   outputs agree (relative 1e-4) and whether flimage opens the app's output;
+   process on two 100-frame 512×512 series — camera counts (whole numbers)
+   and float data with sensor noise (random low bits, the hard case for
+   deflate), also alternated: times, median ratio, whether the outputs agree
+   (relative 1e-4) and whether flimage opens the app's output;
 2. frames per second of every method of the app (measure + fit + write);
 3. peak resident memory of the app correcting a long series (800 frames of
-   512×512 by default), measured in a fresh subprocess with getrusage.
+   512×512 by default) with exp, flimage and histogram, measured in a fresh
+   subprocess (VmHWM), with the frame cache's budget that produced it.
 
 Usage::
 
     python benchmarks/bench_bleach.py [--frames 100] [--size 512] [--repeats 2]
                                       [--long-frames 800] [--skip-memory]
+                                      [--cache-mb 64] [--memory-only]
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import h5py
 import numpy as np
 
 from flimage_app.model.bleach import METHODS, correct_series
+from flimage_app.model.bleach.measure import CACHE_BYTES
 from flimage_app.model.bleach.synthetic import write_bleaching_series
 from flimage_app.model.errors import FitError
 
@@ -42,9 +47,22 @@ from flimage_app.model.errors import FitError
 INTERVAL, RATE, SLOW_FRACTION = 0.05, 2.0, 0.3
 
 
-def make_series(path: Path, frames: int, size: int) -> None:
-    write_bleaching_series(path, np.arange(frames) * INTERVAL, (size, size), rate=RATE,
-                           noise=5.0, slow_fraction=SLOW_FRACTION)
+def make_series(path: Path, frames: int, size: int, kind: str = "camera counts") -> None:
+    """A bleaching series of camera counts, or of floats whose low bits are sensor noise."""
+    if kind == "camera counts":
+        write_bleaching_series(path, np.arange(frames) * INTERVAL, (size, size), rate=RATE,
+                               noise=5.0, slow_fraction=SLOW_FRACTION)
+        return
+    from flimage_app.model.bleach.synthetic import bleaching_frame
+    from flimage_app.model.fastwrite import FrameWriter
+
+    rng = np.random.default_rng(1)
+    with h5py.File(path, "w") as handle, FrameWriter(handle) as writer:
+        for index in range(frames):
+            image = bleaching_frame(index, index * INTERVAL, (size, size), rate=RATE,
+                                    noise=5.0, slow_fraction=SLOW_FRACTION)
+            noisy = image + rng.normal(0.0, 0.7, image.shape).astype(np.float32)
+            writer.submit(noisy, {"time": index * INTERVAL, "pixel size": 1e-7})
 
 
 def run_flimage(source: Path, target: Path) -> float:
@@ -84,29 +102,41 @@ def flimage_opens(path: Path) -> bool:
         return len(fls) > 0 and all(fli.fl.shape == fls[0].shape for fli in fls)
 
 
+KINDS = ("camera counts", "float noise")
+
+
 def alternate(workdir: Path, frames: int, size: int, repeats: int) -> None:
-    source = workdir / "input.h5"
-    make_series(source, frames, size)
-    print(f"series: {frames} frames of {size}x{size} float32, "
-          f"{source.stat().st_size / 1e6:.1f} MB on disk")
-    flimage_times, app_times = [], []
+    sources = {kind: workdir / f"input_{number}.h5" for number, kind in enumerate(KINDS)}
+    for kind, source in sources.items():
+        make_series(source, frames, size, kind)
+        print(f"series ({kind}): {frames} frames of {size}x{size} float32, "
+              f"{source.stat().st_size / 1e6:.1f} MB on disk")
+    times: dict = {kind: ([], []) for kind in KINDS}
     for repeat in range(repeats):
-        ref, ours = workdir / f"flimage_{repeat}.h5", workdir / f"app_{repeat}.h5"
-        flimage_times.append(run_flimage(source, ref))
-        app_times.append(run_app(source, ours))
-        print(f"  run {repeat + 1}: flimage {flimage_times[-1]:.2f} s, "
-              f"app {app_times[-1]:.2f} s, ratio {flimage_times[-1] / app_times[-1]:.1f}x")
-    ratios = [a / b for a, b in zip(flimage_times, app_times, strict=True)]
-    print(f"median: flimage {statistics.median(flimage_times):.2f} s, app "
-          f"{statistics.median(app_times):.2f} s, app faster by "
-          f"{statistics.median(ratios):.1f}x (median of the per-pair ratios)")
-    difference = compare_outputs(workdir / "flimage_0.h5", workdir / "app_0.h5")
-    print(f"outputs equal to relative 1e-4: {difference <= 1e-4} (max rel. diff {difference:.2e})")
-    print(f"flimage opens the app's output: {flimage_opens(workdir / 'app_0.h5')}")
-    sizes = [(workdir / f"{name}_0.h5").stat().st_size / 1e6 for name in ("flimage", "app")]
-    print(f"output size: flimage {sizes[0]:.1f} MB, app {sizes[1]:.1f} MB")
-    for path in workdir.glob("*_*.h5"):
+        for number, kind in enumerate(KINDS):  # the kinds alternate too
+            ref = workdir / f"flimage_{number}_{repeat}.h5"
+            ours = workdir / f"app_{number}_{repeat}.h5"
+            times[kind][0].append(run_flimage(sources[kind], ref))
+            times[kind][1].append(run_app(sources[kind], ours))
+            print(f"  run {repeat + 1} {kind:13s}: flimage {times[kind][0][-1]:.2f} s, "
+                  f"app {times[kind][1][-1]:.2f} s, "
+                  f"ratio {times[kind][0][-1] / times[kind][1][-1]:.1f}x")
+    for number, kind in enumerate(KINDS):
+        flimage_times, app_times = times[kind]
+        ratios = [a / b for a, b in zip(flimage_times, app_times, strict=True)]
+        print(f"{kind}: median flimage {statistics.median(flimage_times):.2f} s, app "
+              f"{statistics.median(app_times):.2f} s, app faster by "
+              f"{statistics.median(ratios):.1f}x (median of the per-pair ratios)")
+        ref, ours = workdir / f"flimage_{number}_0.h5", workdir / f"app_{number}_0.h5"
+        difference = compare_outputs(ref, ours)
+        print(f"  outputs equal to relative 1e-4: {difference <= 1e-4} "
+              f"(max rel. diff {difference:.2e}); flimage opens the app's output: "
+              f"{flimage_opens(ours)}")
+        print(f"  output size: flimage {ref.stat().st_size / 1e6:.1f} MB, "
+              f"app {ours.stat().st_size / 1e6:.1f} MB")
+    for path in workdir.glob("*_*_*.h5"):
         path.unlink()
+    sources["camera counts"].rename(workdir / "input.h5")
 
 
 def throughput(workdir: Path, frames: int, size: int) -> None:
@@ -167,13 +197,14 @@ def peak_kb():
 from flimage_app.model.bleach import correct_series
 base = peak_kb()
 start = time.perf_counter()
-correct_series(sys.argv[1], sys.argv[2], sys.argv[3], border_px=20)
+correct_series(sys.argv[1], sys.argv[2], sys.argv[3], border_px=20,
+               cache_bytes=int(sys.argv[4]))
 elapsed = time.perf_counter() - start
 print(json.dumps({"base_kb": base, "peak_kb": peak_kb(), "seconds": elapsed}))
 """
 
 
-def memory(workdir: Path, frames: int, size: int) -> None:
+def memory(workdir: Path, frames: int, size: int, cache_mb: int) -> None:
     source = workdir / "long.h5"
     start = time.perf_counter()
     make_series(source, frames, size)
@@ -181,12 +212,14 @@ def memory(workdir: Path, frames: int, size: int) -> None:
     print(f"long series: {frames} frames of {size}x{size} ({pixels_mb:.0f} MB of pixels, "
           f"{source.stat().st_size / 1e6:.0f} MB on disk, written in "
           f"{time.perf_counter() - start:.1f} s)")
-    for method in ("flimage", "histogram"):
+    for method in ("exp", "flimage", "histogram"):
         target = workdir / f"long_{method}.h5"
         output = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(source), str(target),
-                                 method], check=True, capture_output=True, text=True).stdout
+                                 method, str(cache_mb << 20)], check=True, capture_output=True,
+                                text=True).stdout
         figures = json.loads(output.strip().splitlines()[-1])
-        print(f"  {method:10s} peak RSS {figures['peak_kb'] / 1024:.0f} MB (after imports "
+        print(f"  {method:10s} frame cache budget {cache_mb} MB: "
+              f"peak RSS {figures['peak_kb'] / 1024:.0f} MB (after imports "
               f"{figures['base_kb'] / 1024:.0f} MB), {figures['seconds']:.1f} s, "
               f"{frames / figures['seconds']:.0f} frames/s")
         target.unlink()
@@ -200,15 +233,20 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--long-frames", type=int, default=800)
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--memory-only", action="store_true",
+                        help="only the long-series memory figures")
+    parser.add_argument("--cache-mb", type=int, default=CACHE_BYTES >> 20,
+                        help="frame cache budget of the long-series runs (MB)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     with tempfile.TemporaryDirectory(prefix="bench_bleach_") as tmp:
         workdir = Path(tmp)
-        alternate(workdir, args.frames, args.size, args.repeats)
-        throughput(workdir, args.frames, args.size)
-        histogram_matching(workdir, args.frames, args.size)
+        if not args.memory_only:
+            alternate(workdir, args.frames, args.size, args.repeats)
+            throughput(workdir, args.frames, args.size)
+            histogram_matching(workdir, args.frames, args.size)
         if not args.skip_memory:
-            memory(workdir, args.long_frames, args.size)
+            memory(workdir, args.long_frames, args.size, args.cache_mb)
 
 
 if __name__ == "__main__":

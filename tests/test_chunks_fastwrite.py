@@ -1,6 +1,11 @@
 """Pre-compressed chunks: the bytes HDF5's own filters would write, readable everywhere."""
 
+import os
+import subprocess
+import sys
 import warnings
+import zlib
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -8,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flimage_app.model import FLImage, FLSeries
+from flimage_app.model import FLImage, FLSeries, chunks
 from flimage_app.model.chunks import encode_chunk, fletcher32, shuffle_bytes
 from flimage_app.model.errors import FileFormatError
 from flimage_app.model.fastwrite import FrameWriter
@@ -34,8 +39,15 @@ def test_fletcher32_matches_hdf5_on_any_bytes(payload):
     assert int.from_bytes(chunk[-4:], "little") == fletcher32(chunk[:-4])
 
 
+@pytest.fixture
+def zlib_only(monkeypatch):
+    """Python's zlib for compressing and inflating, as where the faster wheels are missing."""
+    monkeypatch.setattr(chunks, "_COMPRESS", None)
+    monkeypatch.setattr(chunks, "_INFLATE", None)
+
+
 @pytest.mark.parametrize("shape", [(64, 64), (7, 13), (1, 1), (101, 33)])
-def test_chunks_are_byte_identical_to_hdf5_filters(tmp_path, shape):
+def test_zlib_chunks_are_byte_identical_to_hdf5_filters(tmp_path, shape, zlib_only):
     rng = np.random.default_rng(0)
     image = rng.normal(100, 10, shape).astype(np.float32)
     with h5py.File(tmp_path / "ref.h5", "w") as handle:
@@ -44,13 +56,65 @@ def test_chunks_are_byte_identical_to_hdf5_filters(tmp_path, shape):
                                                   COMPRESSION.get("shuffle", False))
 
 
-def test_shuffled_chunks_match_hdf5_shuffle(tmp_path):
+def test_zlib_shuffled_chunks_match_hdf5_shuffle(tmp_path, zlib_only):
     image = np.arange(300, dtype=np.float32).reshape(15, 20)
     with h5py.File(tmp_path / "s.h5", "w") as handle:
         dset = handle.create_dataset("x", data=image, chunks=image.shape, shuffle=True,
                                      compression="gzip", compression_opts=3, fletcher32=True)
         assert stored_chunk(dset) == encode_chunk(image, 3, shuffle=True)
     assert shuffle_bytes(np.array([1, 2], dtype="<u2")) == bytes([1, 2, 0, 0])
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+@pytest.mark.parametrize("shape", [(64, 64), (7, 13), (1, 1), (101, 33)])
+def test_chunks_of_every_codec_are_read_by_hdf5_filters(tmp_path, shape, shuffle):
+    # whatever library compressed it, HDF5's gzip + fletcher32 filters decode and verify it
+    image = np.random.default_rng(0).normal(100, 10, shape).astype(np.float32)
+    with h5py.File(tmp_path / "c.h5", "w") as handle:
+        dset = handle.create_dataset("x", shape=shape, dtype="float32", chunks=shape,
+                                     compression="gzip", compression_opts=1, shuffle=shuffle,
+                                     fletcher32=True)
+        dset.id.write_direct_chunk((0, 0), encode_chunk(image, 1, shuffle=shuffle))
+    with h5py.File(tmp_path / "c.h5", "r") as handle:
+        assert np.array_equal(handle["x"][...], image)
+        shuffled, checksummed = chunks.direct_decoding(handle["x"])
+        decoded = chunks.decode_chunk(stored_chunk(handle["x"]), np.dtype("float32"), shape,
+                                      shuffled, checksummed)
+        assert np.array_equal(decoded, image)
+
+
+def test_the_fast_libraries_are_in_use_where_installed():
+    # the test extra installs both wheels: CI must measure what users get
+    assert chunks.CODEC == {"compress": "isal", "inflate": "libdeflate"}
+
+
+def test_zlib_is_the_fallback_when_forced(tmp_path):
+    # a fresh interpreter: the library choice is made at import
+    script = ("import numpy as np, h5py\n"
+              "from flimage_app.model import chunks\n"
+              "assert chunks.CODEC == {'compress': 'zlib', 'inflate': 'zlib'}, chunks.CODEC\n"
+              "image = np.arange(600, dtype='float32').reshape(20, 30)\n"
+              "data = chunks.encode_chunk(image, 1)\n"
+              "out = chunks.decode_chunk(data, np.dtype('float32'), (20, 30), False, True)\n"
+              "assert np.array_equal(out, image)\n")
+    env = {**os.environ, "FLIMAGE_APP_ZLIB_ONLY": "1",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("codec", ["fast", "zlib"])
+def test_bounded_inflate_never_exceeds_the_declared_size(codec, monkeypatch):
+    if codec == "zlib":
+        monkeypatch.setattr(chunks, "_INFLATE", None)
+    bomb = zlib.compress(bytes(10_000_000), 9)
+    with pytest.raises(FileFormatError, match="beyond"):
+        chunks.bounded_inflate(bomb, 1_000_000, "bomb")
+    with pytest.raises(FileFormatError, match="damaged"):
+        chunks.bounded_inflate(b"not a stream", 1_000, "junk")
+    assert chunks.bounded_inflate(zlib.compress(b"abc"), 3, "ok") == b"abc"
+    assert chunks.bounded_inflate(zlib.compress(b"abc"), 10, "short") == b"abc"
 
 
 def frames_written_by(tmp_path, name, images, metas, via_writer):
@@ -154,3 +218,13 @@ def test_frame_reader_leaves_damaged_chunks_to_hdf5(tmp_path):
     # HDF5's checksum error, as one line naming the dataset (the reading boundary)
     with FrameReader(path) as reader, pytest.raises(FileFormatError, match="fli_0"):
         list(reader.iter_fl())
+
+
+def test_fletcher32_over_several_blocks_matches_hdf5(tmp_path):
+    # many rows of 65535 words, and an odd length
+    payload = np.random.default_rng(3).integers(0, 256, 2 * 65535 * 70 + 3,
+                                                dtype=np.uint8)
+    with h5py.File(tmp_path / "f.h5", "w") as handle:
+        dset = handle.create_dataset("x", data=payload, chunks=payload.shape, fletcher32=True)
+        chunk = stored_chunk(dset)
+    assert int.from_bytes(chunk[-4:], "little") == fletcher32(chunk[:-4])

@@ -10,6 +10,11 @@ that file was (what the app's batch dialog does, one file per call)::
     flimage-app bleach cells.h5 -o cells_corr.h5 --method exp --background mask \\
         --rois cells_rois.json --region signal --signal-rois cells_rois.json
     flimage-app bleach day2.h5 -o day2_corr.h5 --like cells_corr.h5
+    flimage-app bleach stack.tif --tif corrected.tif --tif-type input
+
+With ``--tif`` the corrected frames go to the TIFF as they are corrected,
+read lazily from a TIFF / .npy input (no HDF5 file in between); ``-o``
+writes the HDF5 series too, in the same pass.
 
 Options that cannot go together are refused before any file is read.
 """
@@ -39,13 +44,11 @@ from .console import (
     check_outputs,
     non_negative_int,
     open_input,
-    output_argument,
     overwrite_argument,
     require_suffix,
     stack_arguments,
     stack_options,
 )
-from .files import export_series_file
 
 #: where the intensity is measured (flimage_app.model.bleach.REGIONS)
 BLEACH_REGIONS: tuple[str, ...] = ("frame", "signal", "outside")
@@ -55,6 +58,8 @@ HISTOGRAM_REFERENCES: tuple[str, ...] = ("first", "previous")
 #: background noise adds a constant to that sum, so its corrected frames still fade
 #: (see the README, "Command line")
 DEFAULT_METHOD = "exp"
+#: pixel types of --tif (flimage_app.model.stackstream.INTEGER_TYPES, "input", float32)
+TIF_TYPES: tuple[str, ...] = ("float32", "input", "uint8", "uint16", "int16")
 DEFAULT_BORDER_PX = 20
 
 #: the options that set up a correction (argparse destination → option); ``--like``
@@ -111,7 +116,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("input", type=Path, metavar="IN",
                         help="series to correct: FLSeries HDF5 file, TIFF stack or .npy")
-    output_argument(parser, "corrected FLSeries HDF5 file to write (.h5)")
+    parser.add_argument("-o", "--output", type=Path, metavar="OUT",
+                        help="corrected FLSeries HDF5 file to write (.h5); optional with --tif")
 
     method = parser.add_argument_group("how the bleaching is undone")
     method.add_argument("--method", choices=BLEACH_METHODS,
@@ -169,7 +175,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                          help="also write the bleach curve, fit and factor per frame to a "
                               "CSV table")
     outputs.add_argument("--tif", type=Path, metavar="OUT.tif",
-                         help="also export the corrected series as an ImageJ TIFF stack")
+                         help="write the corrected series as an ImageJ TIFF stack, frame by "
+                              "frame as it is corrected (with or without -o)")
+    outputs.add_argument("--tif-type", choices=TIF_TYPES,
+                         help="pixel type of --tif: float32 (default); input: the input "
+                              "stack's 8- or 16-bit type, as Fiji writes it (values rounded, "
+                              "clipped to the type's range, the clipped pixels counted); or "
+                              "that type named")
     overwrite_argument(outputs)
 
 
@@ -453,7 +465,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
     FLImageAppError, OSError, ValueError
         Bad files or a failed fit (one line, exit status 1).
     """
-    require_suffix(args.output, HDF5_SUFFIXES, "the output of bleach")
+    if args.output is None and args.tif is None:
+        raise UsageError("an output is required: -o OUT.h5, --tif OUT.tif or both")
+    if args.tif_type is not None and args.tif is None:
+        raise UsageError("--tif-type goes with --tif")
+    if args.output is not None:
+        require_suffix(args.output, HDF5_SUFFIXES, "the output of bleach")
     if args.csv is not None:
         require_suffix(args.csv, (".csv",), "--csv")
     if args.tif is not None:
@@ -481,37 +498,64 @@ def run(args: argparse.Namespace, console: Console) -> int:
     setup = correction_setup(args, options) if like is None else None
     progress = console.progress("bleach")
     # every output appears only when all are complete: bleach, CSV and TIFF renamed together
-    with output_group() as outputs:
-        with open_input(args.input, console.cancel, **layout) as series:
-            if like is not None:
-                record, options, ignored = like
-                check_like_masks(record, args.like, args.input, series.frame_shape)
-                masks = {key: _checked_mask(record, key, args.like) for key in MASK_KEYS}
-                console.note(f"correcting like {args.like.name}: {describe(options)}")
-                if ignored:
-                    console.note(f"not taken from {args.like.name}'s record: "
-                                 f"{', '.join(ignored)} (IN alone is measured and corrected)")
-            else:
-                masks = setup.masks(series.frame_shape)
-            result = correct_series(series, args.output, **options, **masks,
-                                    progress=progress, cancel=console.cancel,
-                                    overwrite=args.overwrite)
+    with output_group():
+        if args.tif is not None:
+            from ..model.stackstream import correct_stack
+
+            options, masks = _options_and_masks(like, setup, args, console,
+                                                _frame_shape(args.input, layout))
+            result = correct_stack(args.input, args.tif, h5=args.output,
+                                   tif_type=args.tif_type or "float32",
+                                   overwrite=args.overwrite, stack_options=layout,
+                                   **options, **masks, progress=progress,
+                                   cancel=console.cancel)
+        else:
+            with open_input(args.input, console.cancel, **layout) as series:
+                options, masks = _options_and_masks(like, setup, args, console,
+                                                    series.frame_shape)
+                result = correct_series(series, args.output, **options, **masks,
+                                        progress=progress, cancel=console.cancel,
+                                        overwrite=args.overwrite)
         console.check_interrupt()
         if args.csv is not None:
             with atomic_output(args.csv, overwrite=args.overwrite) as temporary:
                 result.to_csv(temporary)
         console.check_interrupt()
-        if args.tif is not None:
-            export_series_file(outputs.path_of(args.output), args.tif, raw=False,
-                               overwrite=args.overwrite, console=console,
-                               name=args.output.name)
-        console.check_interrupt()
+    if result.clipped:
+        console.note(f"{result.clipped:,} pixels were clipped to the range of the TIFF's "
+                     "integer type")
     if result.report is not None:
         print(result.report.as_text())
     for path in (args.output, args.csv, args.tif):
         if path is not None:
             console.note(f"wrote {path}")
     return 0
+
+
+def _frame_shape(path: Path, layout: dict[str, Any]) -> tuple[int, int]:
+    """Frame shape of the input, from its metadata (a stack is not imported for it)."""
+    from ..model.tiffio import inspect_stack, is_stack_file
+
+    if is_stack_file(path):
+        return tuple(inspect_stack(path, **layout).frame_shape)
+    with open_input(path) as series:
+        return tuple(series.frame_shape)
+
+
+def _options_and_masks(like, setup: CorrectionSetup | None, args: argparse.Namespace,
+                       console: Console, shape: tuple[int, int]
+                       ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The engine options and masks for frames of `shape` (from ``--like`` or the setup)."""
+    if like is None:
+        return setup.options, setup.masks(shape)
+    record, options, ignored = like
+    check_like_masks(record, args.like, args.input, shape)
+    masks = {key: _checked_mask(record, key, args.like) for key in MASK_KEYS}
+    console.note(f"correcting like {args.like.name}: {describe(options)}")
+    if ignored:
+        console.note(f"not taken from {args.like.name}'s record: "
+                     f"{', '.join(ignored)} (IN alone is measured and corrected)")
+    return options, masks
 
 
 #: the masks a bleach record may hold

@@ -678,22 +678,70 @@ def iter_frames(info: StackInfo) -> Iterator[np.ndarray]:
             yield np.asarray(array[frame] if array.ndim == 3 else array)
         return
     with _tifffile_messages(), _open_tiff(info.path) as tif:
-        pages = tif.series[0].pages
         for frame in range(info.n_frames):
-            page = _page_index(info, frame)
-            try:
-                if page < len(pages) and pages[page] is not None:
-                    _check_page_streams(info.path, tif, pages[page], frame)
-                image = tif.asarray(key=page, series=0)
-            except FileFormatError:
-                raise
-            except (tifffile.TiffFileError, ValueError, OSError, IndexError) as exc:
-                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                raise FileFormatError(f"{info.path.name}: frame {frame} cannot be read "
-                                      f"({reason})") from None
-            if image.ndim == 3:  # samples (RGB) last
-                image = image[..., info.index.get("S", 0)]
-            yield image
+            yield read_tiff_frame(info, tif, frame)
+
+
+@contextlib.contextmanager
+def open_stack(info: StackInfo) -> Iterator[tifffile.TiffFile | np.ndarray]:
+    """The stack of `info` open for :func:`read_stack_frame`: a TiffFile or a mapped array.
+
+    An uncompressed TIFF whose pages lie one after the other (as ImageJ and
+    tifffile write stacks) is memory-mapped as pages × rows × columns:
+    reading a frame is then a copy, without parsing its page again.
+    """
+    if info.kind == "NumPy":
+        yield _open_npy(info.path)
+        return
+    with _tifffile_messages(), _open_tiff(info.path) as tif:
+        pages = _mapped_pages(tif)
+        yield tif if pages is None else pages
+
+
+def _mapped_pages(tif: tifffile.TiffFile) -> np.ndarray | None:
+    """The pages of an uncompressed, contiguous one-sample TIFF series as a memory map, or None."""
+    try:
+        series = tif.series[0]
+        page = series.keyframe
+        if (series.dataoffset is None or int(page.compression) != 1
+                or page.samplesperpixel != 1 or page.dtype is None
+                or page.dtype.kind not in "biuf" or len(page.shape) != 2):
+            return None
+        dtype = np.dtype(page.dtype).newbyteorder(tif.byteorder)
+        count = len(series.pages)
+        return np.memmap(tif.filehandle.path, dtype=dtype, mode="r",
+                         offset=series.dataoffset, shape=(count, *page.shape))
+    except (ValueError, OSError, TypeError, AttributeError, IndexError):
+        return None  # e.g. shorter than it claims: read page by page, with the checks
+
+
+def read_stack_frame(info: StackInfo, stack: tifffile.TiffFile | np.ndarray,
+                     frame: int) -> np.ndarray:
+    """Frame `frame` of the stack `info` (`stack` from :func:`open_stack`), as stored."""
+    if isinstance(stack, np.ndarray):
+        if info.kind == "NumPy":
+            return np.array(stack[frame] if stack.ndim == 3 else stack)
+        return np.array(stack[_page_index(info, frame)], dtype=stack.dtype.newbyteorder("="))
+    return read_tiff_frame(info, stack, frame)
+
+
+def read_tiff_frame(info: StackInfo, tif: tifffile.TiffFile, frame: int) -> np.ndarray:
+    """Frame `frame` of the TIFF stack `info` (`tif` open), its compressed strips checked first."""
+    pages = tif.series[0].pages
+    page = _page_index(info, frame)
+    try:
+        if page < len(pages) and pages[page] is not None:
+            _check_page_streams(info.path, tif, pages[page], frame)
+        image = tif.asarray(key=page, series=0)
+    except FileFormatError:
+        raise
+    except (tifffile.TiffFileError, ValueError, OSError, IndexError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise FileFormatError(f"{info.path.name}: frame {frame} cannot be read "
+                              f"({reason})") from None
+    if image.ndim == 3:  # samples (RGB) last
+        image = image[..., info.index.get("S", 0)]
+    return image
 
 
 #: TIFF compression codes whose decoders inflate without a bound: deflate (8, 32946), LZMA
@@ -930,7 +978,20 @@ def imagej_metadata(series: FLSeries, raw: bool, source: str | None = None
     `source` names the exported file in the Info text (default: the
     series' file name or identifier).
     """
-    times = series.times()
+    if source is None:
+        source = (Path(series.filename).name if series.filename else None) or \
+            series.identifier or "a series held in memory"
+    return stack_metadata(series.times(), series_pixel_size(series), source,
+                          _exported_content(series, raw))
+
+
+def stack_metadata(times: np.ndarray, pixel_size: float | None, source: str, content: str
+                   ) -> tuple[dict, tuple[float, float] | None]:
+    """ImageJ metadata and resolution [px/µm] of a stack of frames at `times` [s].
+
+    `pixel_size` [m] or None; `source` and `content` (what the pixels are)
+    go into the Info text.
+    """
     metadata: dict = {"axes": "TYX"}
     step = frame_interval(times)
     if step is not None:
@@ -939,16 +1000,11 @@ def imagej_metadata(series: FLSeries, raw: bool, source: str | None = None
         # repr keeps every digit, so importing the TIFF restores the times exactly
         metadata["Labels"] = [f"t={float(t)!r} s" for t in times]
     resolution = None
-    pixel_size = series_pixel_size(series)
     if pixel_size:
         pixels_per_um = 1e-6 / pixel_size
         resolution = (pixels_per_um, pixels_per_um)
         metadata["unit"] = "um"
-    if source is None:
-        source = (Path(series.filename).name if series.filename else None) or \
-            series.identifier or "a series held in memory"
-    metadata["Info"] = (f"Exported by flimage-app {__version__} from {source}\n"
-                        f"data: {_exported_content(series, raw)}")
+    metadata["Info"] = f"Exported by flimage-app {__version__} from {source}\ndata: {content}"
     return metadata, resolution
 
 

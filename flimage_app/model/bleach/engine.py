@@ -10,12 +10,13 @@ only when complete (:func:`~flimage_app.model.h5io.atomic_output`).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import h5py
 import numpy as np
@@ -69,6 +70,10 @@ class BleachResult:
         With ``background="stored"``: the mean, over the measured region, of
         the background stored in every frame (already subtracted in its
         ``fl``; flimage's ``bg_data``); None otherwise.
+    clipped : int or None
+        Pixels clipped to the range of an integer export (set by the code
+        that exported the frames, e.g. :func:`flimage_app.model.stackstream.correct_stack`);
+        None when nothing was exported to an integer type.
     report : FitReport
         The fit report.
     output : str or None
@@ -91,6 +96,7 @@ class BleachResult:
     settings: dict = field(default_factory=dict)
     meta_changes: dict = field(default_factory=dict)
     stored_background: np.ndarray | None = None
+    clipped: int | None = None
 
     def subtracted_background(self) -> np.ndarray:
         """The background taken off every frame before it was measured, in all."""
@@ -115,6 +121,31 @@ class BleachResult:
             for row in zip(range(self.times.size), self.times, self.subtracted_background(),
                            self.intensity, fitted, self.correction, residual, strict=True):
                 writer.writerow([row[0], *(repr(float(value)) for value in row[1:])])
+
+
+class FrameSink(Protocol):
+    """Where the write pass sends corrected frames besides the HDF5 output (e.g. a TIFF)."""
+
+    def submit(self, image: np.ndarray, meta: Mapping[str, Any]) -> None:
+        """Take one corrected frame (float64; the sink may keep it) and its metadata."""
+
+    def flush(self) -> None:
+        """Finish writing every frame submitted."""
+
+    def close(self) -> None:
+        """Stop, dropping what is not written (after an error or a cancel)."""
+
+
+def _opened_reader(series, workers: int | None, meta_changes, cache_bytes: int | None):
+    """A context manager giving the frame reader of `series`.
+
+    A reader given by the caller (anything with ``iter_fl``, e.g. a TIFF
+    stack's :class:`~flimage_app.model.stackstream.StackReader`) is used as
+    it is and left open for the caller to close.
+    """
+    if hasattr(series, "iter_fl"):
+        return contextlib.nullcontext(series)
+    return FrameReader(series, workers, meta_changes, cache_bytes=cache_bytes)
 
 
 class _Steps:
@@ -245,17 +276,21 @@ def correct_series(series, output, method: str = "exp", *, border_px: int = 20,
                    progress: Progress | None = None, cancel: Cancel | None = None,
                    overwrite: bool = False, strict: bool = True,
                    workers: int | None = None,
-                   meta_changes: Mapping[int, Mapping[str, Any]] | None = None
+                   meta_changes: Mapping[int, Mapping[str, Any]] | None = None,
+                   sinks: Sequence[FrameSink] = (), cache_bytes: int | None = None
                    ) -> BleachResult:
     """Correct photobleaching in `series` and write the corrected series to `output`.
 
     Parameters
     ----------
-    series : FLSeries, h5py.Group or path
-        The series to measure (opened read-only if a path).
+    series : FLSeries, h5py.Group, path or frame reader
+        The series to measure (opened read-only if a path); or a reader with
+        :class:`~.measure.FrameReader`'s interface, e.g. a TIFF stack's
+        :class:`~flimage_app.model.stackstream.StackReader` (then
+        `meta_changes` and `cache_bytes` are the reader's own).
     output : path, h5py.Group or None
         Where the corrected series goes (a new file, or a group to fill);
-        None measures and fits only.
+        None measures and fits only (and feeds `sinks`, if any).
     method : {"exp", "flimage", "ratio", "biexp", "histogram"}
         "exp" (default) / "biexp": one or two exponentials with offset fitted
         against the frame times, on the mean intensity; "flimage": flimage
@@ -296,6 +331,14 @@ def correct_series(series, output, method: str = "exp", *, border_px: int = 20,
         ``{frame index: {key: value}}`` laid over the metadata in the file
         (e.g. corrected times not yet saved): the fit uses these times and the
         written frames carry these values.  The input file is not changed.
+    sinks : sequence of FrameSink
+        Also receive every corrected frame in the write pass (e.g. a TIFF
+        written as the frames come); they are flushed before the HDF5 output
+        is complete, and closed on failure.
+    cache_bytes : int or None
+        Memory budget for decoded frames kept between the passes (default
+        :data:`~.measure.CACHE_BYTES`): within it each frame is read and
+        inflated once, beyond it the rest is read again; 0 keeps none.
 
     Returns
     -------
@@ -315,9 +358,10 @@ def correct_series(series, output, method: str = "exp", *, border_px: int = 20,
     settings = {"method": method, "border_px": int(border_px), "background": background,
                 "background_value": background_value, "region": region,
                 "histogram_reference": histogram_reference, "strict": bool(strict)}
-    with FrameReader(series, workers, meta_changes) as reader:
-        target_reader = (FrameReader(source, workers, meta_changes) if source is not None
-                         else reader)
+    with _opened_reader(series, workers, meta_changes, cache_bytes) as reader:
+        # the source is read in the write pass only: nothing to keep for a next pass
+        target_reader = (FrameReader(source, workers, meta_changes, cache_bytes=0)
+                         if source is not None else reader)
         try:
             if (len(target_reader), target_reader.shape) != (len(reader), reader.shape):
                 raise ValueError(f"The source series has {len(target_reader)} frames of "
@@ -354,14 +398,16 @@ def correct_series(series, output, method: str = "exp", *, border_px: int = 20,
                                          if "mask" in background or region == "outside"
                                          else None)}
             if output is None:
-                if matcher is not None:
-                    _apply(target_reader, None, result, matcher, region_mask, steps, workers)
+                if matcher is not None or sinks:
+                    _apply(target_reader, None, result, matcher, region_mask, steps, workers,
+                           sinks)
                 return result
             readers = (reader,) if target_reader is reader else (reader, target_reader)
             inputs = provenance_module.InputDescriptions(*readers)
             try:
                 if isinstance(output, h5py.Group):
-                    _apply(target_reader, output, result, matcher, region_mask, steps, workers)
+                    _apply(target_reader, output, result, matcher, region_mask, steps, workers,
+                           sinks)
                     provenance_module.write_provenance(
                         output, provenance_module.bleach_record(result, inputs.result(), masks))
                     return result
@@ -369,7 +415,7 @@ def correct_series(series, output, method: str = "exp", *, border_px: int = 20,
                     with h5py.File(temporary, "w") as handle:
                         bound_metadata_cache(handle)
                         _apply(target_reader, handle, result, matcher, region_mask, steps,
-                               workers)
+                               workers, sinks)
                         provenance_module.write_provenance(
                             handle,
                             provenance_module.bleach_record(result, inputs.result(), masks))
@@ -384,24 +430,32 @@ def correct_series(series, output, method: str = "exp", *, border_px: int = 20,
 
 def _apply(reader: FrameReader, output: h5py.Group | None, result: BleachResult,
            matcher: HistogramMatcher | None, region: np.ndarray | None, steps: _Steps,
-           workers: int | None) -> None:
-    """The write pass: corrected frames go to `output` (None: histogram factors only)."""
+           workers: int | None, sinks: Sequence[FrameSink] = ()) -> None:
+    """The write pass: corrected frames go to `output` and `sinks` (none: histogram factors)."""
     writer = FrameWriter(output, workers=workers) if output is not None else None
     if output is not None:
         reader.keep_identifier(output)
-    steps.start("writing" if output is not None else "matching histograms")
+    writing = output is not None or bool(sinks)
+    steps.start("writing" if writing else "matching histograms")
     try:
         for index, image in reader.iter_fl():
             image, result.correction[index] = _correct_frame(
                 image, result.background[index], result.correction[index], matcher, region)
+            meta = reader.meta(index) if writing else {}
             if writer is not None:
-                writer.submit(image, reader.meta(index))
+                writer.submit(image, meta)
+            for sink in sinks:
+                sink.submit(image, meta)
             steps.step()
         if writer is not None:
             writer.flush()
+        for sink in sinks:
+            sink.flush()
     finally:
         if writer is not None:
             writer.close()
+        for sink in sinks:
+            sink.close()
 
 
 def _correct_frame(image: np.ndarray, level: float, factor: float,
@@ -432,7 +486,7 @@ def corrected_frame(series, result: BleachResult, index: int, *, region: str = "
     Nothing is written.  For histogram matching the reference frames are
     read too (frames 0 … `index` for the "previous" reference).
     """
-    with FrameReader(series, workers=1) as reader:
+    with _opened_reader(series, 1, None, 0) as reader:
         if result.method != "histogram":
             image, _ = _correct_frame(reader.fl(index), result.background[index],
                                       result.correction[index], None, None)
@@ -486,4 +540,4 @@ class _FlimageCounters:
             self.callback(done, total)
 
 
-__all__ = ["BleachResult", "correct_series", "flimage_bleach_correction"]
+__all__ = ["BleachResult", "FrameSink", "correct_series", "flimage_bleach_correction"]

@@ -39,11 +39,16 @@ class MissingTimeWarning(UserWarning):
     """Frames lack the "time" metadata; frame indices are used instead."""
 
 
-#: HDF5 filter codes (H5Z_FILTER_DEFLATE, _SHUFFLE, _FLETCHER32).
-def _decoded_fl(chunk: bytes, dtype: np.dtype, shape: tuple[int, ...], shuffled: bool,
-                checksummed: bool, where: str) -> np.ndarray | None:
+#: Default memory budget of the decoded frames a :class:`FrameReader` keeps between
+#: passes (bytes): a short series is read from the file once, a long one stays bounded.
+CACHE_BYTES = 16 << 20
+
+
+def _decoded(chunk: bytes, dtype: np.dtype, shape: tuple[int, ...], shuffled: bool,
+             checksummed: bool, where: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """The raw image in `chunk` and its float64 copy (both made on a worker thread)."""
     raw = decode_chunk(chunk, dtype, shape, shuffled, checksummed, where)
-    return None if raw is None else raw.astype(float)
+    return None if raw is None else (raw, raw.astype(float))
 
 
 class FrameReader:
@@ -61,11 +66,23 @@ class FrameReader:
     meta_changes : mapping or None
         ``{frame index: {key: value}}`` laid over the file's metadata by
         :meth:`meta` and :meth:`times` (edits not saved to the file).
+    cache_bytes : int or None
+        Memory budget for raw frames kept, as decoded, for the next pass
+        (default :data:`CACHE_BYTES`; 0 keeps none).  The first frames read
+        that fit are kept, so a series within the budget is read from the
+        file once, and a longer one is read twice past its first frames
+        with memory bounded by the budget.
     """
 
     def __init__(self, series, workers: int | None = None,
-                 meta_changes: Mapping[int, Mapping[str, Any]] | None = None) -> None:
+                 meta_changes: Mapping[int, Mapping[str, Any]] | None = None,
+                 cache_bytes: int | None = None) -> None:
         self.workers = workers or os.cpu_count() or 1
+        self.cache_bytes = CACHE_BYTES if cache_bytes is None else max(0, int(cache_bytes))
+        self._cache: dict[int, np.ndarray] = {}
+        self._cached_bytes = 0
+        #: frames decoded from the file so far (counts every pass; for tests and benchmarks)
+        self.decoded = 0
         self.meta_changes = checked_meta_changes(meta_changes)
         self._pool: ThreadPoolExecutor | None = None
         self._owned: h5py.File | None = None
@@ -148,9 +165,28 @@ class FrameReader:
 
         Same arithmetic as ``FLImage.fl`` in the app and in flimage.
         """
-        dset = self._checked_raw(index)
-        raw = validate.read_array(dset, validate.object_name(dset))
-        return self._minus_stored(index, raw.astype(float))
+        return self._minus_stored(index, self._raw_array(index).astype(float))
+
+    def _raw_array(self, index: int) -> np.ndarray:
+        """The stored raw image of frame `index`, from the cache or read by HDF5."""
+        raw = self._cache.get(index)
+        if raw is None:
+            dset = self._checked_raw(index)
+            raw = self._kept(index, validate.read_array(dset, validate.object_name(dset)))
+        return raw
+
+    def _kept(self, index: int, raw: np.ndarray) -> np.ndarray:
+        """Count a frame decoded from the file; keep it for the next pass if it fits the budget."""
+        self.decoded += 1
+        if index not in self._cache and self._cached_bytes + raw.nbytes <= self.cache_bytes:
+            self._cache[index] = raw
+            self._cached_bytes += raw.nbytes
+        return raw
+
+    def release_cache(self) -> None:
+        """Drop the kept frames (e.g. before the last pass, which needs them no more)."""
+        self._cache.clear()
+        self._cached_bytes = 0
 
     def _checked_raw(self, index: int) -> h5py.Dataset:
         dset = self._raw(index)
@@ -175,7 +211,8 @@ class FrameReader:
         indices = range(self.length) if indices is None else indices
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="frame-reader")
-        pending: collections.deque[tuple[int, Future | None]] = collections.deque()
+        pending: collections.deque[tuple[int, Future | np.ndarray | None]] = \
+            collections.deque()
         try:
             for index in indices:
                 pending.append((index, self._submit(index)))
@@ -185,10 +222,12 @@ class FrameReader:
                 yield self._collect(*pending.popleft())
         finally:
             for _, future in pending:
-                if future is not None:
+                if isinstance(future, Future):
                     future.cancel()
 
-    def _submit(self, index: int) -> Future | None:
+    def _submit(self, index: int) -> Future | np.ndarray | None:
+        if index in self._cache:
+            return self._cache[index]
         dset = self._checked_raw(index)
         decoding = direct_decoding(dset)
         if decoding is None:
@@ -199,13 +238,18 @@ class FrameReader:
             return None  # no chunk written, or unreadable: HDF5 decides, in its own words
         if filter_mask != 0:  # an optional filter was skipped for this chunk
             return None
-        return self._pool.submit(_decoded_fl, chunk, dset.dtype, dset.shape, *decoding,
+        return self._pool.submit(_decoded, chunk, dset.dtype, dset.shape, *decoding,
                                  validate.object_name(dset))
 
-    def _collect(self, index: int, future: Future | None) -> tuple[int, np.ndarray]:
-        image = future.result() if future is not None else None
-        if image is None:
+    def _collect(self, index: int, future: Future | np.ndarray | None
+                 ) -> tuple[int, np.ndarray]:
+        if isinstance(future, np.ndarray):  # kept from an earlier pass
+            return index, self._minus_stored(index, future.astype(float))
+        decoded = future.result() if future is not None else None
+        if decoded is None:
             return index, self.fl(index)
+        raw, image = decoded
+        self._kept(index, raw)
         return index, self._minus_stored(index, image)
 
     def stored_backgrounds(self, index: int) -> Iterator[np.ndarray]:
