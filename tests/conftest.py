@@ -9,6 +9,10 @@ import sys
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# every test (and every CLI or GUI process it starts) behaves as on a computer with 2 GB
+# of free memory, so that the bad-input corpus is refused the same way on any machine
+# (flimage_app.model.validate.MEMORY_LIMIT_VARIABLE)
+os.environ.setdefault("FLIMAGE_APP_MEMORY_LIMIT", str(2 * 2**30))
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
