@@ -815,8 +815,10 @@ class BleachPanel(QtWidgets.QWidget):
             return
         total = sum(sizes)
         right = min(PREFERRED_WIDTH, total // 2)
-        # the room comes out of the image; the frame table keeps its width
-        splitter.setSizes([sizes[0], max(total - sizes[0] - right, 200), right])
+        # the room comes out of the image; the frame table keeps its width.  Lent
+        # through the main window, which gives it back when a narrower panel comes in front
+        widen = getattr(self.main_window, "widen_panel_pane", splitter.setSizes)
+        widen([sizes[0], max(total - sizes[0] - right, 200), right])
 
     def cleanup(self) -> None:
         """Stop the panel's work (corrected series are documents: their files go with them)."""
