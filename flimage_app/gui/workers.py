@@ -211,11 +211,28 @@ def run_with_progress(parent: QtWidgets.QWidget | None, title: str, function: Ta
     task = Task(function, parent)
     text = ProgressText(title)
 
+    # A window-modal QProgressDialog processes events inside setValue(): the next
+    # report, or the task's end (which closes and deletes the dialog), can arrive
+    # while a report is still being shown.  Neither may touch the dialog then.
+    showing = {"now": False, "ended": False}
+
     def show_progress(done: int, total: int) -> None:
         value, maximum, label = text.update(done, total)
-        dialog.setMaximum(maximum)
-        dialog.setValue(value)
-        dialog.setLabelText(label)
+        if showing["now"] or showing["ended"]:
+            return  # counted in `text`; the outer call or the end shows the state
+        showing["now"] = True
+        try:
+            dialog.setMaximum(maximum)
+            dialog.setValue(value)
+            if not showing["ended"]:
+                dialog.setLabelText(label)
+        finally:
+            showing["now"] = False
+
+    def end() -> None:
+        showing["ended"] = True
+        dialog.close()
+        dialog.deleteLater()
 
     def request_cancel() -> None:
         dialog.setLabelText(f"{title}: cancelling…")
@@ -228,7 +245,6 @@ def run_with_progress(parent: QtWidgets.QWidget | None, title: str, function: Ta
         task.succeeded.connect(on_success)
     if show_errors:
         task.failed.connect(lambda message: show_error(parent, f"{title} failed", message))
-    task.finished.connect(dialog.close)
-    task.finished.connect(dialog.deleteLater)
+    task.finished.connect(end)
     task.start()
     return task
