@@ -482,9 +482,20 @@ def ome_false_size(folder: Path) -> Path:
     return path
 
 
+#: shape of the images of :func:`twenty_images`
+TWENTY_SHAPE = (24, 20)
+
+
 def twenty_images() -> np.ndarray:
-    """20 decaying 16 x 12 images as uint16, in the order a time series has them."""
-    return np.stack(good_frames(20, shape=(16, 12))).astype("u2")
+    """20 bleaching 24 x 20 images as uint16, in the order a time series has them.
+
+    A bleaching series that a correction accepts: the cell stays inside the
+    5 px border (the background is the flat offset), and it decays slowly
+    enough that its last frame is still above the integer offset.
+    """
+    rows, cols = np.indices(TWENTY_SHAPE)
+    cell = np.exp(-((rows - TWENTY_SHAPE[0] / 2) ** 2 + (cols - TWENTY_SHAPE[1] / 2) ** 2) / 8)
+    return np.stack([10 + 500 * cell * np.exp(-0.1 * index) for index in range(20)]).astype("u2")
 
 
 def tiff_qqyx(folder: Path) -> Path:
@@ -492,7 +503,7 @@ def tiff_qqyx(folder: Path) -> Path:
     import tifffile
 
     path = folder / "plain_4d.tif"
-    tifffile.imwrite(path, twenty_images().reshape(2, 10, 16, 12))
+    tifffile.imwrite(path, twenty_images().reshape(2, 10, *TWENTY_SHAPE))
     return path
 
 
@@ -500,7 +511,7 @@ def tiff_qqyx_10x2(folder: Path) -> Path:
     import tifffile
 
     path = folder / "plain_4d_10x2.tif"
-    tifffile.imwrite(path, twenty_images().reshape(10, 2, 16, 12))
+    tifffile.imwrite(path, twenty_images().reshape(10, 2, *TWENTY_SHAPE))
     return path
 
 

@@ -242,6 +242,11 @@ def test_preview_matches_the_frame_the_correction_writes(qtbot, window, panel, d
         panel.preview_button.setChecked(True)
     preview = window.image_view.frame.raw.copy()
     assert "PREVIEW" in window.image_view.caption.text()
+    # the status-bar readout names the values it shows: preview, not raw
+    assert window.image_view.values_label == "preview"
+    x, y = 20, 10
+    text = window.image_view.readout_at(x + 0.5, y + 0.5).text()
+    assert text.endswith(f"preview {preview[y, x]:.6g}") and "raw" not in text
 
     run_and_wait(qtbot, panel.run_correction())
     written = panel.corrected_for_current()
@@ -268,9 +273,9 @@ def test_preview_is_not_replaced_by_a_raw_frame_read_late(qtbot, window, panel, 
     captions = []
     show = window.image_view.set_frame
 
-    def record(frame, pixel_size=None, caption=""):
+    def record(frame, pixel_size=None, caption="", **options):
         captions.append((frame.index if frame is not None else None, caption))
-        show(frame, pixel_size, caption)
+        show(frame, pixel_size, caption, **options)
 
     monkeypatch.setattr(window.image_view, "set_frame", record)
     window.browser.set_index(33)

@@ -175,7 +175,7 @@ def test_correct_series_opens_an_unsaved_result_showing_its_provenance(qtbot, se
     assert result.name == "cells_a_bleachcorr"
     assert result.temporary_path is not None
     assert scratch.scratch_folder() in Path(result.temporary_path).parents
-    assert result.unsaved_work() == ["the result itself (it was never saved)"]
+    assert result.unsaved_work() == ["the series itself (made in this session and never saved)"]
     assert result.title.endswith("*")
     wait_shown(qtbot, panel)
 

@@ -322,8 +322,9 @@ def test_preview_values_are_called_preview(qtbot, window, series_path):
     view = window.image_view
     shown = window.current_frame()
     preview = Frame.from_arrays(0, shown.raw * 2, None)
-    # as the bleach panel shows its preview: a caption marked PREVIEW
-    view.set_frame(preview, PIXEL_SIZE, "cells.h5   frame 0   PREVIEW: bleach-corrected")
+    # as the bleach panel shows its preview
+    view.set_frame(preview, PIXEL_SIZE, "cells.h5   frame 0   PREVIEW: bleach-corrected",
+                   values_label="preview")
     text = window.readout_label.text()
     assert f"preview {shown.raw[y, x] * 2:.6g}" in text
     assert "raw" not in text and "corrected" not in text.split("µm)")[1]
@@ -331,6 +332,9 @@ def test_preview_values_are_called_preview(qtbot, window, series_path):
     assert "denoised " in window.readout_label.text()
     view.set_frame(shown, PIXEL_SIZE, "frame 0")
     assert "raw " in window.readout_label.text()
+    # the caption holds the file's name: a file named PREVIEW... still shows raw values
+    view.set_frame(shown, PIXEL_SIZE, "PREVIEW_cells.h5   frame 0")
+    assert "raw " in window.readout_label.text() and "preview" not in window.readout_label.text()
 
 
 # --- glyphs -----------------------------------------------------------------------------------

@@ -294,8 +294,46 @@ def test_wide_panel_gets_room_from_the_image(qtbot, full_window, size, panel_wid
         page = full_window.panel_tabs.currentWidget()
         qtbot.waitUntil(lambda: page.viewport().width() >= needed, timeout=5000)
         assert page.horizontalScrollBar().maximum() == 0
+    # a narrower panel in front: the width lent to the wide one goes back
     full_window.show_panel("metadata")
-    assert full_window.splitter.sizes()[2] == right  # not shrunk behind the user's back
+    assert full_window.splitter.sizes()[2] == before
+    # but a split the user dragged is theirs: it is not shrunk behind their back
+    full_window.show_panel("background")
+    left, centre, right = full_window.splitter.sizes()
+    full_window.splitter.moveSplitter(left + 10, 1)  # what a drag of the handle does
+    dragged = full_window.splitter.sizes()
+    full_window.show_panel("metadata")
+    assert full_window.splitter.sizes() == dragged
+
+
+def test_side_panes_follow_the_window_width_until_the_user_drags(qtbot, full_window):
+    full_window.resize(1400, 900)
+    full_window.show()
+    qtbot.waitExposed(full_window)
+    full_window.resize(*SMALL_SCREEN)
+    qtbot.waitUntil(lambda: full_window.width() == SMALL_SCREEN[0], timeout=3000)
+    left, centre, right = full_window.splitter.sizes()
+    expected = default_splitter_sizes(full_window.splitter.width())
+    assert (left, right) == (expected[0], expected[2])  # the image: the rest, less the handles
+    assert left + right < 330 + 400  # not the side panes of a 1400 px window
+    # once dragged, a resize keeps the user's side panes (the image takes the change)
+    full_window.splitter.moveSplitter(left + 20, 1)
+    dragged = full_window.splitter.sizes()
+    full_window.resize(1200, 700)
+    qtbot.waitUntil(lambda: full_window.width() == 1200, timeout=3000)
+    sizes = full_window.splitter.sizes()
+    assert (sizes[0], sizes[2]) == (dragged[0], dragged[2])
+
+
+def test_first_start_fits_the_screen(qtbot, settings_file, errors):
+    window = MainWindow(load_optional_panels=False)
+    qtbot.addWidget(window)
+    try:
+        available = window.screen().availableGeometry()
+        assert available.width() < 1400  # the offscreen screen: smaller than the default
+        assert window.width() <= available.width() and window.height() <= available.height()
+    finally:
+        window.shutdown()
 
 
 def test_status_message_from_before_the_window_showed_hides_the_info(qtbot, window,
@@ -309,3 +347,4 @@ def test_status_message_from_before_the_window_showed_hides_the_info(qtbot, wind
     assert not window.info_label.isVisible()  # not drawn under the message
     window.statusBar().clearMessage()
     assert window.info_label.isVisible()
+

@@ -80,24 +80,23 @@ def test_meta_data_overrides_frames(tmp_path):
 
 def test_opening_reads_no_pixels(tmp_path, monkeypatch):
     path = write_series(tmp_path / "s.h5", count=20)
+    from flimage_app.model import validate
+
     reads = []
     original = h5py.Dataset.__getitem__
+    original_direct = validate._decoded_directly
 
     def counting(self, key):
         reads.append(self.name)
         return original(self, key)
 
-    monkeypatch.setattr(h5py.Dataset, "__getitem__", counting)
-    # the reading boundary decodes one-chunk images itself (read_direct_chunk)
-    from flimage_app.model import validate
-
-    checked_read = validate.read_array
-
-    def counting_checked(dset, where):
+    def counting_direct(dset, where):
         reads.append(dset.name)
-        return checked_read(dset, where)
+        return original_direct(dset, where)
 
-    monkeypatch.setattr(validate, "read_array", counting_checked)
+    monkeypatch.setattr(h5py.Dataset, "__getitem__", counting)
+    # the reading boundary inflates one-chunk images itself (read_direct_chunk), not through h5py
+    monkeypatch.setattr(validate, "_decoded_directly", counting_direct)
     with FLSeries(h5file=path, h5mode="r") as fls:
         assert "img17" in fls and fls["img9"]["time"] == 13.5
         fls.times()

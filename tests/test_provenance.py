@@ -96,3 +96,40 @@ def test_reapply_to_another_series(series_path, tmp_path):
 def test_series_without_provenance_says_so(series_path):
     with pytest.raises(FileFormatError, match="no provenance"):
         read_provenance(series_path)
+
+
+def _rewrite_record(path, change):
+    import json
+
+    with h5py.File(path, "r+") as handle:
+        group = handle["flimage_app/provenance"]
+        record = json.loads(group.attrs["record"])
+        change(record)
+        group.attrs["record"] = json.dumps(record)
+
+
+def test_an_unknown_parameter_is_left_out_with_a_warning_and_never_applied(series_path,
+                                                                          tmp_path):
+    from flimage_app.model.validate import FileContentWarning
+
+    first = tmp_path / "first.h5"
+    correct_series(series_path, first, "exp", border_px=6)
+    bright = tmp_path / "bright.h5"
+    write_bleaching_series(bright, TIMES, SHAPE, rate=0.05, plateau=5000.0, seed=3)
+    # a crafted record that would make reapply measure another series
+    _rewrite_record(first, lambda record: record["parameters"].update(source=str(bright)))
+    with pytest.warns(FileContentWarning, match=r"does not take \('source'\); ignored"):
+        record = read_provenance(first)
+    assert "source" not in record["parameters"] and record["parameters"]["border_px"] == 6
+    result = reapply(record, series_path, tmp_path / "again.h5")
+    assert result.report.parameters["k"] == pytest.approx(0.4, rel=0.1)  # series_path, not bright
+
+
+def test_a_known_parameter_of_the_wrong_type_is_refused_naming_it(series_path, tmp_path):
+    first = tmp_path / "first.h5"
+    correct_series(series_path, first, "exp", border_px=6)
+    _rewrite_record(first, lambda record: record["parameters"].update(border_px="6"))
+    with pytest.raises(FileFormatError, match=r"first\.h5: /flimage_app/provenance: the "
+                                              r"provenance record's parameter 'border_px' is "
+                                              r"str '6'; expected a whole number"):
+        read_provenance(first)

@@ -354,8 +354,11 @@ def read_like(path: Path) -> dict[str, Any]:
     Raises
     ------
     FLImageAppError
-        `path` is missing, unreadable, carries no record, or was not made by a
-        bleach correction.
+        `path` is missing, unreadable, carries no record, was not made by a
+        bleach correction, or its record fails the reading boundary's check
+        (:func:`~flimage_app.model.provenance.check_record`: field types,
+        parameter types; that line, naming the file and the field, is kept
+        and says that --like cannot use the file).
     """
     from ..model.errors import FileFormatError
     from ..model.loader import check_readable
@@ -369,7 +372,7 @@ def read_like(path: Path) -> dict[str, Any]:
             raise FLImageAppError(f"{path} holds no record of a bleach correction (no "
                                   "provenance record); --like needs a file that flimage-app "
                                   "bleach corrected") from None
-        raise
+        raise FLImageAppError(f"{error}; --like cannot use it") from None
     if not isinstance(record, dict):
         raise FLImageAppError(f"{path}: its provenance record is not a record of settings")
     operation = record.get("operation")
@@ -400,7 +403,10 @@ def like_parameters(record: dict[str, Any], like: Path) -> tuple[dict[str, Any],
     :data:`LIKE_PARAMETERS`, each of the type and in the range the verb
     accepts, are used.  Anything else (a ``source`` series, a path, an
     unknown key) is never used; it is named in the returned list so the user
-    hears of it.
+    hears of it.  (A record read by :func:`read_like` has passed the reading
+    boundary already: JSON types are checked and parameters the operation
+    does not take are left out there with a warning; here the values are
+    checked against what bleach accepts.)
 
     Raises
     ------

@@ -119,6 +119,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self._current: Document | None = None
         self._panels: dict[str, QtWidgets.QWidget] = {}
         self._shown_once = False
+        #: True once the user dragged a splitter handle (now or in the session restored):
+        #: until then the split follows the window's width (see :func:`default_splitter_sizes`)
+        self._split_by_user = False
+        #: the splitter's sizes before a panel widened its pane, to give back when a
+        #: narrower panel comes in front (None: nothing lent)
+        self._sizes_before_widening: list[int] | None = None
         #: The scroll area around each panel (the page of its tab).
         self._panel_pages: dict[str, QtWidgets.QScrollArea] = {}
         self._tasks: list[Task] = []
@@ -212,6 +218,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.welcome.recentRequested.connect(lambda path: self.open_paths([path]))
         self.welcome.helpRequested.connect(self.show_getting_started)
         self.panel_tabs.currentChanged.connect(lambda _index: self._make_room_for_panel())
+        self.splitter.splitterMoved.connect(self._on_splitter_dragged)
 
     def report_error(self, title: str, message: str) -> None:
         """Tell the user that something failed: a dialog, or stderr when headless."""
@@ -268,10 +275,12 @@ class MainWindow(QtWidgets.QMainWindow):
         return True
 
     def _make_room_for_panel(self) -> None:
-        """Widen the panel pane so that the panel in front fits, if the image can spare it.
+        """Fit the panel pane to the panel in front, if the image can spare the room.
 
         Panels with plots need more width than the metadata table; without this they
-        would open cut off (behind a horizontal scroll bar) in a narrow pane.
+        would open cut off (behind a horizontal scroll bar) in a narrow pane.  When a
+        narrower panel comes in front again, the width lent to the wider one goes back
+        to the image and the series pane (unless the user dragged the splitter since).
         """
         page = self.panel_tabs.currentWidget()
         if not isinstance(page, QtWidgets.QScrollArea) or page.widget() is None:
@@ -279,15 +288,55 @@ class MainWindow(QtWidgets.QMainWindow):
         needed = (page.widget().minimumSizeHint().width()
                   + page.verticalScrollBar().sizeHint().width() + 2 * page.frameWidth())
         left, centre, right = self.splitter.sizes()
-        if right >= needed or right == 0:  # wide enough, or collapsed on purpose
+        if right == 0:  # collapsed on purpose
             return
         total = left + centre + right
-        spare_centre = max(centre - round(MIN_IMAGE_SHARE * total), 0)
-        spare_left = max(left - MIN_SERIES_PANE, 0)
-        grow_centre = min(needed - right, spare_centre)
-        grow_left = min(needed - right - grow_centre, spare_left)
-        self.splitter.setSizes([left - grow_left, centre - grow_centre,
-                                right + grow_centre + grow_left])
+        if right < needed:
+            spare_centre = max(centre - round(MIN_IMAGE_SHARE * total), 0)
+            spare_left = max(left - MIN_SERIES_PANE, 0)
+            grow_centre = min(needed - right, spare_centre)
+            grow_left = min(needed - right - grow_centre, spare_left)
+            self.widen_panel_pane([left - grow_left, centre - grow_centre,
+                                   right + grow_centre + grow_left])
+            return
+        before = self._sizes_before_widening
+        if before is None or right <= before[2]:
+            return
+        # a narrower panel: give back what is not needed, the series pane its width first
+        new_right = max(needed, before[2])
+        new_left = min(left + right - new_right, max(left, before[0]))
+        self.splitter.setSizes([new_left, total - new_left - new_right, new_right])
+        if new_right == before[2]:
+            self._sizes_before_widening = None
+
+    def widen_panel_pane(self, sizes: list[int]) -> None:
+        """Set the splitter's `sizes` for a panel that needs a wider pane.
+
+        The sizes before are kept, so that the width goes back when a narrower
+        panel comes in front (see :meth:`_make_room_for_panel`).
+        """
+        if self._sizes_before_widening is None:
+            self._sizes_before_widening = self.splitter.sizes()
+        self.splitter.setSizes(sizes)
+
+    def _on_splitter_dragged(self, _position: int, _index: int) -> None:
+        # the user's split is the one to keep: nothing is lent any more, and the
+        # default no longer follows the window's width
+        self._split_by_user = True
+        self._sizes_before_widening = None
+
+    def _apply_default_split(self) -> None:
+        """Share the splitter's width as on a first start, then fit the panel in front."""
+        self._sizes_before_widening = None
+        self.splitter.setSizes(default_splitter_sizes(self.splitter.width()))
+        self._make_room_for_panel()
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:
+        super().resizeEvent(event)
+        # a window shown at 1400 px and then made 1024 px wide must not keep the side
+        # panes of 1400 px: until the user drags the splitter, the split follows the width
+        if self._shown_once and not self._split_by_user:
+            self._apply_default_split()
 
     def current_panel(self) -> QtWidgets.QWidget | None:
         """The panel whose tab is in front (None if there is none)."""
@@ -731,11 +780,14 @@ class MainWindow(QtWidgets.QMainWindow):
         if isinstance(geometry, QtCore.QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         else:
-            self.resize(1400, 900)
+            self.resize(*first_start_size(self.screen() or QtGui.QGuiApplication.primaryScreen()))
         splitter = self.settings.value("splitter")
-        self._splitter_restored = (isinstance(splitter, QtCore.QByteArray)
-                                   and not splitter.isEmpty()
-                                   and self.splitter.restoreState(splitter))
+        restored = (isinstance(splitter, QtCore.QByteArray) and not splitter.isEmpty()
+                    and self.splitter.restoreState(splitter))
+        # a split restored from a session where the user never dragged it is the default
+        # of that window's width: it follows this window's width instead
+        self._split_by_user = bool(restored) and bool(
+            self.settings.value("splitter_dragged", False, type=bool))
         colormap = str(self.settings.value("colormap", COLORMAP_NAMES[0]))
         self.image_view.set_colormap(colormap if colormap in COLORMAP_NAMES
                                      else COLORMAP_NAMES[0])
@@ -750,20 +802,20 @@ class MainWindow(QtWidgets.QMainWindow):
         if message:
             self.statusBar().clearMessage()
             self.statusBar().showMessage(message, STARTUP_MESSAGE_MS)
-        if not self._splitter_restored:
-            # first start: share the width the window really has (a small laptop screen
-            # gets proportionally narrower side panes, not a squeezed image)
-            self.splitter.setSizes(default_splitter_sizes(self.splitter.width()))
-            self._splitter_restored = True
         if not self._shown_once:
+            self._shown_once = True
+            if not self._split_by_user:
+                # share the width the window really has (a small laptop screen gets
+                # proportionally narrower side panes, not a squeezed image)
+                self.splitter.setSizes(default_splitter_sizes(self.splitter.width()))
             # a panel brought to the front before the window had its size (from the
             # command line, or with a narrow pane restored from the last session)
-            self._shown_once = True
             self._make_room_for_panel()
 
     def _save_settings(self) -> None:
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("splitter", self.splitter.saveState())
+        self.settings.setValue("splitter_dragged", self._split_by_user)
         self.settings.setValue("colormap", self.image_view.colormap)
         self.settings.sync()
 
@@ -780,6 +832,19 @@ def series_tooltip(document: Document) -> str:
     if work:
         origin += "\nnot saved: " + "; ".join(work)
     return origin
+
+
+#: Window size at the first start (client area, px), if the screen has room for it.
+FIRST_START_SIZE = (1400, 900)
+
+
+def first_start_size(screen: QtGui.QScreen | None) -> tuple[int, int]:
+    """:data:`FIRST_START_SIZE`, limited to the screen's available geometry (no task bar)."""
+    width, height = FIRST_START_SIZE
+    if screen is None:
+        return width, height
+    available = screen.availableGeometry()
+    return min(width, available.width()), min(height, available.height())
 
 
 def default_splitter_sizes(width: int) -> list[int]:

@@ -280,10 +280,13 @@ def check_record(record: Any, where: str) -> dict:
     """A provenance record as read from a file, checked field by field.
 
     Known fields must have their JSON type, the operation must be one of
-    :data:`OPERATIONS` and its parameters those of :data:`PARAMETERS` (an
-    unknown parameter is refused: it would be applied unchecked).  Unknown
-    top-level fields are left out with a
-    :class:`~flimage_app.model.validate.FileContentWarning`.
+    :data:`OPERATIONS` and its parameters of the types of :data:`PARAMETERS`.
+    Unknown top-level fields and unknown parameters are left out with a
+    :class:`~flimage_app.model.validate.FileContentWarning`: nothing of the
+    record is used unchecked (by :func:`~flimage_app.model.recipes.reapply`
+    or ``flimage-app bleach --like``), and a record with an extra entry (a
+    crafted one, or one of a later version) still tells what it can.
+    Whether a value is in range is the business of whoever applies it.
     """
     record = dict(validate.checked_mapping(record, where, "the provenance record"))
     unknown = sorted(set(record) - set(RECORD_FIELDS))
@@ -300,12 +303,18 @@ def check_record(record: Any, where: str) -> dict:
                                      f"{_short(record.get('operation'))} is not one of "
                                      f"{', '.join(OPERATIONS)}")
     allowed_parameters = PARAMETERS[record["operation"]]
-    parameters = record.get("parameters", {})
-    for key, value in parameters.items():
-        if key not in allowed_parameters:
-            raise validate.refuse(where, f"the provenance record has an unknown parameter "
-                                         f"{_short(key)} for {record['operation']}")
-        _check_type(value, allowed_parameters[key], where, f"parameter {key!r}")
+    if "parameters" in record:
+        parameters = dict(record["parameters"])
+        unknown = sorted(set(parameters) - set(allowed_parameters))
+        if unknown:
+            validate._warn(f"{where}: the provenance record has parameters that "
+                           f"{record['operation']} does not take "
+                           f"({', '.join(map(_short, unknown[:5]))}); ignored")
+            for key in unknown:
+                del parameters[key]
+        for key, value in parameters.items():
+            _check_type(value, allowed_parameters[key], where, f"parameter {key!r}")
+        record["parameters"] = parameters
     for field in ("input", "source"):
         if isinstance(record.get(field), dict):
             record[field] = _checked_input(record[field], where, field)

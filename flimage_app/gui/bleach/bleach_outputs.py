@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PyQt6 import QtGui, QtWidgets
+from PyQt6 import QtWidgets
 
 from flimage_app.gui.bleach.bleach_plots import write_curves_csv, write_report_csv
 from flimage_app.gui.bleach.bleach_state import (
@@ -36,7 +36,7 @@ from flimage_app.gui.bleach.bleach_state import (
     make_recipe,
 )
 from flimage_app.gui.scratch import remove_scratch_file, scratch_path
-from flimage_app.gui.workers import Task, error_message
+from flimage_app.gui.workers import Task, error_message, widen_for_title
 from flimage_app.model.bleach import correct_series
 from flimage_app.model.h5io import atomic_output
 
@@ -53,14 +53,6 @@ class BleachOutputs:
     def __init__(self, panel) -> None:
         self.panel = panel
         self.main_window = panel.main_window
-
-    def run_task(self, title: str, work: Callable, done: Callable[[Any], None]) -> Task:
-        """The main window's task with progress dialog, the dialog wide enough for `title`."""
-        before = set(self.main_window.findChildren(QtWidgets.QProgressDialog))
-        task = self.main_window.run_task(title, work, done)
-        for dialog in set(self.main_window.findChildren(QtWidgets.QProgressDialog)) - before:
-            _fit_title(dialog)
-        return task
 
     # ------------------------------------------------------------------ correcting
     def corrected_for_current(self) -> CorrectedSeries | None:
@@ -131,7 +123,7 @@ class BleachOutputs:
         if job is None:
             return None
         work, record = job
-        return self.run_task("Correcting bleaching", work,
+        return self.main_window.run_task("Correcting bleaching", work,
                                          lambda result: self.open_corrected(record(result)))
 
     def open_corrected(self, corrected: CorrectedSeries) -> None:
@@ -198,7 +190,7 @@ class BleachOutputs:
                     shutil.copyfile(path, temporary)
                 return target
 
-            return self.run_task(title, from_file, self.exported)
+            return self.main_window.run_task(title, from_file, self.exported)
         panel = self.panel
         if panel.current_result() is None or panel.state is None or panel.showing_provenance:
             return None
@@ -219,7 +211,7 @@ class BleachOutputs:
             finally:
                 remove_scratch_file(scratch)
 
-        return self.run_task(title, correct_and_write, self.exported)
+        return self.main_window.run_task(title, correct_and_write, self.exported)
 
     def export_h5(self) -> Task | None:
         """Export the corrected series as an FLSeries HDF5 file."""
@@ -302,16 +294,8 @@ class BleachOutputs:
         folder = str(self.main_window.settings.value("last_folder", str(Path.home())))
         dialog = BatchDialog(self.recipe(), METHOD_LABELS[settings.method] + "; "
                              + settings.measurement_text(), folder, self.panel)
-        _fit_title(dialog)
+        widen_for_title(dialog)
         dialog.exec()
-
-
-def _fit_title(dialog: QtWidgets.QWidget) -> None:
-    """Make `dialog` wide enough for its whole title (window managers cut long titles)."""
-    metrics = QtGui.QFontMetrics(dialog.font())
-    # room for the window manager's buttons on either side of the title
-    dialog.setMinimumWidth(max(dialog.minimumWidth(),
-                               metrics.horizontalAdvance(dialog.windowTitle()) + 160))
 
 
 __all__ = ["BleachOutputs"]

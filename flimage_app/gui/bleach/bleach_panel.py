@@ -734,12 +734,15 @@ class BleachPanel(QtWidgets.QWidget):
             # the raw frame is still being read and would replace the preview when it
             # arrives; its frameShown starts the preview again
             return
+        from flimage_app.gui.browser.image_view import PREVIEW_LABEL
         from flimage_app.gui.main_window import frame_caption
 
         frame = Frame.from_arrays(index, np.asarray(image, dtype=np.float32), None)
         caption = (f"{frame_caption(document, index)}   PREVIEW: bleach-corrected "
                    f"({self.outcome.settings.method})")
-        self.main_window.image_view.set_frame(frame, document.pixel_size(index), caption)
+        # the status-bar readout names these values "preview", not raw
+        self.main_window.image_view.set_frame(frame, document.pixel_size(index), caption,
+                                              values_label=PREVIEW_LABEL)
         self.previewShown.emit(index)
 
     def _restore_frame(self) -> None:
@@ -812,8 +815,10 @@ class BleachPanel(QtWidgets.QWidget):
             return
         total = sum(sizes)
         right = min(PREFERRED_WIDTH, total // 2)
-        # the room comes out of the image; the frame table keeps its width
-        splitter.setSizes([sizes[0], max(total - sizes[0] - right, 200), right])
+        # the room comes out of the image; the frame table keeps its width.  Lent
+        # through the main window, which gives it back when a narrower panel comes in front
+        widen = getattr(self.main_window, "widen_panel_pane", splitter.setSizes)
+        widen([sizes[0], max(total - sizes[0] - right, 200), right])
 
     def cleanup(self) -> None:
         """Stop the panel's work (corrected series are documents: their files go with them)."""

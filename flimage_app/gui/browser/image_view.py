@@ -37,9 +37,7 @@ NO_BACKGROUND_NOTE = ("No background stored for this frame (shown as zeros); "
 
 VIEW_MODE_LABELS = {"raw": "Raw", "background": "Background", "corrected": "Corrected"}
 
-#: A caption with this word marks a preview (a panel's computed image, not the file's):
-#: the readout then names the values "preview" unless the panel named them itself.
-PREVIEW_MARK = "PREVIEW"
+#: What a panel's preview (its computed image, not the file's) passes as ``values_label``.
 PREVIEW_LABEL = "preview"
 
 #: Left margin of the caption in the view (px); the caption wraps within the view's width.
@@ -462,14 +460,12 @@ class ImageView(QtWidgets.QWidget):
         """Display `frame` (None clears the view) with scale bar and top-left caption.
 
         `values_label` names the values of a frame that is not the file's, e.g.
-        "preview (bleach-corrected)"; the readout uses it instead of raw/corrected.
-        A caption containing :data:`PREVIEW_MARK` is a preview without a label given.
+        :data:`PREVIEW_LABEL`; the readout uses it instead of raw/corrected.  It
+        is never guessed from the caption, which holds the file's name.
         """
         self.frame = frame
         self.pixel_size = pixel_size
         self._caption_text = caption
-        if values_label is None and PREVIEW_MARK in caption:
-            values_label = PREVIEW_LABEL
         self.values_label = values_label if frame is not None else None
         self._update_caption()
         self.scale_bar.set_pixel_size(pixel_size if frame is not None else None)
