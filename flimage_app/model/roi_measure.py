@@ -39,6 +39,7 @@ import h5py
 import numpy as np
 
 from .. import __version__
+from . import rois as rois_module
 from . import validate
 from .errors import Cancelled, FileFormatError
 from .h5io import atomic_output
@@ -49,8 +50,6 @@ from .rois import (
     ROI,
     BorderROI,
     EllipseROI,
-    FreehandROI,
-    RectangleROI,
     import_imagej,
     load_roiset_json,
     roi_from_dict,
@@ -364,65 +363,23 @@ def export_imagej(roiset: MeasureROISet, path: str | os.PathLike,
                   overwrite: bool = False) -> None:
     """Write the shared ROIs to a Fiji ``.roi`` (one ROI) or RoiSet ``.zip``, atomically.
 
-    Each ROI keeps its name.  Rectangles and ellipses on whole-pixel bounds
-    become ImageJ rectangles and ovals (ImageJ measures those on the same
-    pixels as the app); any other rectangle, and polygons, become ImageJ
-    polygons, which ImageJ fills with the app's pixel rule; free-hand outlines
-    stay free-hand.  An ellipse off the whole-pixel grid, or rotated, has no
-    ImageJ shape that covers the same pixels and is refused (ValueError).
-    Per-frame positions are not exported: Fiji's Multi Measure measures
-    every ROI on every frame.
+    Written by :func:`flimage_app.model.rois.export_imagej` (the one Fiji
+    writer), after one check that matters for measuring: an ellipse off the
+    whole-pixel grid, or rotated, has no ImageJ shape that Fiji measures on the
+    same pixels as the app, so it is refused (ValueError) instead of being
+    measured differently in the two programs.  Per-frame positions are not
+    exported: Fiji's Multi Measure measures every ROI on every frame.
     """
-    import roifile
-
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".roi", ".zip"):
-        raise ValueError(f"{path.name}: Fiji ROIs are written as .roi or RoiSet .zip")
-    if suffix == ".roi" and len(roiset.rois) != 1:
-        raise ValueError(f"{path.name}: a .roi file holds one ROI, the set has "
-                         f"{len(roiset.rois)}; write a RoiSet .zip")
-    items = [_to_imagej(roi, roifile) for roi in roiset.rois]
-    with atomic_output(path, overwrite=overwrite) as temporary:
-        if suffix == ".roi":
-            Path(temporary).write_bytes(items[0].tobytes())
-        else:
-            # ImageJ opens a RoiSet as a zip of NAME.roi entries; names must differ
-            import zipfile
-
-            with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
-                for number, item in enumerate(items, start=1):
-                    entry = f"{number:04d}-{_entry_safe(item.name)}.roi"
-                    archive.writestr(entry, item.tobytes())
-
-
-def _entry_safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_ ." else "_" for c in name)[:80]
+    for roi in roiset.rois:
+        if isinstance(roi, EllipseROI) and not (roi.angle % 360 == 0 and _whole(
+                roi.x, roi.y, roi.width, roi.height)):
+            raise ValueError(f"ROI {roi.name!r}: ImageJ has no oval that covers the same pixels "
+                             "as a rotated ellipse or one off the whole-pixel grid")
+    rois_module.export_imagej(roiset.rois, path, overwrite=overwrite)
 
 
 def _whole(*values: float) -> bool:
     return all(float(v).is_integer() for v in values)
-
-
-def _to_imagej(roi: ROI, roifile: Any) -> Any:
-    from roifile import ROI_TYPE
-
-    if isinstance(roi, (RectangleROI, EllipseROI)) and roi.angle % 360 == 0 and _whole(
-            roi.x, roi.y, roi.width, roi.height):
-        item = roifile.ImagejRoi()
-        item.roitype = ROI_TYPE.RECT if isinstance(roi, RectangleROI) else ROI_TYPE.OVAL
-        item.left, item.top = int(roi.x), int(roi.y)
-        item.right, item.bottom = int(roi.x + roi.width), int(roi.y + roi.height)
-        item.name = roi.name
-        return item
-    if isinstance(roi, EllipseROI):
-        raise ValueError(f"ROI {roi.name!r}: ImageJ has no oval that covers the same pixels as "
-                         "a rotated ellipse or one off the whole-pixel grid")
-    points = roi.corners() if isinstance(roi, RectangleROI) else np.asarray(roi.points)
-    item = roifile.ImagejRoi.frompoints(np.asarray(points, dtype=float), name=roi.name)
-    if not isinstance(roi, FreehandROI):
-        item.roitype = ROI_TYPE.POLYGON
-    return item
 
 
 # --------------------------------------------------------------------------- measurement
