@@ -212,3 +212,27 @@ def test_changed_settings_are_unsaved_work_until_written_into_a_saved_copy(tmp_p
     assert state.unsaved_work() != []
     # settings written by something else are ignored, not trusted
     assert BleachState(stored_settings={"method": "magic"}).settings == BleachSettings()
+
+
+def test_stored_settings_are_read_through_the_reading_boundary(tmp_path):
+    """Settings behind a link into another file, or not text, are not used: defaults apply."""
+    import h5py
+
+    from flimage_app.gui.bleach.bleach_state import read_stored_settings
+
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as h5:
+        h5.create_group("flimage_app").attrs["bleach_settings"] = '{"method": "ratio"}'
+    path = tmp_path / "s.h5"
+    with h5py.File(path, "w") as h5:
+        h5["flimage_app"] = h5py.ExternalLink(str(other), "/flimage_app")
+    with h5py.File(path, "r") as h5:
+        assert read_stored_settings(h5) is None
+    with h5py.File(path, "w") as h5:
+        h5.create_group("flimage_app").attrs["bleach_settings"] = [1.0, 2.0]
+    with h5py.File(path, "r") as h5:
+        assert read_stored_settings(h5) is None
+    with h5py.File(path, "w") as h5:
+        h5.create_group("flimage_app").attrs["bleach_settings"] = '{"method": "ratio"}'
+    with h5py.File(path, "r") as h5:
+        assert read_stored_settings(h5) == {"method": "ratio"}

@@ -30,8 +30,9 @@ import numpy as np
 
 from flimage_app.gui.events import Event
 from flimage_app.gui.history import History
+from flimage_app.model import validate
 from flimage_app.model.bleach import BleachResult, FitReport, correct_series
-from flimage_app.model.errors import FitError
+from flimage_app.model.errors import FileFormatError, FitError
 from flimage_app.model.series import APP_GROUP
 
 METHOD_LABELS = {
@@ -79,13 +80,17 @@ def read_stored_settings(root) -> dict[str, Any] | None:
 
     `root` is the h5py group that holds the series (or the FLImage of a single image).
     """
-    app = root.get(APP_GROUP)
-    text = app.attrs.get(SETTINGS_ATTRIBUTE) if app is not None else None
-    if text is None:
-        return None
+    # through the reading boundary (no links out of the file, bounded text); settings that
+    # cannot be used are no error: the panel's defaults apply
     try:
-        stored = json.loads(text.decode("utf-8") if isinstance(text, bytes) else str(text))
-    except ValueError:  # written by something else: the defaults do
+        app = validate.group_member(root, APP_GROUP)
+        text = (validate.read_attribute(app, SETTINGS_ATTRIBUTE, "text", warn=False,
+                                        max_chars=validate.MAX_JSON_BYTES)
+                if app is not None else None)
+        if text is None:
+            return None
+        stored = validate.read_json_text(text, validate.object_name(app), "the bleach settings")
+    except FileFormatError:
         return None
     return stored if isinstance(stored, dict) else None
 
