@@ -18,13 +18,13 @@ DISPLAY_NUMBER=${DISPLAY_NUMBER:-77}
 # X server, window manager, xdotool, ImageMagick and the libraries of Qt's xcb platform,
 # installed only where missing
 missing=0
-for tool in Xvfb xdotool import openbox; do
+for tool in Xvfb xvfb-run xauth xdotool import openbox; do
   command -v "$tool" >/dev/null 2>&1 || missing=1
 done
 ldconfig -p | grep -q 'libxcb-cursor\.so\.0' || missing=1
 if [ "$missing" = 1 ]; then
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb xdotool x11-apps imagemagick \
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb xauth xdotool x11-apps imagemagick \
     openbox libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 \
     libxcb-render-util0 libxcb-xinerama0 libxcb-shape0 >/dev/null
 fi
