@@ -207,3 +207,16 @@ def test_in_memory_objects_of_both_libraries_live_side_by_side():
     copies = [images[1].copy() for _ in range(3)]
     assert len({copy.h5.file.filename for copy in copies} | set(names)) == len(names) + 3
     assert all(np.array_equal(copy.raw_fl, np.full((3, 3), 2.0)) for copy in copies)
+
+
+def test_copy_onto_an_existing_file_is_one_line_naming_it(tmp_path):
+    existing = tmp_path / "taken.h5"
+    existing.write_bytes(b"keep")
+    image = FLImage(data=np.ones((4, 4)))
+    with pytest.raises(FileExistsError) as caught:
+        image.copy(h5file=existing)
+    assert caught.value.filename == str(existing)
+    # Python's own "[Errno 17] …: 'path'" form, not h5py's internals (flags, o_flags …)
+    assert "synchronously" not in str(caught.value) and "o_flags" not in str(caught.value)
+    assert "choose another name" in caught.value.strerror
+    assert existing.read_bytes() == b"keep"

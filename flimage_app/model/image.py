@@ -15,6 +15,7 @@ stays untouched.
 
 from __future__ import annotations
 
+import errno
 import os
 import uuid
 import warnings
@@ -420,6 +421,11 @@ class FLImage(H5Backed):
         A path that exists is not overwritten (FileExistsError).
         """
         if isinstance(h5file, (str, os.PathLike)):
+            if os.path.lexists(h5file):
+                # one line instead of h5py's "Unable to synchronously create file (… errno …)"
+                raise FileExistsError(errno.EEXIST, "exists; FLImage.copy does not replace a "
+                                      "file: remove it or choose another name",
+                                      os.fspath(h5file))
             target = h5py.File(h5file, mode="w-")
             copy_group(self.h5, target)
             return FLImage(h5file=target, h5dtype=self.h5dtype)._owning()
