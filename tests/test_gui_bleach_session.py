@@ -424,3 +424,28 @@ def test_tab_runs_through_the_panel_and_leaves_it(qtbot, session, two_series):
         assert widget in visited, widget
     assert panel.plots not in visited  # no stop where keys do nothing
     assert visited.index(panel.preview_button) < visited.index(panel.batch_button)
+
+
+def test_a_malformed_recorded_correction_is_reported_in_a_dialog(qtbot, tmp_path):
+    """A corrected file whose record the reading boundary refuses: one dialog, panel usable."""
+    import h5py
+
+    from flimage_app.gui.main_window import MainWindow
+    from tests.gui_support import write_series
+
+    path = tmp_path / "odd.h5"
+    write_series(path, count=4)
+    with h5py.File(path, "a") as h5:
+        group = h5.require_group("flimage_app").require_group("provenance")
+        group.attrs["record"] = '{"operation": "bleach correction", "method": 5}'
+    window = MainWindow()
+    qtbot.addWidget(window)
+    reported = []
+    window.report_error = lambda title, message: reported.append((title, message))
+    window.open_paths([path])
+    qtbot.waitUntil(lambda: window.current_frame() is not None, timeout=5000)
+    window.show_panel("bleach")
+    qtbot.waitUntil(lambda: bool(reported), timeout=5000)
+    title, message = reported[-1]
+    assert title == "Recorded correction" and "odd.h5" in message and "\n" not in message
+    assert window.panel("bleach").state is not None

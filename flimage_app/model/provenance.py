@@ -200,6 +200,17 @@ def _root_of(path_or_series) -> tuple[h5py.Group, h5py.File | None]:
     return path_or_series.h5, None
 
 
+def has_provenance(series) -> bool:
+    """True when the open `series` (or an h5py group) carries a provenance record at all.
+
+    Whether the record is usable is :func:`read_provenance`'s to say; a link that
+    leads out of the file is refused here already (FileFormatError).
+    """
+    root = series if isinstance(series, h5py.Group) else series.h5
+    group = validate.member_path(root, f"{APP_GROUP}/{PROVENANCE}")
+    return isinstance(group, h5py.Group) and bool(h5py.h5a.exists(group.id, b"record"))
+
+
 def read_provenance(path_or_series) -> dict:
     """The provenance record of a series written by the app, validated.
 

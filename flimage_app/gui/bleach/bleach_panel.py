@@ -400,7 +400,7 @@ class BleachPanel(QtWidgets.QWidget):
             return
         masks = self._read_masks(document)
         if masks is not None:
-            state_of(document).set_masks(masks)
+            self._state_of(document).set_masks(masks)
 
     def _on_state_masks(self, _masks: Masks) -> None:
         self._update_mask_choices()
@@ -417,6 +417,12 @@ class BleachPanel(QtWidgets.QWidget):
                        f"No background ROI: {ROI_HINT}")
 
     # ------------------------------------------------------------------ document and frames
+
+    def _state_of(self, document) -> BleachState:
+        """The document's bleach state; a stored record that cannot be used is said in a dialog."""
+        return state_of(document, on_problem=lambda message: self.main_window.report_error(
+            "Recorded correction", message))
+
     def set_document(self, document) -> None:
         """Follow the series shown in the main window (None: nothing open)."""
         if document is self.document and document is not None:
@@ -426,7 +432,7 @@ class BleachPanel(QtWidgets.QWidget):
             unwatch()
         self._unwatch = []
         self.document = document
-        self.state = state_of(document) if document is not None else None
+        self.state = self._state_of(document) if document is not None else None
         if self.state is not None:
             state = self.state
             self._unwatch = [state.settings_changed.connect(self._on_state_settings),

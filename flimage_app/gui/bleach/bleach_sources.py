@@ -22,14 +22,25 @@ from flimage_app.gui.browser.frame_cache import H5_LOCK
 log = logging.getLogger(__name__)
 
 
-def read_bleach_provenance(document) -> dict | None:
-    """The bleach-correction record stored in `document`'s series, or None."""
-    from flimage_app.model.provenance import read_provenance
+def read_bleach_provenance(document, on_problem=None) -> dict | None:
+    """The bleach-correction record stored in `document`'s series, or None.
+
+    A record that the reading boundary refuses (malformed, ill-typed, reaching
+    out of the file) is not used; `on_problem(message)` is told why, in one line.
+    """
+    from flimage_app.model.errors import FileFormatError
+    from flimage_app.model.provenance import has_provenance, read_provenance
 
     try:
         with H5_LOCK:
+            if not has_provenance(document.series):
+                return None  # most series carry none: nothing to show or to report
             record = read_provenance(document.series)
-    except Exception:  # most series carry no provenance: nothing to show
+    except FileFormatError as problem:
+        if on_problem is not None:
+            on_problem(f"The recorded correction is not used: {problem}")
+        return None
+    except Exception:  # e.g. an FLImage object without an h5 group: nothing to show
         return None
     return record if record.get("operation") == "bleach correction" else None
 
@@ -48,11 +59,14 @@ def read_saved_settings(document) -> dict | None:
     return stored
 
 
-def state_of(document) -> BleachState:
-    """The bleach state of `document` (made on first use, with its provenance and settings)."""
+def state_of(document, on_problem=None) -> BleachState:
+    """The bleach state of `document` (made on first use, with its provenance and settings).
+
+    `on_problem(message)` hears why a stored record could not be used.
+    """
     state = document.panel_state.get("bleach")
     if state is None:
-        state = BleachState.attach(document, read_bleach_provenance(document),
+        state = BleachState.attach(document, read_bleach_provenance(document, on_problem),
                                    read_saved_settings(document))
     return state
 
