@@ -41,7 +41,7 @@ import numpy as np
 from .. import __version__
 from . import rois as rois_module
 from . import validate
-from .errors import Cancelled, FileFormatError
+from .errors import Cancelled, FileFormatError, file_open_error
 from .h5io import atomic_output
 from .names import APP_GROUP, MEASURE_ROIS_DATASET, MEASUREMENT_GROUP
 from .progress import Cancel, Progress, start_pass
@@ -333,7 +333,7 @@ def load_measure_rois(path: str | os.PathLike) -> MeasureROISet:
             with h5py.File(path, "r") as h5:
                 roiset = read_measure_rois(h5)
         except OSError as exc:
-            raise FileFormatError(f"Cannot read {path} as HDF5: {exc}") from None
+            raise file_open_error(path, exc) from None
         if roiset is None:
             raise FileFormatError(f"{path.name} holds no measurement ROIs "
                                   f"({APP_GROUP}/{MEASURE_ROIS_DATASET})")
@@ -624,7 +624,7 @@ def load_measurement(path: str | os.PathLike) -> Measurement:
         with h5py.File(path, "r") as h5:
             measurement = read_measurement(h5)
     except OSError as exc:
-        raise FileFormatError(f"Cannot read {path} as HDF5: {exc}") from None
+        raise file_open_error(path, exc) from None
     if measurement is None:
         raise FileFormatError(f"{Path(path).name} holds no measurement "
                               f"({APP_GROUP}/{MEASUREMENT_GROUP})")

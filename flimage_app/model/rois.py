@@ -49,7 +49,7 @@ import h5py
 import numpy as np
 
 from . import validate
-from .errors import FileFormatError
+from .errors import FileFormatError, file_open_error
 from .h5io import atomic_output
 from .names import APP_GROUP, ROIS_DATASET
 
@@ -661,7 +661,7 @@ def load_roiset_h5(path: str | os.PathLike) -> ROISet | None:
         with h5py.File(path, "r") as h5:
             return read_roiset(h5)
     except OSError as exc:
-        raise FileFormatError(f"Cannot read {path} as HDF5: {exc}") from None
+        raise file_open_error(path, exc) from None
 
 
 # --------------------------------------------------------------------------- ImageJ
