@@ -42,8 +42,7 @@ _FILE_KINDS = {".czi": "CZI", ".nd2": "ND2", ".lif": "LIF"}
 
 
 def _is_zarr_folder(path: Path) -> bool:
-    return path.is_dir() and (path.suffix.lower() == ".zarr" or any(
-        (path / name).is_file() for name in ZARR_METADATA_FILES))
+    return path.is_dir() and any((path / name).is_file() for name in ZARR_METADATA_FILES)
 
 
 def vendor_kind(path: str | os.PathLike) -> str | None:
@@ -54,7 +53,7 @@ def vendor_kind(path: str | os.PathLike) -> str | None:
         return kind
     if path.name in ZARR_METADATA_FILES:
         return "OME-Zarr"
-    if _is_zarr_folder(path) or (path.suffix.lower() == ".zarr" and not path.exists()):
+    if path.suffix.lower() == ".zarr" or _is_zarr_folder(path):
         return "OME-Zarr"
     return None
 

@@ -177,6 +177,20 @@ def pixel_size_note(pixel_size: float | None, notes: list[str],
     return pixel_size
 
 
+def z_step_note(z_step: float | None, planes: int, notes: list[str]) -> float | None:
+    """The Z step checked for plausibility (None for a single plane)."""
+    if planes <= 1:
+        return None
+    if z_step is None:
+        notes.append("the file gives no Z step")
+        return None
+    if z_step > MAX_PIXEL_SIZE_M:
+        notes.append(f"the file's Z step of {z_step:g} m is not a microscope's "
+                     "(a unit written wrong?); it is not used")
+        return None
+    return z_step
+
+
 def hex_colour(red: Any, green: Any, blue: Any) -> str | None:
     """``"#rrggbb"`` from three 0–255 components, or None if they are not that."""
     try:

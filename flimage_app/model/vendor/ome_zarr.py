@@ -45,6 +45,7 @@ from ._common import (
     reading,
     refuse_axes,
     times_and_source,
+    z_step_note,
 )
 
 KIND = "OME-Zarr"
@@ -304,7 +305,7 @@ def open_stack(path: Path, scene: int = 0) -> PlaneStack:
 
         pixel_size = pixel_size_note(physical("x", LENGTH_UNITS), notes,
                                      physical("y", LENGTH_UNITS))
-        z_step = physical("z", LENGTH_UNITS) if declared["Z"] > 1 else None
+        z_step = z_step_note(physical("z", LENGTH_UNITS), declared["Z"], notes)
         interval = physical("t", TIME_UNITS)
         times, time_source = times_and_source(declared["T"], None, interval, notes)
         channel_names, channel_colours = _channels(image, declared["C"], notes)
