@@ -1,5 +1,6 @@
 """Zeiss CZI through model.vendor: files written in the tests by ZEISS' pylibCZIrw."""
 
+import struct
 import xml.etree.ElementTree as ElementTree
 
 import numpy as np
@@ -98,6 +99,74 @@ def test_times_come_from_the_t_positions(tmp_path):
     with vendor.open_vendor(path) as stack:
         assert stack.time_source == "plane time stamps"
         assert np.allclose(stack.times, [0, 2.25, 5.5])
+
+
+def segment(name, body):
+    """A ZISRAW segment: 16-byte id, allocated and used size, body padded to 32 bytes."""
+    padded = body + bytes(-len(body) % 32)
+    return name.ljust(16, b"\x00") + struct.pack("<qq", len(padded), len(body)) + padded
+
+
+def add_time_stamps(path, stamps):
+    """Append a CZTIMS attachment (as ZEN records acquisition times) to a pylibCZIrw file.
+
+    pylibCZIrw writes no attachments; the segments follow the ZISRAW layout.
+    """
+    data = bytearray(path.read_bytes())
+    data += bytes(-len(data) % 32)
+    attachment_position = len(data)
+    entry = (b"A1" + bytes(10) + struct.pack("<qi", attachment_position, 0) + bytes(16) +
+             b"CZTIMS\x00\x00" + b"TimeStamps".ljust(80, b"\x00"))
+    payload = struct.pack("<ii", 8 + 8 * len(stamps), len(stamps)) + \
+        np.asarray(stamps, "<f8").tobytes()
+    data += segment(b"ZISRAWATTACH", struct.pack("<i", len(payload)) + bytes(12) + entry +
+                    bytes(112) + payload)
+    directory_position = len(data)
+    data += segment(b"ZISRAWATTDIR", struct.pack("<i", 1) + bytes(252) + entry)
+    data[104:112] = struct.pack("<q", directory_position)
+    path.write_bytes(bytes(data))
+
+
+def test_times_come_from_the_time_stamps_attachment_first(tmp_path):
+    path = tmp_path / "stamps.czi"
+    (written,) = write_czi(path)
+    edit_metadata(path, lambda root: add_time_and_scenes(root, increment=2.5))
+    add_time_stamps(path, [3.8e9 + 0.0, 3.8e9 + 2.75, 3.8e9 + 5.125])
+    with vendor.open_vendor(path) as stack:
+        assert stack.time_source == "plane time stamps"
+        assert np.allclose(stack.times, [0, 2.75, 5.125])
+        assert np.array_equal(stack.read(2, 1, 0), written[2, 1, 0])  # libCZI still reads it
+
+
+@pytest.mark.parametrize("stamps, note", [
+    ([1.0, 2.0], "holds 2 stamps for 3 time points"),
+    ([5.0, 4.0, 6.0], "do not increase"),
+])
+def test_unusable_time_stamps_fall_back_to_the_interval(tmp_path, stamps, note):
+    path = tmp_path / "stamps.czi"
+    write_czi(path)
+    edit_metadata(path, lambda root: add_time_and_scenes(root, increment=2.5))
+    add_time_stamps(path, stamps)
+    with vendor.open_vendor(path) as stack:
+        assert stack.time_source == "frame interval" and np.allclose(stack.times, [0, 2.5, 5])
+        assert any(note in text for text in stack.notes)
+
+
+def test_a_damaged_attachment_directory_means_no_stamps_not_a_failure(tmp_path):
+    path = tmp_path / "stamps.czi"
+    write_czi(path)
+    edit_metadata(path, lambda root: add_time_and_scenes(root, increment=2.5))
+    add_time_stamps(path, [0.0, 1.0, 2.0])
+    data = bytearray(path.read_bytes())
+    directory = struct.unpack_from("<q", data, 104)[0]
+    data[directory + 32:directory + 36] = struct.pack("<i", 2**30)  # absurd entry count
+    path.write_bytes(bytes(data))
+    from flimage_app.model.vendor.czi_timestamps import read_time_stamps
+
+    assert read_time_stamps(path, 3) is None
+    data[104:112] = struct.pack("<q", len(data) + 10**9)  # a directory beyond the end
+    path.write_bytes(bytes(data))
+    assert read_time_stamps(path, 3) is None
 
 
 def test_scenes_are_listed_and_each_reads_its_own_planes(tmp_path):
