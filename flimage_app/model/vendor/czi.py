@@ -16,7 +16,7 @@ What is read
   ``Interval`` ``Increment`` (the frame interval, seconds).
 
 Times come first from the ``TimeStamps`` attachment where ZEN records when
-each time point was acquired (read by :mod:`.czi_timestamps`, since
+each time point was acquired (read by :mod:`.czi_segments`, since
 pylibCZIrw does not expose attachments), then from the XML's T positions.
 """
 
@@ -43,7 +43,7 @@ from ._common import (
     times_and_source,
     z_step_note,
 )
-from .czi_timestamps import read_time_stamps
+from .czi_segments import check_structure, read_time_stamps
 
 KIND = "CZI"
 
@@ -61,6 +61,7 @@ MAX_XML_CHARS = 64 * 2**20
 
 def _reader(path: Path):
     module = import_reader(path, KIND, "pylibCZIrw", "pylibCZIrw.czi")
+    check_structure(path)  # libCZI crashes on some inconsistent directories
     return module.CziReader(str(path))
 
 
@@ -224,8 +225,13 @@ def _describe(reader, path: Path, scene: int) -> PlaneStack:
 
     def read_plane(t: int, c: int, z: int) -> np.ndarray:
         with lock:
-            return reader.read(roi=roi, plane={"T": t, "C": c, "Z": z}, scene=libczi_scene,
-                               pixel_type=pixel_type)
+            try:
+                return reader.read(roi=roi, plane={"T": t, "C": c, "Z": z},
+                                   scene=libczi_scene, pixel_type=pixel_type)
+            except MemoryError:  # std::bad_alloc for a plane already checked to fit
+                raise FileFormatError(f"{where}: plane t={t}, c={c}, z={z}: libCZI could "
+                                      "not allocate what a subblock declares (damaged "
+                                      "subblock)") from None
 
     return PlaneStack(
         path=path, kind=KIND, sizes={**sizes, "Y": int(rectangle.h), "X": int(rectangle.w)},
