@@ -350,3 +350,14 @@ def test_mutated_files_give_one_line_and_never_crash_the_process(tmp_path):
                             env=environment)
     assert result.returncode == 0, result.stderr[-2000:]  # -11 is libCZI's segfault
     assert result.stdout.strip() == "survived"
+
+
+def test_a_metadata_segment_declaring_more_xml_than_it_holds_is_refused(tmp_path):
+    path = tmp_path / "cells.czi"
+    write_czi(path)
+    data = bytearray(path.read_bytes())
+    metadata = struct.unpack_from("<q", data, 92)[0]
+    data[metadata + 32:metadata + 36] = struct.pack("<i", 2**31 - 1)
+    path.write_bytes(bytes(data))
+    with pytest.raises(FileFormatError, match="cells.czi: the metadata segment is damaged"):
+        vendor.open_vendor(path)

@@ -15,7 +15,10 @@ Layout used (ZISRAW file format)
 --------------------------------
 * every segment: a 16-byte id, int64 allocated size, int64 used size;
 * ``ZISRAWFILE`` at 0: subblock directory position (int64) at byte 84,
-  attachment directory position (int64) at byte 104;
+  metadata segment position at byte 92, attachment directory position at
+  byte 104;
+* ``ZISRAWMETADATA``: int32 XML size, int32 attachment size, 248 reserved
+  bytes, the XML;
 * ``ZISRAWDIRECTORY``: int32 entry count, 124 reserved bytes, then entries
   ``"DV"``, int32 pixel type, int64 file position, int32 file part, int32
   compression, a pyramid byte, 5 reserved bytes, int32 dimension count and
@@ -42,6 +45,10 @@ from ..errors import FileFormatError
 
 SEGMENT_HEADER = 32
 DIRECTORY_OFFSET = 84
+METADATA_OFFSET = 92
+
+#: most bytes of XML metadata (ZEN writes some 100 kB to a few MB)
+MAX_XML_BYTES = 64 * 2**20
 ATTACHMENT_DIRECTORY_OFFSET = 104
 ENTRY_BYTES = 128
 ATTACHMENT_DATA_OFFSET = SEGMENT_HEADER + 256
@@ -116,6 +123,9 @@ def check_structure(path: Path) -> None:
         if header is None or not header.startswith(b"ZISRAWFILE"):
             raise FileFormatError(f"{where}: not a Zeiss CZI file (no ZISRAWFILE header)")
         (directory,) = struct.unpack_from("<q", header, DIRECTORY_OFFSET)
+        (metadata,) = struct.unpack_from("<q", header, METADATA_OFFSET)
+        if metadata > 0:
+            _check_metadata(handle, metadata, size, where)
         _, used = _segment(handle, directory, size, b"ZISRAWDIRECTORY", where)
         data = _read(handle, directory + SEGMENT_HEADER, used, size) or b""
         if len(data) < 128:
@@ -128,6 +138,19 @@ def check_structure(path: Path) -> None:
                 data[128:], count, where):
             _check_subblock(handle, size, where, pixel_type, position, compression,
                             dimensions, entry)
+
+
+def _check_metadata(handle, position: int, size: int, where: str) -> None:
+    """Refuse a metadata segment whose XML does not fit it or exceeds :data:`MAX_XML_BYTES`."""
+    _, used = _segment(handle, position, size, b"ZISRAWMETADATA", where)
+    head = _read(handle, position + SEGMENT_HEADER, 8, size)
+    xml_size, attachment = struct.unpack_from("<ii", head or bytes(8), 0)
+    if head is None or min(xml_size, attachment) < 0 or \
+            SUBBLOCK_HEADER_MIN + xml_size + attachment > used:
+        raise FileFormatError(f"{where}: the metadata segment is damaged")
+    if xml_size > MAX_XML_BYTES:
+        raise FileFormatError(f"{where}: the XML metadata are {xml_size:,} bytes long "
+                              f"(limit {MAX_XML_BYTES:,})")
 
 
 def _check_subblock(handle, size: int, where: str, pixel_type: int, position: int,
