@@ -71,6 +71,7 @@ log = logging.getLogger(__name__)
 OPTIONAL_PANELS: dict[str, tuple[str, str, str]] = {
     "background": ("flimage_app.gui.background.background_panel", "BackgroundPanel", "Background"),
     "bleach": ("flimage_app.gui.bleach.bleach_panel", "BleachPanel", "Bleach correction"),
+    "measure": ("flimage_app.gui.measure.measure_panel", "MeasurePanel", "Measure"),
 }
 
 OPEN_FILTER = ("Series and images (*.h5 *.hdf5 *.hdf *.tif *.tiff *.npy);;"
