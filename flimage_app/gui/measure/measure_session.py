@@ -130,8 +130,8 @@ class MeasureSession:
 
     # --- edits (each one undo step of the document's history) ------------------------------
     def add_roi(self, roi: ROI) -> str:
-        """Add `roi` as the next numbered measurement ROI and select it; returns its name."""
-        name = self.state.add_roi(replace(roi, name=""))
+        """Add `roi` (its name, or the next free number) and select it; returns its name."""
+        name = self.state.add_roi(roi)
         self.select_name(name)
         return name
 

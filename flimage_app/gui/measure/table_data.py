@@ -83,7 +83,8 @@ class TraceTable:
         """Tab-separated text of `cells` (row, column) — all when None — with headers.
 
         The copy is the rectangle of rows and columns that hold a chosen cell (as
-        spreadsheets copy a selection); a cell inside it that was not chosen is empty.
+        spreadsheets copy a selection); a cell inside it that was not chosen is empty,
+        but for the frame index, which every row keeps.
         The first line names the columns; when the frame column is not copied, the
         frame index leads every row so that the numbers keep their frame.
         """
@@ -102,8 +103,9 @@ class TraceTable:
                       for name, c in zip(header, ([0] if lead else []) + columns, strict=True)]
         lines = ["\t".join(header)]
         for r in rows:
-            line = ([str(r)] if lead else []) + [self.copy_text(r, c) if (r, c) in chosen
-                                                 else "" for c in columns]
+            # the frame index is always given: a number without its frame means nothing
+            line = ([str(r)] if lead else []) + [
+                self.copy_text(r, c) if (r, c) in chosen or c == 0 else "" for c in columns]
             lines.append("\t".join(line))
         return "\n".join(lines) + "\n"
 
