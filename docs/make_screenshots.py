@@ -66,6 +66,8 @@ def measure_cells(window) -> None:
     cells = DemoParameters().cells
     for cell in (cells[0], cells[2], cells[3]):
         panel.add_roi(FreehandROI(points=outline(cell.center, cell.radii, cell.angle)))
+    # the demo stores no background: its raw data are what is shown (the panel says so)
+    panel.data_combo.setCurrentIndex(panel.data_combo.findData("raw"))
     panel.measure()
     window.browser.set_index(12)  # the marker of the frame on display, inside the traces
 

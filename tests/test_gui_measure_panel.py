@@ -217,6 +217,7 @@ def test_traces_and_table_are_the_models_numbers(qtbot, window, panel, series_pa
     assert not panel.set_baseline("0-99")
     assert "beyond" in window.statusBar().currentMessage()
     assert "Measured 3 ROIs on 8 frames" in panel.status_label.text()
+    assert "No background" not in panel.status_label.text()  # this series stores one
 
 
 def test_editing_after_measuring_names_the_rois_to_measure_again(qtbot, panel):
@@ -269,7 +270,7 @@ def test_a_click_on_a_trace_point_shows_its_frame_and_hover_reads_it_out(qtbot, 
 
 def test_frame_index_on_x_when_frames_have_no_time(qtbot, window, tmp_path):
     path = tmp_path / "untimed.h5"
-    write_cell_series(path, count=4, times=False)
+    write_cell_series(path, count=4, times=False, stored_background=False)
     measure_panel = MeasurePanel(window)
     window.add_panel("measure", measure_panel, "Measure")
     window.open_paths([path])
@@ -278,6 +279,7 @@ def test_frame_index_on_x_when_frames_have_no_time(qtbot, window, tmp_path):
     measure(qtbot, measure_panel)
     np.testing.assert_allclose(measure_panel.plot.x, [0, 1, 2, 3])
     assert measure_panel.plot.x_label == "frame"
+    assert "No background is stored in the frames" in measure_panel.status_label.text()
 
 
 def test_ctrl_c_copies_the_selection_with_headers(qtbot, panel):
@@ -485,3 +487,20 @@ def test_quantity_values_of_areas(series_path):
 
 def test_shape_of_the_frames_follows(qtbot, window, panel):
     assert panel.frame_shape() == SHAPE
+
+
+def test_an_imported_tiff_stack_is_measured_and_its_file_recorded(qtbot, window, tmp_path):
+    from tests.test_workflow_session import write_cells_tiff
+
+    path = tmp_path / "cells.tif"
+    stack = write_cells_tiff(path)
+    measure_panel = MeasurePanel(window)
+    window.add_panel("measure", measure_panel, "Measure")
+    window.open_paths([path])
+    wait_for_frame(qtbot, window, 0)
+    measure_panel.add_roi(RectangleROI(60, 30, 10, 8))
+    table = measure(qtbot, measure_panel)
+    np.testing.assert_allclose(table.values["raw"]["mean"][0],
+                               stack[:, 30:38, 60:70].reshape(len(stack), -1).mean(axis=1))
+    assert table.record["input"]["file"] == "cells.tif"
+    np.testing.assert_allclose(measure_panel.plot.x, np.arange(len(stack)) * 2.0)

@@ -478,6 +478,9 @@ class MeasurePanel(QtWidgets.QWidget):
             sets = ", ".join(DATA_LABELS[d].lower() for d in table.data_sets)
             text = (f"Measured {len(table.roi_names)} ROI{'s' if len(table.roi_names) != 1 else ''}"
                     f" on {table.frames} frames: {sets}.")
+            if table.record.get("stored_background") is False:
+                # else a user compares two identical curves and wonders what went wrong
+                text += " No background is stored in the frames: background-corrected = raw."
             unmeasured = self.state.unmeasured()
             if unmeasured:
                 text += f" Changed since: {', '.join(unmeasured[:6])} — Measure again."
