@@ -504,3 +504,70 @@ def test_an_imported_tiff_stack_is_measured_and_its_file_recorded(qtbot, window,
                                stack[:, 30:38, 60:70].reshape(len(stack), -1).mean(axis=1))
     assert table.record["input"]["file"] == "cells.tif"
     np.testing.assert_allclose(measure_panel.plot.x, np.arange(len(stack)) * 2.0)
+
+
+def test_arrow_keys_move_the_selected_roi_and_a_table_row_shows_its_frame(qtbot, window,
+                                                                         panel):
+    from PyQt6.QtTest import QTest
+
+    add_cells(panel)
+    measure(qtbot, panel)
+    panel.session.select(0)
+    before = panel.state.rois.roi("cell A")
+    # the progress dialog of the measurement may have taken the activation: give it back
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QtWidgets.QApplication.activeWindow() is window, timeout=5000)
+    graphics = window.image_view.graphics
+    graphics.setFocus()
+    QTest.keyClick(graphics, QtCore.Qt.Key.Key_Right)
+    QTest.keyClick(graphics, QtCore.Qt.Key.Key_Down, QtCore.Qt.KeyboardModifier.ShiftModifier)
+    after = panel.state.rois.roi("cell A")
+    assert (after.x, after.y) == (before.x + 1, before.y + 10)
+    assert window.current_frame().index == 0  # the arrows moved the ROI, not the frame
+    assert panel.state.history.undo_text == "Move measurement ROI cell A"
+    # nothing selected: the arrows step frames again
+    QTest.keyClick(graphics, QtCore.Qt.Key.Key_Escape)
+    assert panel.session.selected is None
+    QTest.keyClick(graphics, QtCore.Qt.Key.Key_Right)
+    wait_for_frame(qtbot, window, 1)
+    # a click on a row of the table shows that frame
+    view = panel.table
+    rect = view.visualRect(view.table_model.index(4, 2))
+    QTest.mouseClick(view.viewport(), QtCore.Qt.MouseButton.LeftButton,
+                     QtCore.Qt.KeyboardModifier.NoModifier, rect.center())
+    wait_for_frame(qtbot, window, 4)
+
+
+def test_a_series_never_measured_is_saved_without_measurement_data(qtbot, window, panel,
+                                                                  tmp_path):
+    saved = tmp_path / "untouched.h5"
+    assert window._save_to(panel.document, str(saved), overwrite=False)
+    with h5py.File(saved, "r") as root:
+        assert "measure_rois" not in root.get("flimage_app", {})
+    # ROIs saved once, then all removed: the next copy keeps no stale set
+    panel.add_roi(RectangleROI(2, 2, 4, 4))
+    first = tmp_path / "with_roi.h5"
+    assert window._save_to(panel.document, str(first), overwrite=False)
+    window.close_document(panel.document)
+    window.open_paths([first])
+    wait_for_frame(qtbot, window, 0)
+    assert panel.state.names == ["1"]
+    panel.session.select(0)
+    panel.delete_button.click()
+    second = tmp_path / "without.h5"
+    assert window._save_to(panel.document, str(second), overwrite=False)
+    with h5py.File(second, "r") as root:
+        assert "measure_rois" not in root["flimage_app"]
+
+
+def test_a_task_that_ends_at_once_is_not_left_in_the_windows_list(qtbot, window,
+                                                                  monkeypatch):
+    """A quick export (a CSV) could end before the window listened for its end: it stayed
+    listed as running for ever (and whoever waits for the window's tasks waited too)."""
+    from flimage_app.gui.workers import Task
+
+    monkeypatch.setattr(Task, "start", Task.run)  # ends before start() returns
+    done = []
+    task = window.run_task("Quick", lambda progress, cancel: 42, done.append)
+    assert done == [42] and task.is_done()
+    assert window._tasks == []

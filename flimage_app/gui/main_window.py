@@ -360,9 +360,11 @@ class MainWindow(QtWidgets.QMainWindow):
     def run_task(self, title: str, function: TaskFunction,
                  on_success: Callable[[Any], None] | None = None) -> Task:
         """Run `function(progress, cancel)` in a worker thread behind a progress dialog."""
-        task = run_with_progress(self, title, function, on_success)
+        task = run_with_progress(self, title, function, on_success, start=False)
         self._tasks.append(task)
+        # connected before the start: a task that ends at once is still forgotten
         task.finished.connect(lambda: self._tasks.remove(task) if task in self._tasks else None)
+        task.start()
         return task
 
     # ------------------------------------------------------------------ opening

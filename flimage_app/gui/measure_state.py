@@ -22,6 +22,7 @@ import h5py
 from flimage_app.gui.events import Event
 from flimage_app.gui.history import History
 from flimage_app.model.errors import FileFormatError
+from flimage_app.model.names import APP_GROUP, MEASURE_ROIS_DATASET
 from flimage_app.model.roi_measure import (
     Measurement,
     MeasureROISet,
@@ -208,10 +209,19 @@ class MeasureState:
         self.changed.emit()
 
     def write(self, root: h5py.Group) -> None:
-        """Store the ROIs and the last table in `root` (the saved copy's series root)."""
+        """Store the ROIs and the last table in `root` (the saved copy's series root).
+
+        A series never measured gets nothing (no empty set in every file saved); a
+        copy of a file whose stored ROIs were all removed keeps no stale set.
+        """
         if self._table is not None:
             self._table.write_to(root)
-        write_measure_rois(root, self._rois)  # after the table: the current ROIs win
+        if self._rois.rois or self._table is not None:
+            write_measure_rois(root, self._rois)  # after the table: the current ROIs win
+            return
+        app = root.get(APP_GROUP)
+        if isinstance(app, h5py.Group) and MEASURE_ROIS_DATASET in app:
+            del app[MEASURE_ROIS_DATASET]
 
     @classmethod
     def from_group(cls, root: h5py.Group, history: History | None = None) -> MeasureState:

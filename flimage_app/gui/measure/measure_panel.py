@@ -165,6 +165,7 @@ class MeasurePanel(QtWidgets.QWidget):
         self.baseline_edit.setPlaceholderText("e.g. 0-4")
         self.baseline_edit.setToolTip("Frames whose mean is F₀ of F/F₀ and ΔF/F₀ "
                                       "(counted from 0: 0-4 or 0,2,5-7)")
+        self.baseline_edit.setAcceptDrops(False)  # a file dropped here opens, as elsewhere
         self.measure_button = QtWidgets.QPushButton("Measure")
         self.measure_button.setToolTip("Measure every ROI on every frame (area, mean, sum, "
                                        "min, max, std), as Fiji's Multi Measure")
