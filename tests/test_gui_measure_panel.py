@@ -571,3 +571,61 @@ def test_a_task_that_ends_at_once_is_not_left_in_the_windows_list(qtbot, window,
     task = window.run_task("Quick", lambda progress, cancel: 42, done.append)
     assert done == [42] and task.is_done()
     assert window._tasks == []
+
+
+@pytest.mark.parametrize("size", [(1024, 700), (1400, 900)])
+def test_the_panel_fits_a_laptop_window_without_horizontal_scrolling(qtbot, window, panel,
+                                                                      size):
+    window.resize(*size)
+    qtbot.wait(50)
+    window.show_panel("metadata")
+    window.show_panel("measure")  # the pane makes room for the panel in front
+    add_cells(panel)
+    panel.add_roi(RectangleROI(1, 1, 4, 4, name="a cell with a long name"))
+    measure(qtbot, panel)
+    qtbot.wait(100)
+    page = window.panel_tabs.currentWidget()
+    assert page.widget() is panel
+    assert not page.horizontalScrollBar().isVisible()
+    assert panel.width() <= page.viewport().width()
+    for button in panel.findChildren(QtWidgets.QAbstractButton):
+        if button.isVisibleTo(panel):
+            assert button.width() >= button.minimumSizeHint().width(), button.text()
+            assert button.geometry().right() <= button.parentWidget().width(), button.text()
+    # the image keeps at least half of what is left beside the series list
+    assert window.splitter.sizes()[1] >= 0.4 * size[0] - 100
+
+
+def test_measure_panel_screenshot_renders(qtbot, tmp_path, monkeypatch):
+    from flimage_app.gui import main
+    from flimage_app.gui.app import SETTINGS_ENV
+
+    monkeypatch.setenv(SETTINGS_ENV, str(tmp_path / "settings.ini"))
+    target = tmp_path / "shot.png"
+    assert main([], demo=True, screenshot=str(target), panel="measure") == 0
+    assert target.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_trace_plot_picks_the_nearest_point_and_drops_the_legend_of_many_rois(qtbot):
+    from flimage_app.gui.measure.trace_plot import MAX_LEGEND_ENTRIES, TracePlot
+
+    plot = TracePlot()
+    qtbot.addWidget(plot)
+    plot.resize(400, 300)
+    plot.show()
+    qtbot.waitExposed(plot)
+    x = np.arange(50) * 0.5
+    plot.set_traces(x, "time [s]", [("a", "#e69f00", np.sin(x)), ("b", "#56b4e9", np.cos(x)),
+                                    ("c", "#ffffff", np.full(50, np.nan))], "Mean")
+    QtWidgets.QApplication.processEvents()
+    assert plot.legend.isVisible()
+    for curve, frame in ((0, 7), (1, 31)):
+        assert plot.nearest_point(plot.scene_position(curve, frame)) == (curve, frame)
+    # far from every point: nothing is picked
+    assert plot.nearest_point(plot.plot_item.getViewBox().mapViewToScene(
+        QtCore.QPointF(12, 40))) is None
+    # a white ROI is drawn dark enough to be seen on the white plot
+    assert readable_on_white("#ffffff").lightness() < 128
+    many = [(str(n), "#009e73", np.full(50, float(n))) for n in range(MAX_LEGEND_ENTRIES + 1)]
+    plot.set_traces(x, "time [s]", many, "Mean")
+    assert not plot.legend.isVisible()

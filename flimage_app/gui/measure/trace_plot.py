@@ -18,6 +18,8 @@ from PyQt6 import QtCore, QtGui, QtWidgets
 MARKER_COLOUR = (90, 90, 90)
 #: a point farther than this from the mouse (screen px) is not picked or read out
 PICK_DISTANCE_PX = 24
+#: more ROIs than this get no legend (it would cover the traces)
+MAX_LEGEND_ENTRIES = 8
 #: colours drawn darker on the white plot (pale ROI colours vanish on white otherwise)
 PLOT_BACKGROUND = "w"
 
@@ -91,9 +93,15 @@ class TracePlot(pg.PlotWidget):
         self.x_label = x_label
         self.curves = [(name, np.asarray(values, dtype=float)) for name, _c, values in curves]
         many = self.x.size > 200  # symbols on every point of a long series hide the lines
+        # a legend of many ROIs covers the traces: the list and the table show the colours
+        self.legend.setVisible(len(curves) <= MAX_LEGEND_ENTRIES)
         for name, colour, values in curves:
             qcolour = readable_on_white(colour)
-            item = pg.PlotDataItem(self.x, np.asarray(values, dtype=float),
+            values = np.asarray(values, dtype=float)
+            # a ROI with no value (off the image) keeps its legend entry, and pyqtgraph
+            # gets no all-NaN data to warn about
+            shown = np.isfinite(values).any()
+            item = pg.PlotDataItem(self.x if shown else [], values if shown else [],
                                    pen=pg.mkPen(qcolour, width=2), name=name,
                                    symbol=None if many else "o", symbolSize=5,
                                    symbolPen=pg.mkPen(qcolour), symbolBrush=pg.mkBrush(qcolour),
@@ -140,15 +148,18 @@ class TracePlot(pg.PlotWidget):
         if not self.curves or not self.plot_item.sceneBoundingRect().contains(scene_pos):
             return None
         view_box = self.plot_item.getViewBox()
+        # the view is scaled and shifted, never rotated: two points give the whole map
+        # (a map per point would cost ~1 ms per 100 points on every mouse move)
+        origin = view_box.mapViewToScene(QtCore.QPointF(0.0, 0.0))
+        unit = view_box.mapViewToScene(QtCore.QPointF(1.0, 1.0))
+        scale_x, scale_y = unit.x() - origin.x(), unit.y() - origin.y()
         best, best_distance = None, PICK_DISTANCE_PX
         for curve, (_name, values) in enumerate(self.curves):
             finite = np.flatnonzero(np.isfinite(values) & np.isfinite(self.x))
             if finite.size == 0:
                 continue
-            points = [view_box.mapViewToScene(QtCore.QPointF(self.x[i], values[i]))
-                      for i in finite]
-            distances = np.hypot([p.x() - scene_pos.x() for p in points],
-                                 [p.y() - scene_pos.y() for p in points])
+            distances = np.hypot(origin.x() + scale_x * self.x[finite] - scene_pos.x(),
+                                 origin.y() + scale_y * values[finite] - scene_pos.y())
             nearest = int(np.argmin(distances))
             if distances[nearest] <= best_distance:
                 best, best_distance = (curve, int(finite[nearest])), float(distances[nearest])
