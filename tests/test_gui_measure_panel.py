@@ -214,6 +214,12 @@ def test_traces_and_table_are_the_models_numbers(qtbot, window, panel, series_pa
     assert panel.set_baseline("0")
     assert panel.state.table.baseline == [0]
     np.testing.assert_allclose(panel.plot.curves[0][1][0], 1.0)
+    panel.quantity_combo.setCurrentIndex(panel.quantity_combo.findData("dF/F0"))
+    raw = expected.values["raw"]["mean"]
+    np.testing.assert_allclose(panel.plot.curves[1][1], raw[1] / raw[1, 0] - 1.0)
+    # without baseline frames there is no F/F0 to plot: the plot says what to do
+    assert panel.set_baseline("")
+    assert panel.plot.curves == [] and "baseline" in panel.plot.message.toPlainText()
     assert not panel.set_baseline("0-99")
     assert "beyond" in window.statusBar().currentMessage()
     assert "Measured 3 ROIs on 8 frames" in panel.status_label.text()
@@ -629,3 +635,64 @@ def test_trace_plot_picks_the_nearest_point_and_drops_the_legend_of_many_rois(qt
     many = [(str(n), "#009e73", np.full(50, float(n))) for n in range(MAX_LEGEND_ENTRIES + 1)]
     plot.set_traces(x, "time [s]", many, "Mean")
     assert not plot.legend.isVisible()
+
+
+def test_the_qt_free_parts_import_no_qt():
+    import subprocess
+    import sys
+
+    code = ("import sys, flimage_app.gui.measure.measure_session, "
+            "flimage_app.gui.measure.table_data; "
+            "assert not [m for m in sys.modules if m.startswith(('PyQt', 'pyqtgraph'))]")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_short_series_gets_a_baseline_it_has(qtbot, window, tmp_path):
+    from flimage_app.gui.measure.measure_session import default_baseline
+
+    assert [default_baseline(n) for n in (0, 1, 2, 3, 50)] == ["", "0", "0-1", "0-2", "0-2"]
+    path = tmp_path / "two.h5"
+    write_cell_series(path, count=2)
+    measure_panel = MeasurePanel(window)
+    window.add_panel("measure", measure_panel, "Measure")
+    window.open_paths([path])
+    wait_for_frame(qtbot, window, 0)
+    assert measure_panel.baseline_edit.text() == "0-1"
+    measure_panel.add_roi(RectangleROI(10, 10, 5, 5))
+    assert measure(qtbot, measure_panel).baseline == [0, 1]
+
+
+def test_each_series_keeps_its_own_rois_and_choices(qtbot, window, panel, tmp_path):
+    add_cells(panel)
+    panel.quantity_combo.setCurrentIndex(panel.quantity_combo.findData("max"))
+    other = tmp_path / "other.h5"
+    write_cell_series(other, count=3)
+    window.open_paths([other])
+    wait_for_frame(qtbot, window, 0)
+    assert panel.state.names == [] and panel.layer.graphics == []
+    assert panel.quantity_combo.currentData() == "mean"
+    panel.add_roi(RectangleROI(1, 1, 3, 3))
+    window.set_current_document(window.documents[0])
+    wait_for_frame(qtbot, window, 0)
+    assert panel.state.names == ["cell A", "1", "2"]
+    assert panel.quantity_combo.currentData() == "max"
+    assert [g.roi.name for g in panel.layer.graphics] == ["cell A", "1", "2"]
+
+
+def test_colour_dialog_and_roi_export_dialog(qtbot, window, panel, tmp_path, monkeypatch):
+    add_cells(panel)
+    panel.session.select(1)
+    monkeypatch.setattr(QtWidgets.QColorDialog, "getColor",
+                        lambda *args, **kwargs: QtGui.QColor("#123456"))
+    panel.colour_button.click()
+    assert panel.state.colour("1") == "#123456"
+    assert panel.layer.graphics[1].item.currentPen.color().name() == "#123456"
+    target = tmp_path / "cells_rois"
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", lambda *args, **kwargs: (
+        str(target), "flimage-app measurement ROIs (*.json)"))
+    panel.export_button.click()
+    from flimage_app.model.roi_measure import load_measure_rois
+
+    assert load_measure_rois(tmp_path / "cells_rois.json") == panel.state.rois

@@ -291,8 +291,15 @@ def session_for(document: Any) -> MeasureSession:
     session = document.panel_state.get(SESSION_KEY)
     if session is None:
         session = MeasureSession(state_for(document))
+        session.baseline_text = default_baseline(len(document))
         document.panel_state[SESSION_KEY] = session
     return session
+
+
+def default_baseline(frames: int) -> str:
+    """The first three frames as F₀'s baseline ("0-2"), fewer in a shorter series."""
+    last = min(2, frames - 1)
+    return "" if last < 0 else ("0" if last == 0 else f"0-{last}")
 
 
 def bleach_sources(document: Any, documents: Iterable[Any]) -> list[BleachSource]:
@@ -330,5 +337,5 @@ def bleach_sources(document: Any, documents: Iterable[Any]) -> list[BleachSource
 
 
 __all__ = ["DATA_LABELS", "NORMALISED_QUANTITIES", "NO_BLEACH", "QUANTITY_LABELS",
-           "SESSION_KEY", "BleachSource", "MeasureSession", "bleach_sources",
+           "SESSION_KEY", "BleachSource", "MeasureSession", "bleach_sources", "default_baseline",
            "quantity_values", "session_for"]

@@ -106,6 +106,8 @@ class MeasureTableView(QtWidgets.QTableView):
         self.verticalHeader().setVisible(False)
         self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 4)
         self.horizontalHeader().setStretchLastSection(False)
+        # column widths from the first rows: a long series would be measured cell by cell
+        self.horizontalHeader().setResizeContentsPrecision(200)
         self.setToolTip("Select cells and press Ctrl+C to copy them (with their headers) "
                         "into a spreadsheet")
         self.copy_action = QtGui.QAction("&Copy", self)
