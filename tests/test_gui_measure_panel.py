@@ -233,7 +233,17 @@ def test_editing_after_measuring_names_the_rois_to_measure_again(qtbot, panel):
     panel.session.select(2)
     panel.session.move_selected(1, 1)
     assert "Changed since: 2 — Measure again" in panel.status_label.text()
-    assert "measurement ROI 2 changed since the last measurement" in \
+    # a renamed ROI keeps its colour in the plot until measured again under its new name
+    colour = panel.state.colour("1")
+    panel.state.rename_roi("1", "nucleus")
+    assert panel.plot._items[1].opts["pen"].color().name() == \
+        readable_on_white(colour).name()
+    panel.session.select(0)
+    panel.delete_button.click()
+    assert "Removed since: cell A." in panel.status_label.text()
+    assert panel.plot.curves[0][0] == "cell A"  # its trace stays until measured again
+    assert panel.plot._items[0].opts["pen"].color().name() == "#999999"
+    assert "measurement ROIs nucleus, 2 changed since the last measurement" in \
         panel.document.unsaved_work()
 
 

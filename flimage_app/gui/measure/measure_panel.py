@@ -483,8 +483,13 @@ class MeasurePanel(QtWidgets.QWidget):
                 # else a user compares two identical curves and wonders what went wrong
                 text += " No background is stored in the frames: background-corrected = raw."
             unmeasured = self.state.unmeasured()
+            removed = [name for name in table.roi_names
+                       if self.session.current_name(name) is None]
             if unmeasured:
                 text += f" Changed since: {', '.join(unmeasured[:6])} — Measure again."
+            if removed:
+                # their traces stay (grey) until the next measurement
+                text += f" Removed since: {', '.join(removed[:6])}."
         self.status_label.setText(text)
         self._update_enabled()
 

@@ -36,6 +36,8 @@ DATA_LABELS = {"raw": "Raw", "background_corrected": "Background-corrected",
 QUANTITY_LABELS = {"mean": "Mean", "sum": "Sum (IntDen)", "min": "Min", "max": "Max",
                    "std": "Std dev", "area_px": "Area [px]", "area_um2": "Area [µm²]",
                    "F/F0": "F/F₀", "dF/F0": "ΔF/F₀"}
+#: the trace of a ROI removed since the measurement
+REMOVED_COLOUR = "#999999"
 #: quantities that need baseline frames
 NORMALISED_QUANTITIES = ("F/F0", "dF/F0")
 
@@ -247,13 +249,32 @@ class MeasureSession:
         values = quantity_values(table, self.shown_data(), self.quantity)
         times = table.times
         use_times = times.size > 0 and bool((times == times).all())
-        curves = [(name, self.state.colour(name) if name in self.state.names else "#999999",
-                   values[row]) for row, name in enumerate(table.roi_names)]
+        curves = [(name, self.measured_colour(name), values[row])
+                  for row, name in enumerate(table.roi_names)]
         return {"x": times if use_times else _frames(table.frames),
                 "x_label": "time [s]" if use_times else "frame",
                 "curves": curves,
                 "label": f"{DATA_LABELS[self.shown_data()]} {QUANTITY_LABELS[self.quantity]}",
                 "axis_label": QUANTITY_LABELS[self.quantity]}
+
+    def current_name(self, measured: str) -> str | None:
+        """The name now of the ROI measured as `measured`: the same, or its new name when
+        it was renamed since (same shape); None when it was removed."""
+        state, table = self.state, self.state.table
+        if measured in state.names:
+            return measured
+        if table is not None and measured in table.rois.names:
+            roi_then = table.rois.roi(measured)
+            for roi in state.rois.rois:
+                if roi.name not in table.rois.names and replace(roi, name=measured) == roi_then:
+                    return roi.name
+        return None
+
+    def measured_colour(self, name: str) -> str:
+        """The colour of the trace of measured ROI `name`: its ROI's (renamed or not), or
+        :data:`REMOVED_COLOUR` when it is gone."""
+        current = self.current_name(name)
+        return self.state.colour(current) if current is not None else REMOVED_COLOUR
 
     # --- observing the state ----------------------------------------------------------------
     def _on_state_changed(self) -> None:
