@@ -76,20 +76,6 @@ KIND_LABELS = {"rectangle": "rectangle", "ellipse": "ellipse", "polygon": "polyg
                "freehand": "free-hand outline"}
 
 
-class _NamedPasses:
-    """``progress(done, total)`` for the model that passes the pass's name on to the task."""
-
-    def __init__(self, report) -> None:
-        self.report = report
-        self.name: str | None = None
-
-    def start_pass(self, name: str) -> None:
-        self.name = name
-
-    def __call__(self, done: int, total: int) -> None:
-        self.report(done, total, self.name)
-
-
 class MeasurePanel(QtWidgets.QWidget):
     """Measurement ROIs, traces and table of the series in front (see the module docstring).
 
@@ -602,12 +588,14 @@ class MeasurePanel(QtWidgets.QWidget):
 
         def work(progress, cancel) -> Measurement:
             return measure_series(series, rois, baseline=baseline, meta_changes=edits or None,
-                                  source=origin, progress=_NamedPasses(progress),
-                                  cancel=cancel, **source.options)
+                                  source=origin, progress=progress, cancel=cancel,
+                                  **source.options)
 
         def done(measurement: Measurement) -> None:
             state.set_table(measurement)
 
+        # one pass over the frames (a chosen correction is fitted already): the dialog's
+        # title says it all ("Measuring the ROIs: 12 of 60")
         self._task = self.main_window.run_task("Measuring the ROIs", work, done)
         self._task.finished.connect(self._on_measure_finished)
         self._update_enabled()
