@@ -44,6 +44,34 @@ def draw_background_regions(window) -> None:
                    "Add regions")
 
 
+def outline(centre_yx, radii_yx, angle, scale=0.92, points=40):
+    """A free-hand outline traced just inside an elliptical cell of the demo (as by hand)."""
+    import numpy as np
+
+    t = np.linspace(0, 2 * np.pi, points, endpoint=False)
+    # the demo's cell equation (model.demo.cell_profile): u along the angle, v across it
+    u, v = scale * radii_yx[1] * np.cos(t), scale * radii_yx[0] * np.sin(t)
+    cos, sin = np.cos(angle), np.sin(angle)
+    x = centre_yx[1] + u * cos - v * sin
+    y = centre_yx[0] + u * sin + v * cos
+    return tuple(zip(x.round(1).tolist(), y.round(1).tolist(), strict=True))
+
+
+def measure_cells(window) -> None:
+    """Three cells of the demo outlined (a fast, a two-phase and a slow bleacher), measured."""
+    from flimage_app.model.demo import DemoParameters
+    from flimage_app.model.rois import FreehandROI
+
+    panel = window.panel("measure")
+    cells = DemoParameters().cells
+    for cell in (cells[0], cells[2], cells[3]):
+        panel.add_roi(FreehandROI(points=outline(cell.center, cell.radii, cell.angle)))
+    # the demo stores no background: its raw data are what is shown (the panel says so)
+    panel.data_combo.setCurrentIndex(panel.data_combo.findData("raw"))
+    panel.measure()
+    window.browser.set_index(12)  # the marker of the frame on display, inside the traces
+
+
 def main() -> int:
     from flimage_app.gui import render_screenshot
     from flimage_app.gui.app import ensure_application
@@ -54,7 +82,8 @@ def main() -> int:
     retina = Path(sys.argv[1]) if len(sys.argv) > 1 else RETINA
     shots = [("screenshot_browser_demo.png", [demo], None, None),
              ("screenshot_background.png", [demo], "background", draw_background_regions),
-             ("screenshot_bleach.png", [demo], "bleach", None)]
+             ("screenshot_bleach.png", [demo], "bleach", None),
+             ("screenshot_measure.png", [demo], "measure", measure_cells)]
     if retina.exists():
         shots.append(("screenshot_browser_retina.png", [retina], None, None))
     else:

@@ -2,7 +2,7 @@
 
 ::
 
-    flimage-app [--demo] [--panel browse|background|bleach] [--screenshot PNG] [FILE ...]
+    flimage-app [--demo] [--panel browse|background|bleach|measure] [--screenshot PNG] [FILE ...]
     flimage-app info FILE
     flimage-app import STACK -o OUT.h5 [--pixel-size M] [--interval S]
     flimage-app export IN.h5 -o OUT.tif|OUT.npy [--raw]

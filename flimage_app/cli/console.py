@@ -24,7 +24,7 @@ PROG = "flimage-app"
 BLEACH_METHODS: tuple[str, ...] = ("flimage", "ratio", "exp", "biexp", "histogram")
 #: background choices of the bleach verb (flimage_app.model.bleach.BACKGROUNDS)
 BLEACH_BACKGROUNDS: tuple[str, ...] = ("border", "constant", "mask", "stored")
-PANELS: tuple[str, ...] = ("browse", "background", "bleach")
+PANELS: tuple[str, ...] = ("browse", "background", "bleach", "measure")
 HDF5_SUFFIXES: tuple[str, ...] = (".h5", ".hdf5", ".hdf")
 EXPORT_SUFFIXES: tuple[str, ...] = (".tif", ".tiff", ".npy")
 #: launcher options that take a value (so their value is not mistaken for a verb)

@@ -71,6 +71,7 @@ log = logging.getLogger(__name__)
 OPTIONAL_PANELS: dict[str, tuple[str, str, str]] = {
     "background": ("flimage_app.gui.background.background_panel", "BackgroundPanel", "Background"),
     "bleach": ("flimage_app.gui.bleach.bleach_panel", "BleachPanel", "Bleach correction"),
+    "measure": ("flimage_app.gui.measure.measure_panel", "MeasurePanel", "Measure"),
 }
 
 OPEN_FILTER = ("Series and images (*.h5 *.hdf5 *.hdf *.tif *.tiff *.npy);;"
@@ -359,9 +360,11 @@ class MainWindow(QtWidgets.QMainWindow):
     def run_task(self, title: str, function: TaskFunction,
                  on_success: Callable[[Any], None] | None = None) -> Task:
         """Run `function(progress, cancel)` in a worker thread behind a progress dialog."""
-        task = run_with_progress(self, title, function, on_success)
+        task = run_with_progress(self, title, function, on_success, start=False)
         self._tasks.append(task)
+        # connected before the start: a task that ends at once is still forgotten
         task.finished.connect(lambda: self._tasks.remove(task) if task in self._tasks else None)
+        task.start()
         return task
 
     # ------------------------------------------------------------------ opening

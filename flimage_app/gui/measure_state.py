@@ -21,6 +21,8 @@ import h5py
 
 from flimage_app.gui.events import Event
 from flimage_app.gui.history import History
+from flimage_app.model.errors import FileFormatError
+from flimage_app.model.names import APP_GROUP, MEASURE_ROIS_DATASET
 from flimage_app.model.roi_measure import (
     Measurement,
     MeasureROISet,
@@ -65,6 +67,8 @@ class MeasureState:
         self._table = table
         self._saved_rois = self._rois
         self._saved_table = table
+        #: why the ROIs or the table stored in the file were not restored ('' if they were)
+        self.load_problem = ""
         #: emitted after every change of the ROIs, colours or table
         self.changed = Event()
 
@@ -205,10 +209,19 @@ class MeasureState:
         self.changed.emit()
 
     def write(self, root: h5py.Group) -> None:
-        """Store the ROIs and the last table in `root` (the saved copy's series root)."""
+        """Store the ROIs and the last table in `root` (the saved copy's series root).
+
+        A series never measured gets nothing (no empty set in every file saved); a
+        copy of a file whose stored ROIs were all removed keeps no stale set.
+        """
         if self._table is not None:
             self._table.write_to(root)
-        write_measure_rois(root, self._rois)  # after the table: the current ROIs win
+        if self._rois.rois or self._table is not None:
+            write_measure_rois(root, self._rois)  # after the table: the current ROIs win
+            return
+        app = root.get(APP_GROUP)
+        if isinstance(app, h5py.Group) and MEASURE_ROIS_DATASET in app:
+            del app[MEASURE_ROIS_DATASET]
 
     @classmethod
     def from_group(cls, root: h5py.Group, history: History | None = None) -> MeasureState:
@@ -222,17 +235,28 @@ def state_for(document: Any) -> MeasureState:
     `document` is a :class:`~flimage_app.gui.document.Document` (anything with
     ``panel_state``, ``history``, ``app_data_writers`` and ``series``); the
     state's :meth:`~MeasureState.write` joins its app-data writers, so File ▸
-    Save stores the ROIs and the table.
+    Save stores the ROIs and the table.  ROIs or a table stored in the file
+    that cannot be read give an empty state whose ``load_problem`` says why
+    (one line; '' when all was read).
     """
     state = document.panel_state.get(PANEL)
     if state is None:
         group = getattr(document.series, "h5", None)
-        if isinstance(group, h5py.Group):
-            state = MeasureState.from_group(group, document.history)
-        else:
+        problem = ""
+        try:
+            state = (MeasureState.from_group(group, document.history)
+                     if isinstance(group, h5py.Group) else None)
+        except FileFormatError as error:  # a damaged stored table: start empty, say why
+            state, problem = None, str(error)
+        if state is None:
             state = MeasureState(document.history)
+        state.load_problem = problem
         document.panel_state[PANEL] = state
         document.app_data_writers.append(state.write)
+        changed = getattr(document, "changed", None)
+        if changed is not None:
+            # a new table is no undo step: the document's "*" and prompts still follow it
+            state.changed.connect(changed.emit)
     return state
 
 

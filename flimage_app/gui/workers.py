@@ -178,7 +178,7 @@ class Task(QtCore.QObject):
 
 def run_with_progress(parent: QtWidgets.QWidget | None, title: str, function: TaskFunction,
                       on_success: Callable[[Any], None] | None = None,
-                      show_errors: bool = True) -> Task:
+                      show_errors: bool = True, start: bool = True) -> Task:
     """Run `function` in a worker thread behind a modal progress dialog with Cancel.
 
     Parameters
@@ -193,6 +193,10 @@ def run_with_progress(parent: QtWidgets.QWidget | None, title: str, function: Ta
         Called in the GUI thread with the function's result.
     show_errors
         Show an error dialog when the task fails.
+    start
+        Start the task now; False leaves that to the caller (:meth:`Task.start`), who
+        can then connect to its signals first — a quick task may otherwise finish
+        before a connection made after this call, which then never hears of it.
 
     Returns
     -------
@@ -255,5 +259,6 @@ def run_with_progress(parent: QtWidgets.QWidget | None, title: str, function: Ta
     if show_errors:
         task.failed.connect(lambda message: show_error(parent, f"{title} failed", message))
     task.finished.connect(finish)
-    task.start()
+    if start:
+        task.start()
     return task

@@ -40,9 +40,12 @@ class RoiLayer(QtCore.QObject):
 
     regionChanging = QtCore.pyqtSignal()
 
-    def __init__(self, view_box: pg.ViewBox) -> None:
+    def __init__(self, view_box: pg.ViewBox,
+                 colour_of: Callable[[ROI], str | None] | None = None) -> None:
         super().__init__()
         self.view_box = view_box
+        #: a ROI's own outline colour (None: the colour of its role)
+        self.colour_of = colour_of
         self.graphics: list[RoiGraphic] = []
         self.shape: tuple[int, int] | None = None
         self.state: BackgroundState | None = None
@@ -56,12 +59,14 @@ class RoiLayer(QtCore.QObject):
         force = force or shape != self.shape
         for index, roi in enumerate(rois):
             graphic = self.graphics[index] if index < len(self.graphics) else None
+            colour = self.colour_of(roi) if self.colour_of is not None else None
             if graphic is not None and not force and same_geometry(graphic.roi, roi):
                 graphic.roi = roi
+                graphic.colour = colour
                 continue
             if graphic is not None:
                 self._remove(graphic)
-            graphic = RoiGraphic(roi, shape)
+            graphic = RoiGraphic(roi, shape, colour)
             self._add(graphic)
             if index < len(self.graphics):
                 self.graphics[index] = graphic

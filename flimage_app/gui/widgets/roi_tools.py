@@ -87,11 +87,21 @@ class BorderItem(QtWidgets.QGraphicsPathItem):
         self.setZValue(10)
 
 
-class RoiGraphic:
-    """One model ROI on the image: its pyqtgraph item and the conversion back to the model."""
+def colour_pen(colour: str, selected: bool = False) -> QtGui.QPen:
+    """Outline pen of a ROI with a colour of its own (measurement ROIs): thicker when selected."""
+    return pg.mkPen(QtGui.QColor(colour), width=3.5 if selected else 2)
 
-    def __init__(self, roi: ROI, shape: tuple[int, int]) -> None:
+
+class RoiGraphic:
+    """One model ROI on the image: its pyqtgraph item and the conversion back to the model.
+
+    `colour` (``#rrggbb``) gives the outline a colour of its own instead of the
+    colour of its role (the measurement ROIs match their curves).
+    """
+
+    def __init__(self, roi: ROI, shape: tuple[int, int], colour: str | None = None) -> None:
         self.roi = roi
+        self.colour = colour
         self.item = make_item(roi, shape)
         # the name rides on the item (it moves along); TextItem keeps its size when zooming
         self.label = pg.TextItem(roi.name, anchor=(0, 1))
@@ -100,7 +110,8 @@ class RoiGraphic:
         self.set_selected(False)
 
     def set_selected(self, selected: bool) -> None:
-        pen = role_pen(self.roi.role, selected)
+        pen = (colour_pen(self.colour, selected) if self.colour is not None
+               else role_pen(self.roi.role, selected))
         self.label.setText(self.roi.name)
         self.label.setColor(pen.color())
         if isinstance(self.item, pg.ROI):
