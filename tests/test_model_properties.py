@@ -91,3 +91,14 @@ def test_estimate_never_crashes_on_a_valid_mask(data, profile, offset, border, m
                               from_mask=mask)
     assert background.shape == data.shape
     assert np.all(np.isfinite(background))
+
+
+def test_gaussian_offset_of_values_near_the_smallest_floats():
+    # found by hypothesis: the histogram's density overflowed and the fit got infinities
+    from flimage_app.model.background import offset_gaussian
+
+    values = np.array([1e-308, 0.0, 0.0, 0.0, 2e-308])
+    centre = offset_gaussian(values)
+    assert np.isfinite(centre) and 0.0 <= centre <= 2e-308
+    scaled = offset_gaussian(values * 1e308)
+    assert centre == pytest.approx(scaled * 1e-308, rel=1e-6)

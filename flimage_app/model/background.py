@@ -171,9 +171,14 @@ def offset_gaussian(values: np.ndarray) -> float:
     span = high - low
     if span == 0:
         return float(low)
-    density, edges = np.histogram(values, nbins, density=True,
-                                  range=(low - span / 2, high + span / 2))
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        density, edges = np.histogram(values, nbins, density=True,
+                                      range=(low - span / 2, high + span / 2))
     centres = edges[1:] - abs(edges[1] - edges[2]) / 2
+    if not (np.all(np.isfinite(density)) and np.all(np.isfinite(centres))):
+        # a range near the smallest floats makes the density overflow: fit the same
+        # histogram in units of the range, where every number is representable
+        return float(low + span * offset_gaussian((values - low) / span))
 
     def gaussian(x, area, centre, sigma):
         return area / (sigma * np.sqrt(2 * np.pi)) * np.exp(-((x - centre) ** 2) / (2 * sigma**2))
