@@ -102,3 +102,17 @@ def test_gaussian_offset_of_values_near_the_smallest_floats():
     assert np.isfinite(centre) and 0.0 <= centre <= 2e-308
     scaled = offset_gaussian(values * 1e308)
     assert centre == pytest.approx(scaled * 1e-308, rel=1e-6)
+
+
+@pytest.mark.parametrize("offset", ["mode", "gauss"])
+def test_histogram_offsets_of_tiny_ranges_and_single_values(offset):
+    from flimage_app.model.background import offset_gaussian, offset_mode
+
+    function = offset_mode if offset == "mode" else offset_gaussian
+    for values in ([1.11253693e-308, 0.0, 0.0, 0.0], [5e-324, 0.0, 1e-323, 0.0], [3.0]):
+        centre = function(np.array(values))
+        assert np.isfinite(centre) and min(values) - 1 <= centre <= max(values) + 1
+    data = np.zeros((2, 2))
+    data[0, 0] = 1.11253693e-308
+    for profile in VALID_FIT_PROFILES:
+        assert np.all(np.isfinite(estimate(data, fit_offset=offset, fit_profile=profile)))
