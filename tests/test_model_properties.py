@@ -91,3 +91,28 @@ def test_estimate_never_crashes_on_a_valid_mask(data, profile, offset, border, m
                               from_mask=mask)
     assert background.shape == data.shape
     assert np.all(np.isfinite(background))
+
+
+def test_gaussian_offset_of_values_near_the_smallest_floats():
+    # found by hypothesis: the histogram's density overflowed and the fit got infinities
+    from flimage_app.model.background import offset_gaussian
+
+    values = np.array([1e-308, 0.0, 0.0, 0.0, 2e-308])
+    centre = offset_gaussian(values)
+    assert np.isfinite(centre) and 0.0 <= centre <= 2e-308
+    scaled = offset_gaussian(values * 1e308)
+    assert centre == pytest.approx(scaled * 1e-308, rel=1e-6)
+
+
+@pytest.mark.parametrize("offset", ["mode", "gauss"])
+def test_histogram_offsets_of_tiny_ranges_and_single_values(offset):
+    from flimage_app.model.background import offset_gaussian, offset_mode
+
+    function = offset_mode if offset == "mode" else offset_gaussian
+    for values in ([1.11253693e-308, 0.0, 0.0, 0.0], [5e-324, 0.0, 1e-323, 0.0], [3.0]):
+        centre = function(np.array(values))
+        assert np.isfinite(centre) and min(values) - 1 <= centre <= max(values) + 1
+    data = np.zeros((2, 2))
+    data[0, 0] = 1.11253693e-308
+    for profile in VALID_FIT_PROFILES:
+        assert np.all(np.isfinite(estimate(data, fit_offset=offset, fit_profile=profile)))

@@ -16,6 +16,8 @@ rows (axis 0) and ``y`` along columns (axis 1), both relative to
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy import optimize
 
@@ -153,10 +155,42 @@ def offset_mode(values: np.ndarray) -> float:
     """
     values = np.asarray(values, dtype=float).ravel()
     nbins = int(np.ceil(np.sqrt(values.size)))
-    density, edges = np.histogram(values, nbins, range=(values.min(), values.max()),
-                                  density=True)
-    centres = edges[1:] - abs(edges[1] - edges[2]) / 2
-    return float(centres[np.argmax(density)])
+    low, high = values.min(), values.max()
+    histogram = _histogram(values, nbins, low, high)
+    if histogram is None:
+        return _in_units_of_range(offset_mode, values, low, high - low)
+    density, edges = histogram
+    return float(_bin_centres(edges)[np.argmax(density)])
+
+
+def _histogram(values: np.ndarray, nbins: int, low: float, high: float
+               ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Density and bin edges over [low, high]; None if the bins are too narrow for floats."""
+    try:
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            density, edges = np.histogram(values, nbins, range=(low, high), density=True)
+    except ValueError:  # numpy: "Too many bins for data range"
+        return None
+    if not (np.all(np.isfinite(density)) and np.all(np.isfinite(edges))
+            and np.all(np.diff(edges) > 0)):
+        return None
+    return density, edges
+
+
+def _bin_centres(edges: np.ndarray) -> np.ndarray:
+    """Centres of the bins as qpimage places them (every bin shifted by the second's width)."""
+    width = abs(edges[1] - edges[2]) if edges.size > 2 else edges[1] - edges[0]
+    return edges[1:] - width / 2
+
+
+def _in_units_of_range(offset: Callable[[np.ndarray], float], values: np.ndarray,
+                       low: float, span: float) -> float:
+    """`offset` of `values` computed in units of their range, where every bin is representable.
+
+    Values near the smallest floats (a range of 1e-308) make numpy refuse the bins
+    or the density overflow.
+    """
+    return float(low + span * offset((values - low) / span))
 
 
 def offset_gaussian(values: np.ndarray) -> float:
@@ -171,9 +205,11 @@ def offset_gaussian(values: np.ndarray) -> float:
     span = high - low
     if span == 0:
         return float(low)
-    density, edges = np.histogram(values, nbins, density=True,
-                                  range=(low - span / 2, high + span / 2))
-    centres = edges[1:] - abs(edges[1] - edges[2]) / 2
+    histogram = _histogram(values, nbins, low - span / 2, high + span / 2)
+    if histogram is None:
+        return _in_units_of_range(offset_gaussian, values, low, span)
+    density, edges = histogram
+    centres = _bin_centres(edges)
 
     def gaussian(x, area, centre, sigma):
         return area / (sigma * np.sqrt(2 * np.pi)) * np.exp(-((x - centre) ** 2) / (2 * sigma**2))
