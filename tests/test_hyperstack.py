@@ -344,3 +344,70 @@ def test_cli_refuses_scene_for_a_file_without_scenes(imported, tmp_path, capsys)
     assert exit_info.value.code == 2
     error = capsys.readouterr().err.strip()
     assert "\n" not in error and "--scene chooses a scene" in error and "cells.h5" in error
+
+
+def test_cancel_leaves_no_output(tmp_path, data, imported):
+    from flimage_app.model.errors import Cancelled
+
+    calls = []
+
+    def cancel():
+        calls.append(1)
+        return len(calls) > 5
+
+    with pytest.raises(Cancelled):
+        import_planes(plane_stack(data), tmp_path / "stopped.h5", cancel=cancel)
+    calls.clear()
+    with open_hyperstack(imported) as hs:
+        with pytest.raises(Cancelled):
+            correct_hyperstack(hs, tmp_path / "stopped_c.h5", "ratio", background="constant",
+                               background_value=0.0, cancel=cancel)
+        calls.clear()
+        with pytest.raises(Cancelled):
+            export_hyperstack_tiff(hs, tmp_path / "stopped.tif", cancel=cancel)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cells.h5"]
+
+
+def test_progress_names_every_pass(imported, tmp_path):
+    class Progress:
+        def __init__(self):
+            self.passes, self.counts = [], []
+
+        def start_pass(self, name):
+            self.passes.append(name)
+
+        def __call__(self, done, total):
+            self.counts.append((done, total))
+
+    progress = Progress()
+    with open_hyperstack(imported) as hs:
+        correct_hyperstack(hs, tmp_path / "c.h5", "exp", border_px=4, progress=progress)
+        assert progress.passes == ["Ch0: measuring", "Ch0: writing", "Ch1: measuring",
+                                   "Ch1: writing"]
+        assert progress.counts[-1] == (20, 20)
+        progress = Progress()
+        export_hyperstack_tiff(hs, tmp_path / "c.tif", progress=progress)
+        assert progress.passes == ["exporting"] and progress.counts[-1] == (120, 120)
+
+
+def test_cli_export_reports_clipping_and_refuses_an_unknown_input_type(tmp_path, capsys):
+    from flimage_app.model import FLImage, FLSeries
+
+    with FLSeries(h5file=tmp_path / "f.h5", h5mode="w") as series:
+        series.add_flimage(FLImage(np.array([[-5.0, 300.0], [1.0, 2.0]]),
+                                   meta_data={"time": 0.0}))
+    assert _cli("export", tmp_path / "f.h5", "-o", tmp_path / "f.tif", "--dtype", "uint8") == 0
+    assert "2 pixels were clipped to the range of uint8 (1 below 0, 1 above 255)" in \
+        capsys.readouterr().err
+    assert _cli("export", tmp_path / "f.h5", "-o", tmp_path / "g.tif", "--dtype", "input") == 1
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and "pixel type is not recorded" in error
+    assert not (tmp_path / "g.tif").exists()
+
+
+def test_cli_bleach_of_a_hyperstack_refuses_csv_in_one_line(imported, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        _cli("bleach", imported, "-o", tmp_path / "c.h5", "--csv", tmp_path / "c.csv")
+    assert exit_info.value.code == 2
+    assert "--csv writes the curve of one series" in capsys.readouterr().err
+    assert not (tmp_path / "c.h5").exists()

@@ -22,6 +22,7 @@ Options that cannot go together are refused before any file is read.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import warnings
 from dataclasses import dataclass
@@ -519,14 +520,24 @@ def run(args: argparse.Namespace, console: Console) -> int:
     with output_group():
         if args.tif is not None:
             from ..model.stackstream import correct_stack
+            from ..model.tiffio import is_stack_file
 
-            options, masks = _options_and_masks(like, setup, args, console,
-                                                _frame_shape(args.input, layout))
-            result = correct_stack(args.input, args.tif, h5=args.output,
-                                   tif_type=args.tif_type or "float32",
-                                   overwrite=args.overwrite, stack_options=layout,
-                                   **options, **masks, progress=progress,
-                                   cancel=console.cancel)
+            with contextlib.ExitStack() as opened:
+                source = args.input
+                if not is_stack_file(source):
+                    # an HDF5 leaf or a microscope file: its series, not the path
+                    source = opened.enter_context(open_input(args.input, console.cancel,
+                                                             **layout))
+                shape = (tuple(source.frame_shape) if not isinstance(source, Path)
+                         else _frame_shape(args.input, layout))
+                options, masks = _options_and_masks(like, setup, args, console, shape)
+                tif_type = args.tif_type or "float32"
+                if tif_type == "input" and not isinstance(source, Path):
+                    tif_type = _recorded_type(args.input, layout) or "input"
+                result = correct_stack(source, args.tif, h5=args.output, tif_type=tif_type,
+                                       overwrite=args.overwrite, stack_options=layout,
+                                       **options, **masks, progress=progress,
+                                       cancel=console.cancel)
         else:
             with open_input(args.input, console.cancel, **layout) as series:
                 options, masks = _options_and_masks(like, setup, args, console,
@@ -596,6 +607,15 @@ def _run_hyperstack(args: argparse.Namespace, console: Console, layout: dict[str
         if path is not None:
             console.note(f"wrote {path}")
     return 0
+
+
+def _recorded_type(path: Path, layout: dict[str, Any]) -> str | None:
+    """The 8- or 16-bit type the input was recorded in (a microscope file, a hyperstack)."""
+    from ..model.loader import recorded_dtype
+    from ..model.stackstream import INTEGER_TYPES
+
+    dtype = recorded_dtype(path, **layout)
+    return dtype if dtype in INTEGER_TYPES else None
 
 
 def _frame_shape(path: Path, layout: dict[str, Any]) -> tuple[int, int]:

@@ -249,6 +249,7 @@ def export_series_file(source: Path, target: Path, *, raw: bool, overwrite: bool
     """
     from ..model.export_report import resolve_dtype
     from ..model.hyperstack_export import export_hyperstack_tiff
+    from ..model.loader import recorded_dtype
     from ..model.tiffio import export_npy, export_tiff
 
     progress = console.progress("export")
@@ -265,28 +266,7 @@ def export_series_file(source: Path, target: Path, *, raw: bool, overwrite: bool
             export_npy(opened, target, raw=raw, overwrite=overwrite, progress=progress,
                        cancel=console.cancel)
             return None
-        kind = resolve_dtype(dtype, _source_dtype(source, opened, layout), source.name)
+        kind = resolve_dtype(dtype, recorded_dtype(source, **layout)
+                             if dtype == "input" else None, source.name)
         return export_tiff(opened, target, raw=raw, overwrite=overwrite, progress=progress,
                            cancel=console.cancel, source=name or source.name, dtype=kind)
-
-
-def _source_dtype(source: Path, series, layout: dict[str, Any]) -> str | None:
-    """The pixel type the series was recorded in: a stack's own, an integer raw image's,
-    or the type a hyperstack import recorded; None if unknown."""
-    from ..model import validate
-    from ..model.tiffio import inspect_stack, is_stack_file
-
-    if is_stack_file(source):
-        options = {key: layout[key] for key in ("channel", "plane") if key in layout}
-        return inspect_stack(source, **options).dtype.name
-    raw = validate.member_path(series.frame_group(0), "fluorescence/raw")
-    if raw is not None and raw.dtype.kind in "ui":
-        return raw.dtype.name
-    from ..model.loader import file_kind
-
-    if file_kind(source) == "hyperstack":
-        from ..model.hyperstack import open_hyperstack
-
-        with open_hyperstack(source) as stack:
-            return stack.source_dtype
-    return None

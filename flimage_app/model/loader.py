@@ -228,6 +228,39 @@ def holds_planes(path: str | os.PathLike, scene: int = 0, **options: Any) -> boo
     return kind == "stack" and _is_tiff_hyperstack(Path(path), options)
 
 
+def recorded_dtype(path: str | os.PathLike, **options: Any) -> str | None:
+    """The pixel type the data of `path` were recorded in ("uint16"), or None if unknown.
+
+    A TIFF / ``.npy`` stack's or a microscope file's own type; the source type
+    a hyperstack import recorded; the raw image's type of an HDF5 series if
+    it is stored as integers.  `options`: the stack options (``scene`` of a
+    microscope file, ``channel`` / ``plane`` of a TIFF; others are not needed).
+    """
+    scene = options.get("scene") or 0
+    kind = file_kind(path)
+    if kind == "vendor":
+        from .vendor import open_vendor
+
+        with open_vendor(path, scene) as stack:
+            return stack.dtype.name
+    if kind == "stack":
+        from .tiffio import inspect_stack
+
+        choice = {key: options[key] for key in ("channel", "plane") if options.get(key)
+                  is not None}
+        return inspect_stack(path, **choice).dtype.name
+    if kind == "hyperstack":
+        from .hyperstack import open_hyperstack
+
+        with open_hyperstack(path) as stack:
+            return stack.source_dtype
+    with open_series(path) as series:
+        if len(series) == 0:
+            return None
+        raw = validate.member_path(series.frame_group(0), "fluorescence/raw")
+        return raw.dtype.name if raw is not None and raw.dtype.kind in "ui" else None
+
+
 def _is_tiff_hyperstack(path: Path, import_options: dict[str, Any]) -> bool:
     """A TIFF whose channels or planes do not map to one series, none of them chosen."""
     from .tiffio import NPY_SUFFIXES, inspect_stack
@@ -244,13 +277,16 @@ def open_planes(stack, *, progress=None, cancel=None, parameters: dict | None = 
     The file is unlinked at once (the open handle keeps it readable), so
     nothing is left behind however the program ends.
     """
+    from .h5io import outside_output_groups
     from .hyperstack import open_hyperstack
     from .hyperstack_import import import_planes
 
     folder = Path(tempfile.mkdtemp(prefix="flimage-app-import-"))
     target = folder / f"{stack.path.stem or 'stack'}.h5"
     try:
-        import_planes(stack, target, progress=progress, cancel=cancel, parameters=parameters)
+        with outside_output_groups():  # a scratch file, not an output of the task
+            import_planes(stack, target, progress=progress, cancel=cancel,
+                          parameters=parameters)
         if stack.sizes["C"] == 1 and stack.sizes["Z"] == 1:
             opened = FLSeries(h5file=target, h5mode="r")
         else:
