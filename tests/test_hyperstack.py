@@ -432,3 +432,16 @@ def test_time_point_histogram_matching_maps_all_planes_of_a_time_point_alike(imp
             quantiles = [0.1, 0.5, 0.9, 0.99]
             np.testing.assert_allclose(np.quantile(matched, quantiles),
                                        np.quantile(reference, quantiles), rtol=0.02)
+
+
+def test_input_type_choice():
+    from flimage_app.model.export_report import resolve_dtype
+
+    assert resolve_dtype("input", "uint16", "x") == "uint16"
+    assert resolve_dtype("input", "uint8", "x") == "uint8"
+    assert resolve_dtype("input", "float64", "x") == "float32"
+    assert resolve_dtype("uint8", None, "x") == "uint8"
+    with pytest.raises(ValueError, match="int32, which ImageJ has no integer image"):
+        resolve_dtype("input", "int32", "x")
+    with pytest.raises(ValueError, match="Unknown TIFF pixel type"):
+        resolve_dtype("int8", "uint16", "x")

@@ -280,7 +280,9 @@ def _correct_channel(hs: Hyperstack, h5: h5py.File | None, channel: int, method:
                      progress: _LeafProgress, cancel: Cancel | None,
                      options: dict[str, Any], source: dict[str, Any] | None) -> BleachResult:
     """Fiji's rule for one channel: one factor per time point, from all its planes."""
-    readers = [FrameReader(hs.series(channel, z)) for z in range(hs.n_planes)]
+    # the planes share the cores: one decompression thread each unless told otherwise
+    workers = options.get("workers") or max(1, (os.cpu_count() or 1) // hs.n_planes)
+    readers = [FrameReader(hs.series(channel, z), workers) for z in range(hs.n_planes)]
     with TimePointReader(readers) as reader:
         engine = _engine_options(options, reader.plane_shape, hs.n_planes)
         groups = ([h5.require_group(leaf_path(channel, z, hs.n_planes))
