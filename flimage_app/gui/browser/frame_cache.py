@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import math
 import os
 import threading
 from dataclasses import dataclass, field
@@ -125,15 +124,6 @@ class StagedFrame:
     backgrounds: tuple[validate.StoredChunk, ...] = ()
     names: tuple[str, ...] = ()
     meta: dict = field(default_factory=dict)
-
-    @property
-    def decoded_bytes(self) -> int:
-        """Bytes the decoded images will take (raw, background sum, corrected)."""
-        if self.frame is not None:
-            return self.frame.nbytes
-        pixels = math.prod(self.raw.shape)
-        with_background = 2 * pixels * 8 if self.backgrounds else 0
-        return pixels * self.raw.dtype.itemsize + with_background
 
     def finish(self) -> Frame | None:
         """The decoded frame; None if a checksum is not this reader's to judge (HDF5 reads it).
@@ -368,6 +358,8 @@ class FrameCache(QtCore.QObject):
     def _read_failed(self, index: int, message: str) -> None:
         with self._condition:
             self._in_progress.discard(index)
+            if self._closed:
+                return
             self._failed.add(index)
         self.readFailed.emit(index, message)
 
