@@ -110,3 +110,15 @@ def test_explicit_choice_overrides_the_rest_rule(small_view):
     assert small_view.display_step >= 2
     small_view.set_frame(None)
     assert small_view.display_step == 1
+
+
+def test_update_histogram_brings_the_rest_at_once(small_view):
+    """What a screenshot calls: the full frame now, not REST_MS later."""
+    first, second, _ = frames()
+    small_view.set_frame(first)
+    small_view.set_frame(second)
+    assert small_view.display_step >= 2
+    small_view.update_histogram()
+    assert small_view.display_step == 1
+    np.testing.assert_array_equal(small_view.image_item.image, second.raw)
+    assert not small_view.histogram_timer.isActive()

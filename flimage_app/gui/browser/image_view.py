@@ -361,7 +361,7 @@ class ImageView(QtWidgets.QWidget):
         self.histogram_timer = QtCore.QTimer(self)
         self.histogram_timer.setSingleShot(True)
         self.histogram_timer.setInterval(REST_MS)
-        self.histogram_timer.timeout.connect(self._rest)
+        self.histogram_timer.timeout.connect(self.update_histogram)
         #: thinning factor of the image on display (1: full resolution)
         self.display_step = 1
         self.scale_bar = ScaleBar(self.view_box)
@@ -513,13 +513,17 @@ class ImageView(QtWidgets.QWidget):
         self.placeholder.setVisible(False)
         new_shape = frame.raw.shape != self._shape
         if scrubbing is None:
-            scrubbing = self.histogram_timer.isActive() and not new_shape
-        self._show(frame, auto=new_shape or not self.hold_levels, scrubbing=scrubbing)
+            scrubbing = self.histogram_timer.isActive()
+        # a new shape is fitted to the view first: its screen resolution is not known yet
+        self._show(frame, auto=new_shape or not self.hold_levels,
+                   scrubbing=scrubbing and not new_shape)
         if new_shape:
             self._shape = frame.raw.shape
             self.scale_bar.image_shape = frame.raw.shape
             self.fit_view()
-            self.update_histogram()
+            # drawn at full resolution: the histogram at once, and frames that follow
+            # within REST_MS are still taken for scrubbing
+            self.histogram.imageChanged(autoLevel=False)
         # a cursor resting on the image reads the new frame (stepping, playing, another
         # series or pixel size) instead of keeping the old values
         self._emit_readout()
@@ -563,14 +567,15 @@ class ImageView(QtWidgets.QWidget):
         ratio = self.graphics.devicePixelRatioF()
         return screen_step(min(abs(x_size), abs(y_size)), ratio)
 
-    def _rest(self) -> None:
-        """No frame followed for :data:`REST_MS`: full resolution, then the histogram."""
+    def update_histogram(self) -> None:
+        """Show the display at rest: the full-resolution frame and its intensity histogram.
+
+        Runs :data:`REST_MS` after the last frame shown; call it to have the rest
+        at once (e.g. before a screenshot).
+        """
+        self.histogram_timer.stop()
         if self.frame is not None and self.display_step != 1:
             self._draw(self.frame.image(self._mode), self.levels(), 1)
-        self.update_histogram()
-
-    def update_histogram(self) -> None:
-        """Recompute the intensity histogram of the image on display."""
         self.histogram.imageChanged(autoLevel=False)
 
     def auto_levels(self) -> None:
