@@ -318,3 +318,27 @@ def test_a_frame_larger_than_the_budget_is_still_shown(qtbot, tmp_path):
         finally:
             cache.close()
     assert held == [5]
+
+
+def test_stored_chunk_is_the_reading_boundarys_decoder(tmp_path):
+    """validate.stored_chunk reads the bytes; StoredChunk.decode is read_array's decoding."""
+    from flimage_app.model import validate
+
+    rng = np.random.default_rng(1)
+    image = rng.normal(0, 1, SHAPE).astype(np.float32)
+    with h5py.File(tmp_path / "one.h5", "w") as handle:
+        for name, storage in STORAGES.items():
+            handle.create_dataset(name.replace("/", "-"), data=image, **storage)
+    with h5py.File(tmp_path / "one.h5", "r") as handle:
+        for name, storage in STORAGES.items():
+            dset = handle[name.replace("/", "-")]
+            stored = validate.stored_chunk(dset, "one.h5: x")
+            one_deflated_chunk = storage.get("chunks") == SHAPE and "compression" in storage
+            assert (stored is not None) == one_deflated_chunk, name
+            if stored is None:
+                continue
+            copy, shared = stored.decode(), stored.decode(writable=False)
+            np.testing.assert_array_equal(copy, image)
+            np.testing.assert_array_equal(shared, image)
+            assert copy.flags.writeable and not shared.flags.writeable
+            np.testing.assert_array_equal(validate.read_array(dset, "one.h5: x"), image)
