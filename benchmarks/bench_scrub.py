@@ -13,12 +13,12 @@ frame with a fletcher32 checksum), it reports in one run:
 * display alone: milliseconds to put a frame that is already in memory on
   screen (levels, colour map, drawing), full resolution (slider at rest) and
   while scrubbing (the screen's resolution);
-* CPU per frame, in thread CPU time (little changed by other programs):
-  staging (under the lock), decoding, display, and the frame rate they allow
-  on idle cores;
 * scrubbing: the main window stepped frame by frame, forwards through the
   file, then backwards (partly from the cache); a frame counts once it is
-  on display and drawn.
+  on display and drawn;
+* CPU per frame, in thread CPU time (less changed by other programs than
+  the rates): staging (under the lock), decoding (on the readers), the GUI
+  thread while scrubbing, and the frame rate they allow on idle cores.
 
 Goals (issue 15): ≥ 60 displayed frames/s at 1024², ≥ 30 at 2048², from
 the compressed file.  Opening: a 5,000-frame series (64 × 64 px) is opened
