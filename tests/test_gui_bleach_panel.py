@@ -262,14 +262,14 @@ def test_preview_is_not_replaced_by_a_raw_frame_read_late(qtbot, window, panel, 
     from flimage_app.gui.browser import frame_cache
 
     open_demo(qtbot, window, panel, demo)
-    slow_read, release = frame_cache.read_frame, threading.Event()
+    slow_read, release = frame_cache.stage_frame, threading.Event()
 
     def read_late(series, index):
         if index == 33:
             release.wait(5)
         return slow_read(series, index)
 
-    monkeypatch.setattr(frame_cache, "read_frame", read_late)
+    monkeypatch.setattr(frame_cache, "stage_frame", read_late)
     captions = []
     show = window.image_view.set_frame
 

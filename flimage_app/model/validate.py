@@ -37,6 +37,7 @@ import time
 import warnings
 import zlib
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import h5py
@@ -448,6 +449,59 @@ def read_array(dset: h5py.Dataset, where: str) -> np.ndarray:
 
 
 def _decoded_directly(dset: h5py.Dataset, where: str) -> np.ndarray | None:
+    stored = stored_chunk(dset, where)
+    return None if stored is None else stored.decode()
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """The stored bytes of a one-chunk deflated image, read; decoding needs no HDF5 call.
+
+    :func:`stored_chunk` reads them (an HDF5 call, cheap: no filter runs);
+    :meth:`decode` checks and inflates them on any thread, without the
+    file and with the GIL released for the inflate, so a reader can hold
+    its file lock for the read only.
+    """
+
+    data: bytes
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    shuffled: bool
+    checksummed: bool
+    #: file and object, for refusals
+    where: str
+
+    def decode(self, writable: bool = True) -> np.ndarray | None:
+        """The image, as HDF5's filters would return it.
+
+        None when the checksum does not match this implementation's reading:
+        the caller then lets HDF5 read the dataset (:func:`read_array`).  A
+        chunk that inflates beyond or short of its image is refused
+        (:class:`FileFormatError` naming :attr:`where`), with at most the
+        image's size inflated; so is a chunk the memory cannot hold.
+        With `writable` False the array is the inflated buffer itself,
+        read-only: no copy (for readers that share their frames).
+        """
+        try:
+            image = decode_chunk(self.data, self.dtype, self.shape, self.shuffled,
+                                 self.checksummed, self.where)
+            if image is None:
+                return None
+            if writable:
+                return image.copy()
+            image.flags.writeable = False  # the inflate's buffer may be a bytearray
+            return image
+        except MemoryError:
+            raise refuse(self.where, "cannot be read: not enough memory") from None
+
+
+def stored_chunk(dset: h5py.Dataset, where: str) -> StoredChunk | None:
+    """The stored chunk of a checked one-chunk deflated image (every image the app writes).
+
+    None where HDF5 must decode the dataset: other layouts or filters, no
+    chunk written (the fill value), a filter skipped for the chunk, or an
+    unreadable chunk (HDF5 then says why, in :func:`read_array`).
+    """
     decoding = direct_decoding(dset)
     if decoding is None:
         return None
@@ -457,8 +511,7 @@ def _decoded_directly(dset: h5py.Dataset, where: str) -> np.ndarray | None:
         return None  # no chunk written (fill value) or unreadable: HDF5 decides
     if mask != 0:
         return None
-    image = decode_chunk(chunk, dset.dtype, dset.shape, *decoding, where)
-    return None if image is None else image.copy()
+    return StoredChunk(chunk, dset.dtype, tuple(dset.shape), *decoding, where)
 
 
 def read_image(obj: Any, where: str) -> np.ndarray:

@@ -54,6 +54,27 @@ KeyHandler = Callable[[int, int], bool]
 AUTO_LEVEL_PERCENTILES = (0.5, 99.8)
 #: Pixels sampled for auto levels (enough for stable percentiles, fast on 2k × 2k frames).
 AUTO_LEVEL_SAMPLES = 65_536
+#: Milliseconds without a new frame after which the display rests: the frame on display is
+#: then drawn at full resolution and the histogram recomputed.
+REST_MS = 150
+
+
+def screen_step(image_units_per_pixel: float, device_pixel_ratio: float = 1.0) -> int:
+    """Integer factor by which an image can be thinned without losing a screen pixel.
+
+    `image_units_per_pixel` is how many image pixels one (logical) screen pixel
+    covers; on a high-density screen a logical pixel has `device_pixel_ratio`
+    device pixels, each of which can show its own image pixel.
+    """
+    per_device_pixel = image_units_per_pixel / max(device_pixel_ratio, 1.0)
+    if not math.isfinite(per_device_pixel) or per_device_pixel < 2:
+        return 1
+    return int(per_device_pixel)
+
+
+def thinned(image: np.ndarray, step: int) -> np.ndarray:
+    """Every `step`-th row and column of `image` (what a screen at that scale shows)."""
+    return image if step <= 1 else image[::step, ::step]
 
 
 def make_colormap(name: str) -> pg.ColorMap:
@@ -335,10 +356,14 @@ class ImageView(QtWidgets.QWidget):
         for curve in self.histogram.plots:
             curve.setBrush(QtGui.QColor(120, 180, 255, 170))
             curve.setPen(QtGui.QColor(160, 205, 255))
+        # Runs REST_MS after the last frame shown: the display rests.  While it is pending
+        # (scrubbing, playing), frames are drawn at the screen's resolution.
         self.histogram_timer = QtCore.QTimer(self)
         self.histogram_timer.setSingleShot(True)
-        self.histogram_timer.setInterval(150)
+        self.histogram_timer.setInterval(REST_MS)
         self.histogram_timer.timeout.connect(self.update_histogram)
+        #: thinning factor of the image on display (1: full resolution)
+        self.display_step = 1
         self.scale_bar = ScaleBar(self.view_box)
         self.caption = QtWidgets.QGraphicsSimpleTextItem(self.view_box)
         self.caption.setBrush(QtGui.QColor(235, 235, 235))
@@ -456,12 +481,18 @@ class ImageView(QtWidgets.QWidget):
 
     # --- display --------------------------------------------------------------------------
     def set_frame(self, frame: Frame | None, pixel_size: float | None = None,
-                  caption: str = "", values_label: str | None = None) -> None:
+                  caption: str = "", values_label: str | None = None, *,
+                  scrubbing: bool | None = None) -> None:
         """Display `frame` (None clears the view) with scale bar and top-left caption.
 
         `values_label` names the values of a frame that is not the file's, e.g.
         :data:`PREVIEW_LABEL`; the readout uses it instead of raw/corrected.  It
         is never guessed from the caption, which holds the file's name.
+
+        A frame that comes within :data:`REST_MS` of the previous one (scrubbing,
+        playing) is drawn at the screen's resolution (:func:`screen_step`), and
+        at full resolution once no other follows; `scrubbing` True or False
+        decides instead.  The readout always reads the full frame.
         """
         self.frame = frame
         self.pixel_size = pixel_size
@@ -471,6 +502,7 @@ class ImageView(QtWidgets.QWidget):
         self.scale_bar.set_pixel_size(pixel_size if frame is not None else None)
         if frame is None:
             self.image_item.clear()
+            self.display_step = 1
             self._shape = None
             self.placeholder.setVisible(True)
             self._centre_placeholder()
@@ -480,12 +512,18 @@ class ImageView(QtWidgets.QWidget):
             return
         self.placeholder.setVisible(False)
         new_shape = frame.raw.shape != self._shape
-        self._show(frame, auto=new_shape or not self.hold_levels)
+        if scrubbing is None:
+            scrubbing = self.histogram_timer.isActive()
+        # a new shape is fitted to the view first: its screen resolution is not known yet
+        self._show(frame, auto=new_shape or not self.hold_levels,
+                   scrubbing=scrubbing and not new_shape)
         if new_shape:
             self._shape = frame.raw.shape
             self.scale_bar.image_shape = frame.raw.shape
             self.fit_view()
-            self.update_histogram()
+            # drawn at full resolution: the histogram at once, and frames that follow
+            # within REST_MS are still taken for scrubbing
+            self.histogram.imageChanged(autoLevel=False)
         # a cursor resting on the image reads the new frame (stepping, playing, another
         # series or pixel size) instead of keeping the old values
         self._emit_readout()
@@ -506,15 +544,38 @@ class ImageView(QtWidgets.QWidget):
         self.placeholder.setPos(box.center().x() - text.width() / 2,
                                 box.center().y() - text.height() / 2)
 
-    def _show(self, frame: Frame, auto: bool) -> None:
+    def _show(self, frame: Frame, auto: bool, scrubbing: bool = False) -> None:
         image = frame.image(self._mode)
         levels = robust_levels(image) if auto else self.levels()
-        self.image_item.setImage(image, autoLevels=False, levels=levels)
+        self._draw(image, levels, self._screen_step() if scrubbing else 1)
         self.histogram.setLevels(*levels)
         self.histogram_timer.start()
 
+    def _draw(self, image: np.ndarray, levels: tuple[float, float], step: int) -> None:
+        """Put `image`, thinned by `step`, in view coordinates of its full resolution."""
+        shown = thinned(image, step)
+        rows, columns = shown.shape[:2]
+        self.display_step = step
+        # each shown pixel covers step × step image pixels from its own: pixel (x, y) stays
+        # at view (x, y) whatever the thinning, so ROIs, scale bar and readout need not know
+        self.image_item.setImage(shown, autoLevels=False, levels=levels,
+                                 rect=QtCore.QRectF(0, 0, columns * step, rows * step))
+
+    def _screen_step(self) -> int:
+        """Thinning that the view's current zoom allows without losing a screen pixel."""
+        x_size, y_size = self.view_box.viewPixelSize()
+        ratio = self.graphics.devicePixelRatioF()
+        return screen_step(min(abs(x_size), abs(y_size)), ratio)
+
     def update_histogram(self) -> None:
-        """Recompute the intensity histogram of the image on display."""
+        """Show the display at rest: the full-resolution frame and its intensity histogram.
+
+        Runs :data:`REST_MS` after the last frame shown; call it to have the rest
+        at once (e.g. before a screenshot).
+        """
+        self.histogram_timer.stop()
+        if self.frame is not None and self.display_step != 1:
+            self._draw(self.frame.image(self._mode), self.levels(), 1)
         self.histogram.imageChanged(autoLevel=False)
 
     def auto_levels(self) -> None:
