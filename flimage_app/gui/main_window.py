@@ -41,6 +41,8 @@ from PyQt6 import QtCore, QtGui, QtWidgets
 
 from flimage_app.gui import app as app_settings
 from flimage_app.gui import scratch
+from flimage_app.gui.browser.channel_bar import ChannelBar
+from flimage_app.gui.browser.composite_view import CompositeDisplay
 from flimage_app.gui.browser.frame_cache import H5_LOCK, Frame
 from flimage_app.gui.browser.image_view import (
     COLORMAP_NAMES,
@@ -56,6 +58,8 @@ from flimage_app.gui.browser.series_browser import (
 )
 from flimage_app.gui.document import Document
 from flimage_app.gui.export.exporter import Exporter
+from flimage_app.gui.hyperstack_document import HyperstackDocument
+from flimage_app.gui.hyperstack_open import HyperstackOpener
 from flimage_app.gui.menus import assign_mnemonics, build_menus, claim_menu_shortcuts
 from flimage_app.gui.thread_warnings import collect_warnings
 from flimage_app.gui.unsaved_prompt import Choice, ask_about_unsaved
@@ -73,8 +77,15 @@ OPTIONAL_PANELS: dict[str, tuple[str, str, str]] = {
     "bleach": ("flimage_app.gui.bleach.bleach_panel", "BleachPanel", "Bleach correction"),
 }
 
-OPEN_FILTER = ("Series and images (*.h5 *.hdf5 *.hdf *.tif *.tiff *.npy);;"
-               "HDF5 FLSeries / FLImage (*.h5 *.hdf5 *.hdf);;TIFF stacks (*.tif *.tiff);;"
+#: Microscope formats in the Open dialog; an OME-Zarr folder is opened through the
+#: zarr.json / .zattrs inside it (a file dialog picks files, not folders)
+MICROSCOPE_PATTERNS = "*.czi *.nd2 *.lif *.zarr zarr.json .zattrs"
+OPEN_FILTER = (f"Series, images and microscope files (*.h5 *.hdf5 *.hdf *.tif *.tiff *.npy "
+               f"{MICROSCOPE_PATTERNS});;"
+               "HDF5 FLSeries / FLImage (*.h5 *.hdf5 *.hdf);;"
+               "TIFF stacks and hyperstacks (*.tif *.tiff);;"
+               f"Microscope files: Zeiss CZI, Nikon ND2, Leica LIF, OME-Zarr "
+               f"({MICROSCOPE_PATTERNS});;"
                "NumPy arrays (*.npy);;All files (*)")
 SAVE_FILTER = "HDF5 FLSeries / FLImage (*.h5)"
 
@@ -86,8 +97,11 @@ def _float_or_nan(value: Any) -> float:
 
 
 def frame_caption(document: Document, index: int) -> str:
-    """Caption drawn on the image: series, frame and time."""
+    """Caption drawn on the image: series, channel and plane (of a hyperstack), frame, time."""
     caption = f"{document.name}   frame {index} of {len(document)}"
+    view = getattr(document, "view", None)
+    if view is not None:
+        caption = f"{document.name}   {view.describe()}   frame {index} of {len(document)}"
     time = _float_or_nan(document.meta_value(index, "time"))
     if math.isfinite(time):
         caption += f"   t = {format_time(time)} s"  # as in the frame table and slider row
@@ -138,6 +152,9 @@ class MainWindow(QtWidgets.QMainWindow):
         #: each open document's disconnection from the window (called when it closes)
         self._document_links: dict[int, list[Callable[[], None]]] = {}
         self.exporter = Exporter(self)
+        self.hyperstacks = HyperstackOpener(self)
+        #: the frame cache whose signals reach the window (a hyperstack swaps its leaf's)
+        self._connected_cache = None
 
         self._build_widgets()
         build_menus(self)
@@ -159,6 +176,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.series_list.setMaximumHeight(76)
         self.browser = SeriesBrowser()
         self.image_view = ImageView()
+        self.channel_bar = ChannelBar()
+        self.composite = CompositeDisplay(self._show_composite,
+                                          lambda: self.image_view.hold_levels, self)
         self.metadata_panel = MetadataPanel()
         self.panel_tabs = QtWidgets.QTabWidget()
         self.panel_tabs.setDocumentMode(True)
@@ -180,6 +200,7 @@ class MainWindow(QtWidgets.QMainWindow):
         centre_layout.setContentsMargins(0, 4, 0, 0)
         centre_layout.setSpacing(2)
         centre_layout.addWidget(self.image_view, 1)
+        centre_layout.addWidget(self.channel_bar)
         centre_layout.addWidget(self.browser)
         # without a series the image, its toolbar and the slider mean nothing: the centre
         # says what to do instead
@@ -211,6 +232,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.image_view.modeChanged.connect(self._on_mode_changed)
         self.image_view.colormapChanged.connect(self._on_colormap_changed)
         self.image_view.hold_levels_check.toggled.connect(self.hold_levels_action.setChecked)
+        self.image_view.histogram.sigLevelChangeFinished.connect(self._remember_channel_levels)
+        self.image_view.auto_level_handlers.append(self._auto_levels_of_composite)
         self.metadata_panel.metadataEdited.connect(self._on_metadata_edited)
         self.metadata_panel.seriesMetadataEdited.connect(self._on_series_metadata_edited)
         self.welcome.openRequested.connect(self.open_dialog)
@@ -395,6 +418,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
         opened = []
         for path in map(str, paths):
+            if self.hyperstacks.open(path):
+                continue  # a microscope file or hyperstack: opened, or imported in a worker
             try:
                 with collect_warnings() as caught:
                     kind = file_kind(path)
@@ -430,12 +455,23 @@ class MainWindow(QtWidgets.QMainWindow):
         """
         document = Document(series, self._unique_name(name), source_path, source_kind,
                             temporary_path=temporary_path)
+        return self.add_document(document)
+
+    def add_document(self, document: Document) -> Document:
+        """Show `document` (e.g. a :class:`HyperstackDocument`) in the list and switch to it."""
+        document.name = self._unique_name(document.name)
         self.documents.append(document)
         self._document_links[id(document)] = [
             document.changed.connect(lambda: self._on_document_changed(document)),
             document.metadata_changed.connect(
                 lambda keys: self._on_metadata_changed(document, keys)),
         ]
+        if isinstance(document, HyperstackDocument):
+            self._document_links[id(document)] += [
+                document.leaf_changed.connect(lambda: self._on_leaf_changed(document)),
+                document.view.changed.connect(
+                    lambda what: self._on_channel_view_changed(document, what)),
+            ]
         item = QtWidgets.QListWidgetItem(document.title)
         item.setToolTip(series_tooltip(document))
         self.series_list.addItem(item)
@@ -448,6 +484,10 @@ class MainWindow(QtWidgets.QMainWindow):
         while candidate in names:
             candidate, number = f"{name} ({number})", number + 1
         return candidate
+
+    def remember_opened(self, path: str) -> None:
+        """Put `path` (a file opened) into File ▸ Open Recent and remember its folder."""
+        self._remember(path)
 
     def _remember(self, path: str) -> None:
         recent = app_settings.remember_recent(self.recent_files(), path)
@@ -492,9 +532,11 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def set_current_document(self, document: Document | None) -> None:
         """Show `document` (one of :attr:`documents`, or None)."""
-        if self._current is not None:
-            self._current.cache.frameReady.disconnect(self._on_frame_ready)
-            self._current.cache.readFailed.disconnect(self._on_read_failed)
+        if self._connected_cache is not None:
+            self._connected_cache.frameReady.disconnect(self._on_frame_ready)
+            self._connected_cache.readFailed.disconnect(self._on_read_failed)
+            self._connected_cache = None
+        self.composite.clear()
         self._current = document
         self.image_view.set_frame(None)
         self.centre.setCurrentWidget(self.viewer if document is not None else self.welcome)
@@ -502,9 +544,11 @@ class MainWindow(QtWidgets.QMainWindow):
         if document is not None:
             document.cache.frameReady.connect(self._on_frame_ready)
             document.cache.readFailed.connect(self._on_read_failed)
+            self._connected_cache = document.cache
             row = self.documents.index(document)
             if self.series_list.currentRow() != row:
                 self.series_list.setCurrentRow(row)
+        self.channel_bar.set_view(getattr(document, "view", None))
         self.metadata_panel.set_document(document, document.current_index if document else 0)
         self.browser.set_document(document, document.current_index if document else 0)
         self._update_actions()
@@ -526,6 +570,11 @@ class MainWindow(QtWidgets.QMainWindow):
         except (FLImageAppError, OSError, KeyError, IndexError):
             return document.name
         info = f"{len(document)} frame{'s' if len(document) != 1 else ''}, {columns} × {rows} px"
+        view = getattr(document, "view", None)
+        if view is not None:
+            info += f", {view.n_channels} channel{'s' if view.n_channels != 1 else ''}"
+            if view.planes > 1:
+                info += f" × {view.planes} Z planes"
         pixel_size = document.pixel_size(document.current_index)
         if pixel_size:
             info += f", pixel size {pixel_size * 1e6:.3g} µm"
@@ -563,9 +612,78 @@ class MainWindow(QtWidgets.QMainWindow):
         self.metadata_panel.set_index(frame.index)
         time = document.meta_value(frame.index, "time")
         self.browser.show_time(_float_or_nan(time))
-        self.image_view.set_frame(frame, document.pixel_size(frame.index),
-                                  frame_caption(document, frame.index))
+        view = getattr(document, "view", None)
+        if view is not None and view.composite:
+            # shown when every channel's frame is there (at once when they are cached)
+            self.composite.request(document, frame)
+        else:
+            self.image_view.set_frame(frame, document.pixel_size(frame.index),
+                                      frame_caption(document, frame.index))
         self.frameShown.emit(frame)
+
+    # ------------------------------------------------------------------ channels and planes
+    def _show_composite(self, document: Document, frame: Frame) -> None:
+        if document is self._current:
+            self.image_view.set_frame(frame, document.pixel_size(frame.index),
+                                      frame_caption(document, frame.index))
+
+    def _on_leaf_changed(self, document: Document) -> None:
+        """Another channel or plane of `document` became its series: show it in place.
+
+        The image keeps its zoom; the panels hear of the new leaf as of another
+        series (each channel has its own fit), the frame table and the metadata
+        show the leaf's frames.
+        """
+        if document is not self._current:
+            return
+        if self._connected_cache is not None:
+            self._connected_cache.frameReady.disconnect(self._on_frame_ready)
+            self._connected_cache.readFailed.disconnect(self._on_read_failed)
+        document.cache.frameReady.connect(self._on_frame_ready)
+        document.cache.readFailed.connect(self._on_read_failed)
+        self._connected_cache = document.cache
+        self.composite.clear()
+        view = document.view
+        held = view.levels[view.channel]
+        if held is not None and self.image_view.hold_levels and not view.composite:
+            self.image_view.set_levels(*held)  # the channel's own levels, not the last one's
+        self.documentChanged.emit(None)
+        self.metadata_panel.set_document(document, document.current_index)
+        self.browser.set_document(document, document.current_index)  # shows the frame
+        self.info_label.setText(self._series_info(document))
+        self.documentChanged.emit(document)
+
+    def _on_channel_view_changed(self, document: Document, what: str) -> None:
+        """The composite was (un)chosen, or its channels or their levels changed."""
+        if document is not self._current or what == "plane":
+            return
+        if what == "channel":
+            # a new leaf was shown by _on_leaf_changed; the same leaf alone or in the
+            # composite is shown again here (cached: at once)
+            frame = document.cache.cached(self.browser.index)
+            if frame is not None:
+                self._display(document, frame)
+        elif what in ("active", "levels") and document.view.composite:
+            self.composite.refresh()
+
+    def _remember_channel_levels(self, *_args) -> None:
+        """Levels set on a single channel are the ones the composite shows it with."""
+        document = self._current
+        view = getattr(document, "view", None)
+        frame = self.image_view.frame
+        if (view is None or view.composite or frame is None or self.image_view.values_label
+                or getattr(frame, "is_composite", False)):
+            return
+        try:
+            view.set_levels(view.channel, self.image_view.levels())
+        except ValueError:  # a flat frame's levels: nothing to keep
+            pass
+
+    def _auto_levels_of_composite(self) -> bool:
+        if not getattr(self.image_view.frame, "is_composite", False):
+            return False
+        self.composite.reset_levels()
+        return True
 
     def _show_readout(self, readout) -> None:
         self.readout_label.setText(readout.text() if readout is not None else "")

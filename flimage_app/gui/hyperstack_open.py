@@ -1,0 +1,240 @@
+"""Opening microscope files and hyperstacks in the GUI: scene choice, import in a worker.
+
+What :meth:`HyperstackOpener.open` takes over from the window's plain open path:
+
+* a microscope file (``.czi``, ``.nd2``, ``.lif``) or an OME-Zarr folder
+  (``.zarr``; the ``zarr.json`` / ``.zattrs`` / ``.zgroup`` inside it stands for
+  the folder, since a file dialog picks files *or* folders) — when the file has
+  several scenes the user chooses one (:mod:`flimage_app.gui.widgets.scene_dialog`);
+* a TIFF with channels or Z planes (an OME-TIFF or ImageJ hyperstack);
+* an HDF5 hyperstack file the app wrote (opened directly, read-only).
+
+A file to import is imported by ``model.hyperstack_import.import_planes`` in a
+worker (progress, Cancel) into the app's scratch folder (:mod:`flimage_app.gui.scratch`);
+the result opens as an unsaved document, as a corrected series does: it is named
+in the quit prompt and kept with File ▸ Save As.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flimage_app.gui.hyperstack_document import HyperstackDocument
+from flimage_app.gui.scratch import remove_scratch_file, scratch_path
+from flimage_app.gui.thread_warnings import collect_warnings
+from flimage_app.gui.workers import Task, error_message
+
+#: Files inside an OME-Zarr folder that stand for the folder (Zarr v3, v2 attributes, v2 group).
+ZARR_MARKERS = ("zarr.json", ".zattrs", ".zgroup")
+
+#: Suffixes of TIFF files, which may be hyperstacks.
+TIFF_SUFFIXES = (".tif", ".tiff")
+
+
+def vendor_target(path: str | os.PathLike) -> Path | None:
+    """The microscope file or OME-Zarr folder `path` names, or None for other files.
+
+    A Zarr marker file inside a folder (what a file dialog can pick) stands for
+    the folder; a dropped folder is taken as it is.
+    """
+    from flimage_app.model.vendor import is_vendor_path
+
+    path = Path(path)
+    if path.name in ZARR_MARKERS and path.parent.is_dir():
+        folder = path.parent
+        # a marker of a group inside the image (e.g. the level "0" of a pyramid): the image
+        while folder.parent != folder and folder.suffix.lower() != ".zarr" \
+                and any((folder.parent / marker).exists() for marker in ZARR_MARKERS):
+            folder = folder.parent
+        path = folder
+    return path if is_vendor_path(path) else None
+
+
+def tiff_hyperstack(path: str | os.PathLike):
+    """The :class:`~flimage_app.model.planes.PlaneStack` of a TIFF with channels or planes.
+
+    None for any other file (a plain time series, which the window opens as usual,
+    or a TIFF the plain path refuses with its own message).
+    """
+    path = Path(path)
+    if path.suffix.lower() not in TIFF_SUFFIXES or not path.is_file():
+        return None
+    from flimage_app.model.errors import FLImageAppError
+    from flimage_app.model.tiffio import inspect_planes
+
+    try:
+        with collect_warnings():  # calibration warnings come again with the import
+            stack = inspect_planes(path)
+    except (FLImageAppError, OSError, ValueError):
+        return None  # the plain open path says what is wrong with it
+    if stack.sizes["C"] > 1 or stack.sizes["Z"] > 1:
+        return stack
+    stack.release()
+    return None
+
+
+def is_hyperstack_file(path: str | os.PathLike) -> bool:
+    """True for an HDF5 file holding a hyperstack (channels or planes of FLSeries)."""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    from flimage_app.model.hyperstack import is_hyperstack
+
+    try:
+        return bool(is_hyperstack(path))
+    except (OSError, ValueError):
+        return False
+
+
+class HyperstackOpener:
+    """The open path of microscope files and hyperstacks of one main window.
+
+    Parameters
+    ----------
+    window
+        The :class:`~flimage_app.gui.main_window.MainWindow`: its ``run_task``,
+        ``add_document``, ``report_error`` and status bar are used.
+    """
+
+    def __init__(self, window) -> None:
+        self.window = window
+        #: imports running (their tasks), for tests and ``busy``
+        self.tasks: list[Task] = []
+
+    @property
+    def busy(self) -> bool:
+        return any(not task.is_done() for task in self.tasks)
+
+    def open(self, path: str | os.PathLike) -> bool:
+        """Open `path` if it is one of this module's files; False leaves it to the plain path.
+
+        True means handled: opened, import started, cancelled by the user or refused
+        with a dialog.
+        """
+        path = Path(path)
+        vendor = vendor_target(path)
+        if vendor is not None:
+            self._open_vendor(vendor)
+            return True
+        if is_hyperstack_file(path):
+            self._open_hyperstack_file(path)
+            return True
+        stack = tiff_hyperstack(path)
+        if stack is not None:
+            stack.release()  # read again in the worker (its file handle is the worker's)
+            self.start_import(path, path.name, lambda: self._inspect_tiff(path))
+            return True
+        return False
+
+    # ------------------------------------------------------------------ the kinds
+    def _open_vendor(self, path: Path) -> None:
+        from flimage_app.model.errors import FLImageAppError
+        from flimage_app.model.vendor import open_vendor, scene_names
+
+        try:
+            with collect_warnings():
+                names = list(scene_names(path))
+        except (FLImageAppError, OSError, ValueError) as error:
+            self._refuse(path, error)
+            return
+        scene = 0
+        name = path.name
+        if len(names) > 1:
+            from flimage_app.gui.widgets.scene_dialog import choose_scene
+
+            chosen = choose_scene(self.window, path.name, names)
+            if chosen is None:
+                return
+            scene = chosen
+            name = f"{path.name} [{names[scene]}]"
+        self.start_import(path, name, lambda: open_vendor(path, scene=scene))
+
+    @staticmethod
+    def _inspect_tiff(path: Path):
+        from flimage_app.model.tiffio import inspect_planes
+
+        return inspect_planes(path)
+
+    def _open_hyperstack_file(self, path: Path) -> None:
+        from flimage_app.model.errors import FLImageAppError
+        from flimage_app.model.hyperstack import open_hyperstack
+
+        try:
+            hyperstack = open_hyperstack(path)
+        except (FLImageAppError, OSError, ValueError, KeyError) as error:
+            self._refuse(path, error)
+            return
+        try:
+            self.window.add_document(HyperstackDocument(hyperstack, path.name, str(path)))
+        except Exception as error:  # a leaf that cannot be read: the file stays closed
+            hyperstack.close()
+            self._refuse(path, error)
+            return
+        self.window.remember_opened(str(path))
+
+    # ------------------------------------------------------------------ import
+    def start_import(self, path: Path, name: str, read_stack) -> Task:
+        """Import the stack `read_stack()` returns into the scratch folder, then open it."""
+        from flimage_app.model.hyperstack_import import import_planes
+
+        target = scratch_path(f"{Path(name).stem}.h5")
+        notes: list[str] = []
+
+        def work(progress, cancel):
+            try:
+                with collect_warnings() as caught:
+                    with read_stack() as stack:
+                        written = import_planes(stack, target, progress=progress,
+                                                cancel=cancel)
+                notes.extend(caught)
+                return written
+            finally:
+                if not target.exists():
+                    remove_scratch_file(target)
+
+        task = self.window.run_task(f"Importing {path.name}", work,
+                                    lambda written: self._imported(path, name, written, notes))
+        task.failed.connect(lambda _message: remove_scratch_file(target))
+        task.cancelled.connect(lambda: remove_scratch_file(target))
+        self.tasks.append(task)
+        task.finished.connect(lambda: self.tasks.remove(task) if task in self.tasks else None)
+        return task
+
+    def _imported(self, source: Path, name: str, written, notes: list[str]) -> None:
+        from flimage_app.model.loader import open_series
+
+        written = Path(written)
+        origin = f"the import of {source.name}"
+        try:
+            if is_hyperstack_file(written):
+                from flimage_app.model.hyperstack import open_hyperstack
+
+                hyperstack = open_hyperstack(written)
+                try:
+                    document = HyperstackDocument(hyperstack, name, temporary_path=written,
+                                                  origin=origin)
+                except Exception:
+                    hyperstack.close()
+                    raise
+                self.window.add_document(document)
+            else:  # one channel, one plane: a plain series
+                series = open_series(written)
+                self.window.add_series(series, name, temporary_path=written)
+        except Exception as error:
+            remove_scratch_file(written)
+            self._refuse(source, error)
+            return
+        self.window.remember_opened(str(source))
+        if notes:  # e.g. no calibration in the file: say so where the user looks
+            self.window.statusBar().showMessage(" · ".join(notes), 15000)
+
+    def _refuse(self, path: Path, error: BaseException) -> None:
+        message = error_message(error)
+        if path.name not in message:
+            message = f"{path}: {message}"
+        self.window.report_error("Cannot open file", message)
+
+
+__all__ = ["TIFF_SUFFIXES", "ZARR_MARKERS", "HyperstackOpener", "is_hyperstack_file",
+           "tiff_hyperstack", "vendor_target"]
