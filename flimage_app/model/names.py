@@ -47,3 +47,22 @@ QPIMAGE_FORMAT_VERSION = "0.9.3"
 def frame_name(index: int) -> str:
     """Name of frame `index`'s group in a series file (``fli_<index>``)."""
     return f"{FRAME_PREFIX}{index}"
+
+#: a multi-channel / Z file: the root holds channel_0 … (a complete FLSeries each when it
+#: has one Z plane), and each channel with Z planes holds plane_0 … (a complete FLSeries each)
+CHANNEL_PREFIX = "channel_"
+PLANE_PREFIX = "plane_"
+#: JSON attribute of the root's APP_GROUP that describes the channels and planes
+HYPERSTACK_ATTRIBUTE = "hyperstack"
+#: version of that description
+HYPERSTACK_VERSION = 1
+
+
+def channel_name(channel: int) -> str:
+    """Group name of channel `channel` at the root of a hyperstack file (``channel_<c>``)."""
+    return f"{CHANNEL_PREFIX}{channel}"
+
+
+def plane_name(plane: int) -> str:
+    """Group name of Z plane `plane` inside a channel group (``plane_<z>``)."""
+    return f"{PLANE_PREFIX}{plane}"

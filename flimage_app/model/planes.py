@@ -15,6 +15,7 @@ in one line instead of travelling on.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -170,6 +171,27 @@ class PlaneStack:
             raise FileFormatError(f"{where} has pixels of type {plane.dtype}, the file "
                                   f"declares {self.dtype}")
         return plane
+
+    def calibrated(self, *, pixel_size: float | None = None,
+                   interval: float | None = None) -> PlaneStack:
+        """This stack with the pixel size [m] and / or the frame interval [s] the user gave.
+
+        They override what the file says (``--pixel-size``, ``--interval``);
+        the times become ``t * interval``, their source "frame interval (given)".
+        """
+        changes: dict = {}
+        if pixel_size is not None:
+            if not (math.isfinite(pixel_size) and pixel_size > 0):
+                raise FileFormatError(f"pixel size must be a positive number of metres, "
+                                      f"got {pixel_size}")
+            changes["pixel_size"] = float(pixel_size)
+        if interval is not None:
+            if not (math.isfinite(interval) and interval > 0):
+                raise FileFormatError(f"frame interval must be a positive number of seconds, "
+                                      f"got {interval}")
+            changes["times"] = interval * np.arange(self.sizes["T"], dtype=float)
+            changes["time_source"] = "frame interval (given)"
+        return dataclasses.replace(self, **changes) if changes else self
 
     def release(self) -> None:
         """Close the reader's file (idempotent)."""

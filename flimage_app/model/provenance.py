@@ -47,7 +47,7 @@ PARAMETERS: dict[str, dict[str, tuple[type | None, ...]]] = {
                           "histogram_reference": (str,), "strict": (bool,)},
     "denoise": {"weight": (int, float)},
     "import": {"pixel_size": (int, float, None), "interval": (int, float, None),
-               "channel": (int, None), "plane": (int, None)},
+               "channel": (int, None), "plane": (int, None), "scene": (int, None)},
     "background": {"fit_profile": (str,), "fit_offset": (str,), "frames": (list,),
                    "regions": (int,), "frame_overrides": (list,), "data_background": (bool,)},
 }

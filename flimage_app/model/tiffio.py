@@ -55,6 +55,7 @@ from .errors import Cancelled, FileFormatError
 from .fastwrite import FrameWriter
 from .flseries import FLSeries
 from .h5io import atomic_output, readable_path
+from .planes import PlaneStack
 from .progress import start_pass
 
 Progress = Callable[[int, int], None] | None
@@ -669,6 +670,197 @@ def stack_summary(path: str | os.PathLike, **layout: Any) -> dict:
     }
 
 
+# ------------------------------------------------------------------ hyperstacks as planes
+#: the label :func:`flimage_app.model.hyperstack_export.export_hyperstack_tiff` gives every
+#: image of a hyperstack: "<channel name>, t=<time> s"
+HYPERSTACK_LABEL = re.compile(r"^(?P<name>.*), (?P<time>t\s*=.*)$")
+
+
+def inspect_planes(path: str | os.PathLike) -> PlaneStack:
+    """A TIFF of any layout (ImageJ hyperstack, OME-TIFF, plain stack) as a PlaneStack.
+
+    The T, C and Z axes map to the stack's axes (a plain stack's images are
+    its time points); channel names and colours, the Z step, the pixel size
+    and the times per time point come from the ImageJ or OME metadata (as
+    :func:`inspect_stack` reads them).  Planes are read one at a time, from a
+    memory map where the file allows it.  The stack holds the file open until
+    :meth:`~flimage_app.model.planes.PlaneStack.release`.
+
+    Raises
+    ------
+    FileFormatError
+        Not a readable TIFF, or axes that are not T, C and Z (colour samples:
+        pick one with ``channel=N`` and :func:`import_stack`).
+    """
+    path = Path(path)
+    if path.suffix.lower() not in TIFF_SUFFIXES:
+        raise FileFormatError(f"{path.name}: not a TIFF (.tif, .tiff) file")
+    info = _inspect_tiff(path, None, None)
+    stack_axes = [(a, n) for a, n in zip(info.axes, info.shape, strict=True) if a not in "YXS"]
+    sizes = {"T": 1, "C": 1, "Z": 1}
+    for axis, size in stack_axes:
+        letter = "T" if axis in ("I", "Q") else axis
+        if letter not in sizes or (size > 1 and sizes[letter] > 1):
+            if size > 1:
+                raise FileFormatError(f"{path.name}: axis {axis}={size} is not time, channel "
+                                      f"or Z (axes {info.axes})")
+            continue
+        sizes[letter] = size
+    if dict(zip(info.axes, info.shape, strict=True)).get("S", 1) > 1:
+        raise FileFormatError(f"{path.name}: the images have colour samples (axes "
+                              f"{info.axes}); pick one with channel=N (--channel N)")
+    letters = ["T" if a in ("I", "Q") else a for a, _ in stack_axes]
+    shape = [n for _, n in stack_axes]
+
+    def page(t: int, c: int, z: int) -> int:
+        if not stack_axes:
+            return 0
+        where = {"T": t, "C": c, "Z": z}
+        return int(np.ravel_multi_index([where[a] if n > 1 else 0
+                                         for a, n in zip(letters, shape, strict=True)], shape))
+
+    notes = [n for n in info.notes if "read as frames of a time series" not in n]
+    planes = PlaneStack(path=path, kind=info.kind, dtype=info.dtype,
+                        sizes={**sizes, "Y": info.frame_shape[0], "X": info.frame_shape[1]},
+                        read_plane=lambda t, c, z: None, pixel_size=info.pixel_size,
+                        notes=notes)
+    with _tifffile_messages(), _open_tiff(path) as tif:
+        if tif.is_ome:
+            _ome_planes_metadata(planes, tif.ome_metadata or "", page)
+        elif tif.is_imagej:
+            _imagej_planes_metadata(planes, tif.imagej_metadata or {}, page)
+    files = contextlib.ExitStack()
+    opened = files.enter_context(open_stack(info))
+
+    def read(t: int, c: int, z: int) -> np.ndarray:
+        number = page(t, c, z)
+        if isinstance(opened, np.ndarray):
+            return np.array(opened[number], dtype=opened.dtype.newbyteorder("="))
+        return read_tiff_page(info, opened, number, f"plane t={t}, c={c}, z={z}")
+
+    planes.read_plane = read
+    planes.close = files.close
+    if planes.times is None and sizes["T"] > 1:
+        planes.notes.append("the file holds no frame times; they are left unset "
+                            "(give the frame interval with interval=S / --interval S)")
+    if planes.pixel_size is None:
+        planes.notes.append("the file holds no pixel size; it is left unset "
+                            "(give it with pixel_size=M / --pixel-size M, in metres)")
+    return planes
+
+
+def _times_or_none(planes: PlaneStack, times: list[float] | None, source: str) -> None:
+    if times is not None and len(times) == planes.sizes["T"] and all(
+            math.isfinite(t) for t in times):
+        planes.times = np.asarray(times, dtype=float)
+        planes.time_source = source
+
+
+def _imagej_planes_metadata(planes: PlaneStack, meta: dict, page) -> None:
+    """Times, channel names and colours, Z step of an ImageJ hyperstack."""
+    sizes = planes.sizes
+    labels = meta.get("Labels")
+    labels = list(labels) if isinstance(labels, (list, tuple)) else []
+
+    def label(t: int, c: int, z: int) -> str | None:
+        number = page(t, c, z)
+        return str(labels[number]) if number < len(labels) else None
+
+    times: list[float] | None = []
+    for t in range(sizes["T"]):
+        text = label(t, 0, 0) or ""
+        named = HYPERSTACK_LABEL.match(text)
+        match = TIME_LABEL.match(named.group("time") if named else text)
+        try:
+            times.append(time_to_seconds(float(match.group(1)), match.group(2) or "s"))
+        except (AttributeError, ValueError):
+            times = None
+            break
+    _times_or_none(planes, times, "plane time stamps")
+    if planes.times is None and meta.get("finterval"):
+        try:
+            step = time_to_seconds(float(meta["finterval"]), meta.get("tunit"))
+        except (TypeError, ValueError):
+            planes.notes.append(f"unknown ImageJ time unit {meta.get('tunit')!r}; frame "
+                                "interval ignored")
+        else:
+            if step > 0:
+                _times_or_none(planes, list(step * np.arange(sizes["T"])), "frame interval")
+    names = []
+    for c in range(sizes["C"]):
+        named = HYPERSTACK_LABEL.match(label(0, c, 0) or "")
+        names.append(named.group("name").strip() if named else "")
+    if all(names) and sizes["C"] > 0:
+        planes.channel_names = names
+    luts = meta.get("LUTs")
+    if isinstance(luts, (list, tuple)) and len(luts) == sizes["C"]:
+        planes.channel_colours = [_lut_colour(lut) for lut in luts]
+    if sizes["Z"] > 1 and meta.get("spacing"):
+        try:
+            planes.z_step = length_to_metres(float(meta["spacing"]), meta.get("unit"))
+        except (TypeError, ValueError):
+            planes.notes.append("the ImageJ Z spacing has an unknown unit; ignored")
+
+
+def _lut_colour(lut) -> str | None:
+    """The colour of an ImageJ LUT: its brightest entry, as "#rrggbb"."""
+    table = np.asarray(lut)
+    if table.shape != (3, 256) or table.dtype.kind not in "ui":
+        return None
+    red, green, blue = (int(v) for v in table[:, 255])
+    return f"#{red:02x}{green:02x}{blue:02x}"
+
+
+def _ome_colour(value: str | None) -> str | None:
+    """OME's Color (a signed 32-bit RGBA integer) as "#rrggbb"."""
+    if value is None:
+        return None
+    try:
+        rgba = int(value) & 0xFFFFFFFF
+    except ValueError:
+        return None
+    return f"#{rgba >> 24 & 0xFF:02x}{rgba >> 16 & 0xFF:02x}{rgba >> 8 & 0xFF:02x}"
+
+
+def _ome_planes_metadata(planes: PlaneStack, xml: str, page) -> None:
+    """Times per time point, channel names and colours, Z step of an OME-TIFF."""
+    try:
+        root = ElementTree.fromstring(xml)
+    except ElementTree.ParseError as exc:
+        planes.notes.append(f"unreadable OME-XML ({exc}); no calibration read")
+        return
+    pixels = next((e for e in root.iter() if _local_name(e.tag) == "Pixels"), None)
+    if pixels is None:
+        return
+    attrs, sizes = pixels.attrib, planes.sizes
+    channels = [e.attrib for e in pixels if _local_name(e.tag) == "Channel"]
+    if len(channels) == sizes["C"]:
+        names = [str(channel.get("Name") or "").strip() for channel in channels]
+        if all(names):
+            planes.channel_names = names
+        planes.channel_colours = [_ome_colour(channel.get("Color")) for channel in channels]
+    try:
+        delta_t = {}
+        for plane in (e.attrib for e in pixels if _local_name(e.tag) == "Plane"):
+            if "DeltaT" in plane and int(plane.get("TheC", 0)) == 0 \
+                    and int(plane.get("TheZ", 0)) == 0:
+                delta_t[int(plane.get("TheT", 0))] = time_to_seconds(
+                    float(plane["DeltaT"]), plane.get("DeltaTUnit"))
+        if len(delta_t) == sizes["T"] and set(delta_t) == set(range(sizes["T"])):
+            _times_or_none(planes, [delta_t[t] for t in range(sizes["T"])],
+                           "plane time stamps")
+        if planes.times is None and attrs.get("TimeIncrement"):
+            step = time_to_seconds(float(attrs["TimeIncrement"]), attrs.get("TimeIncrementUnit"))
+            if step > 0:
+                _times_or_none(planes, list(step * np.arange(sizes["T"])), "frame interval")
+        if sizes["Z"] > 1 and "PhysicalSizeZ" in attrs:
+            step = length_to_metres(float(attrs["PhysicalSizeZ"]),
+                                    attrs.get("PhysicalSizeZUnit", "µm"))
+            planes.z_step = tidy_length(step) if step and step > 0 else None
+    except ValueError as exc:
+        planes.notes.append(f"OME times or Z step ignored: {exc}")
+
+
 # ------------------------------------------------------------------ reading frames
 def iter_frames(info: StackInfo) -> Iterator[np.ndarray]:
     """Yield the frames of a stack described by `info`, one 2-D array at a time."""
@@ -727,18 +919,24 @@ def read_stack_frame(info: StackInfo, stack: tifffile.TiffFile | np.ndarray,
 
 def read_tiff_frame(info: StackInfo, tif: tifffile.TiffFile, frame: int) -> np.ndarray:
     """Frame `frame` of the TIFF stack `info` (`tif` open), its compressed strips checked first."""
+    return read_tiff_page(info, tif, _page_index(info, frame), f"frame {frame}")
+
+
+def read_tiff_page(info: StackInfo, tif: tifffile.TiffFile, page: int, what: str) -> np.ndarray:
+    """Image `page` of the TIFF `info` (`tif` open), its compressed strips checked first.
+
+    `what` names the image in a refusal ("frame 3", "plane t=2, c=1, z=0").
+    """
     pages = tif.series[0].pages
-    page = _page_index(info, frame)
     try:
         if page < len(pages) and pages[page] is not None:
-            _check_page_streams(info.path, tif, pages[page], frame)
+            _check_page_streams(info.path, tif, pages[page], what)
         image = tif.asarray(key=page, series=0)
     except FileFormatError:
         raise
     except (tifffile.TiffFileError, ValueError, OSError, IndexError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise FileFormatError(f"{info.path.name}: frame {frame} cannot be read "
-                              f"({reason})") from None
+        raise FileFormatError(f"{info.path.name}: {what} cannot be read ({reason})") from None
     if image.ndim == 3:  # samples (RGB) last
         image = image[..., info.index.get("S", 0)]
     return image
@@ -748,7 +946,7 @@ def read_tiff_frame(info: StackInfo, tif: tifffile.TiffFile, frame: int) -> np.n
 _UNBOUNDED_CODECS = {8: "deflate", 32946: "deflate", 34925: "LZMA"}
 
 
-def _check_page_streams(path: Path, tif: tifffile.TiffFile, page, frame: int) -> None:
+def _check_page_streams(path: Path, tif: tifffile.TiffFile, page, what: str) -> None:
     """Refuse a page whose compressed strips or tiles inflate beyond the page's size.
 
     tifffile (without imagecodecs) inflates each strip completely before it
@@ -760,7 +958,7 @@ def _check_page_streams(path: Path, tif: tifffile.TiffFile, page, frame: int) ->
     if codec is None:
         return
     limit = int(keyframe.nbytes)
-    where = f"{path.name}: frame {frame}"
+    where = f"{path.name}: {what}"
     handle = tif.filehandle
     for offset, count in zip(page.dataoffsets, page.databytecounts, strict=False):
         if not count:
@@ -1104,5 +1302,5 @@ def is_stack_file(path: str | os.PathLike) -> bool:
 
 __all__ = ["EXPORT_DTYPES", "MissingCalibrationWarning", "StackInfo", "export_npy",
            "export_tiff", "imagej_integer",
-           "import_stack", "inspect_stack", "is_stack_file", "iter_frames",
+           "import_stack", "inspect_planes", "inspect_stack", "is_stack_file", "iter_frames",
            "length_to_metres", "stack_summary", "time_to_seconds", "write_frames"]
