@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 from PyQt6 import QtCore, QtGui, QtWidgets
 
+from flimage_app.gui.bleach.bleach_channels import AllChannelsBox
 from flimage_app.gui.bleach.bleach_outputs import BleachOutputs
 from flimage_app.gui.bleach.bleach_plots import BleachPlots
 from flimage_app.gui.bleach.bleach_report import (
@@ -284,6 +285,9 @@ class BleachPanel(QtWidgets.QWidget):
         layout.addWidget(self.fit_progress)
         layout.addWidget(self.splitter, 1)
         layout.addLayout(buttons)
+        # a multi-channel / Z series: every channel at once (hidden for other series)
+        self.all_channels = AllChannelsBox(self)
+        layout.addWidget(self.all_channels)
 
     def _connect(self) -> None:
         for combo, key in ((self.method_combo, "method"),
@@ -445,6 +449,11 @@ class BleachPanel(QtWidgets.QWidget):
         self.outcome = None
         self.plots.clear_plots()
         self.report_text.clear()
+        self.all_channels.set_document(document)
+        # of a multi-channel series, "Correct series" corrects the channel on display
+        self.correct_button.setText("Correct this channel"
+                                    if getattr(document, "view", None) is not None
+                                    else "Correct series")
         self._show_mode()
         self._show_settings(self.shown_settings())
         self._update_mask_choices()
@@ -580,7 +589,7 @@ class BleachPanel(QtWidgets.QWidget):
     @property
     def busy(self) -> bool:
         """True while a fit or preview runs or is about to run."""
-        return (self.fit_timer.isActive()
+        return (self.fit_timer.isActive() or self.all_channels.busy
                 or any(task is not None and not task.is_done()
                        for task in (self._fit_task, self._preview_task)))
 
@@ -689,6 +698,7 @@ class BleachPanel(QtWidgets.QWidget):
         self.batch_button.setEnabled(has_series and (not recorded or has_result))
         if not self.preview_button.isEnabled() and self.preview_button.isChecked():
             self.preview_button.setChecked(False)
+        self.all_channels.update_enabled()
 
     def _cancel_task(self, task: Task | None) -> None:
         if task is not None and not task.is_done():

@@ -222,3 +222,70 @@ def _require_bleach_record(document: Document) -> dict:
         raise ValueError(f"{document.name} is not a bleach-corrected series: it has no "
                          "curves or report to export")
     return record
+
+
+# ---------------------------------------------------------------------- hyperstacks
+#: integer types an ImageJ hyperstack can hold (other integer inputs are written as floats)
+IMAGEJ_INTEGER_TYPES = ("uint8", "uint16")
+
+
+def hyperstack_integer_dtype(document: Document) -> str | None:
+    """The integer type a multi-channel / Z document was recorded in ("uint16"), or None."""
+    hyperstack = getattr(document, "hyperstack", None)
+    dtype = getattr(hyperstack, "source_dtype", None)
+    return dtype if dtype in IMAGEJ_INTEGER_TYPES else None
+
+
+def export_hyperstack(document: Document, path: str | os.PathLike, *, dtype: str = "float32",
+                      overwrite: bool = False, progress: Progress = None,
+                      cancel: Cancel = None) -> tuple[Path, Any]:
+    """Every channel and plane of `document` as an ImageJ hyperstack; returns (path, report).
+
+    `dtype` is "float32" or "input" (the recorded integer type: rounded, clipped
+    and the clipped pixels counted in the report).  The file is read through a
+    handle of its own, so the export runs in a worker while the window browses.
+    """
+    from flimage_app.model.hyperstack import open_hyperstack
+    from flimage_app.model.hyperstack_export import export_hyperstack_tiff
+
+    with H5_LOCK:
+        source = document.hyperstack.filename
+    with open_hyperstack(source) as hyperstack:
+        report = export_hyperstack_tiff(hyperstack, path, dtype=dtype, overwrite=overwrite,
+                                        progress=progress, cancel=cancel)
+    return Path(path), report
+
+
+def clipping_text(report, names: list[str]) -> str:
+    """ "GFP: 12 below 0, 3 above 65535; mCherry: none" from an export report, or ""."""
+    clipped = getattr(report, "clipped", None)
+    if not clipped:
+        return ""
+    items = clipped.items() if isinstance(clipped, dict) else enumerate(clipped)
+    dtype = getattr(report, "dtype", None)
+    info = np.iinfo(dtype) if dtype is not None and np.dtype(dtype).kind in "ui" else None
+    low_name = f"below {info.min}" if info is not None else "low"
+    high_name = f"above {info.max}" if info is not None else "high"
+    parts = []
+    for channel, counts in items:
+        low, high = (int(counts[0]), int(counts[1])) if not isinstance(counts, int) \
+            else (0, int(counts))
+        name = names[channel] if isinstance(channel, int) and 0 <= channel < len(names) \
+            else str(channel)
+        parts.append(f"{name}: none" if low == high == 0
+                     else f"{name}: {low} {low_name}, {high} {high_name}")
+    return "; ".join(parts)
+
+
+def hyperstack_export_message(document: Document, path: str | os.PathLike, report) -> str:
+    """The result message of a hyperstack export: where, which type, what was clipped."""
+    dtype = getattr(report, "dtype", None)
+    message = f"Exported {path}" + (f" ({dtype})" if dtype else "")
+    names = list(getattr(getattr(document, "view", None), "names", []) or [])
+    clipping = clipping_text(report, names)
+    if clipping:
+        message += f"; pixels clipped to the type — {clipping}"
+    if document.metadata_modified():
+        message += ("; the unsaved metadata edits are not in it (File ▸ Save As first, then "
+                    "export the saved series)")
+    return message
