@@ -25,9 +25,6 @@ from flimage_app.gui.scratch import remove_scratch_file, scratch_path
 from flimage_app.gui.thread_warnings import collect_warnings
 from flimage_app.gui.workers import Task, error_message
 
-#: Files inside an OME-Zarr folder that stand for the folder (Zarr v3, v2 attributes, v2 group).
-ZARR_MARKERS = ("zarr.json", ".zattrs", ".zgroup")
-
 #: Suffixes of TIFF files, which may be hyperstacks.
 TIFF_SUFFIXES = (".tif", ".tiff")
 
@@ -35,20 +32,22 @@ TIFF_SUFFIXES = (".tif", ".tiff")
 def vendor_target(path: str | os.PathLike) -> Path | None:
     """The microscope file or OME-Zarr folder `path` names, or None for other files.
 
-    A Zarr marker file inside a folder (what a file dialog can pick) stands for
-    the folder; a dropped folder is taken as it is.
+    A Zarr metadata file inside a folder (what a file dialog can pick) stands for
+    the folder, and a metadata file of a group inside the image (e.g. the level
+    "0" of its pyramid) for the image's folder; a dropped folder is taken as it is.
     """
-    from flimage_app.model.vendor import is_vendor_path
+    from flimage_app.model.vendor import ZARR_METADATA_FILES, is_vendor_path, zarr_root
 
     path = Path(path)
-    if path.name in ZARR_MARKERS and path.parent.is_dir():
-        folder = path.parent
-        # a marker of a group inside the image (e.g. the level "0" of a pyramid): the image
-        while folder.parent != folder and folder.suffix.lower() != ".zarr" \
-                and any((folder.parent / marker).exists() for marker in ZARR_MARKERS):
+    if not is_vendor_path(path):
+        return None
+    if path.name in ZARR_METADATA_FILES:
+        folder = zarr_root(path)
+        while (folder.suffix.lower() != ".zarr" and folder.parent != folder
+               and any((folder.parent / name).is_file() for name in ZARR_METADATA_FILES)):
             folder = folder.parent
         path = folder
-    return path if is_vendor_path(path) else None
+    return path
 
 
 def tiff_hyperstack(path: str | os.PathLike):
@@ -236,5 +235,5 @@ class HyperstackOpener:
         self.window.report_error("Cannot open file", message)
 
 
-__all__ = ["TIFF_SUFFIXES", "ZARR_MARKERS", "HyperstackOpener", "is_hyperstack_file",
+__all__ = ["TIFF_SUFFIXES", "HyperstackOpener", "is_hyperstack_file",
            "tiff_hyperstack", "vendor_target"]
