@@ -350,6 +350,16 @@ class Hyperstack:
         """
         return FLSeries(h5file=self.group(channel, plane))
 
+    def take_series(self, channel: int = 0, plane: int = 0) -> FLSeries:
+        """The FLSeries of one leaf, which takes over the file: closing it closes the file.
+
+        For callers that want one leaf and not the Hyperstack
+        (:func:`flimage_app.model.loader.open_series`); do not use this object afterwards.
+        """
+        series = self.series(channel, plane)
+        series._owns_h5 = True  # the leaf closes the file it shares no more
+        return series
+
     def leaves(self) -> Iterator[tuple[int, int, FLSeries]]:
         """``(channel, plane, series)`` of every leaf, channel by channel."""
         for c in range(self.n_channels):

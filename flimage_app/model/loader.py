@@ -4,6 +4,10 @@
 * FLImage files open as a one-frame in-memory series (the file is not touched).
 * TIFF stacks and ``.npy`` files are imported on the fly
   (:func:`flimage_app.model.tiffio.import_stack`).
+* Hyperstack files (channels / Z planes, :mod:`flimage_app.model.hyperstack`)
+  open one leaf in :func:`open_series` (channel 0, plane 0 unless chosen),
+  all of them in :func:`open_any`, which also imports TIFF hyperstacks whole
+  (:func:`flimage_app.model.tiffio.inspect_planes`) into a temporary file.
 
 Every failure is a :class:`~flimage_app.model.errors.FileFormatError` whose
 message names the file and says what is wrong in one line.
@@ -50,7 +54,7 @@ def check_readable(path: str | os.PathLike) -> Path:
 
 
 def file_kind(path: str | os.PathLike) -> str:
-    """"FLSeries", "FLImage" or "stack" (TIFF / NumPy); FileFormatError for anything else."""
+    """"FLSeries", "FLImage", "hyperstack" or "stack" (TIFF / NumPy); else FileFormatError."""
     path = check_readable(path)
     if path.suffix.lower() in STACK_SUFFIXES:
         return "stack"
@@ -68,8 +72,12 @@ def _open_hdf5(path: Path) -> h5py.File:
 
 
 def _hdf5_kind(path: Path, h5: h5py.File) -> str:
+    from .hyperstack import is_hyperstack
+
     if "fluorescence" in h5:
         return "FLImage"
+    if is_hyperstack(h5):
+        return "hyperstack"
     if len(h5) == 0 or any(key.startswith(FRAME_PREFIX) for key in h5):
         # an FLSeries to which no frame was added yet is an empty HDF5 file
         return "FLSeries"
@@ -80,13 +88,17 @@ def _hdf5_kind(path: Path, h5: h5py.File) -> str:
                           f"(top level holds {members})")
 
 
-def open_series(path: str | os.PathLike, **import_options: Any) -> FLSeries:
-    """Open `path` read-only as an FLSeries.
+def open_series(path: str | os.PathLike, channel: int | None = None,
+                plane: int | None = None, **import_options: Any) -> FLSeries:
+    """Open `path` read-only as an FLSeries (one leaf of a file with channels / planes).
 
     Parameters
     ----------
     path : path
-        FLSeries or FLImage HDF5 file, TIFF stack or ``.npy`` array.
+        FLSeries, hyperstack or FLImage HDF5 file, TIFF stack or ``.npy`` array.
+    channel, plane : int, optional
+        The leaf of a hyperstack file (default channel 0, plane 0); for a
+        TIFF, the channel / Z plane to import.
     **import_options
         Passed to :func:`flimage_app.model.tiffio.import_stack` for stacks
         (e.g. ``pixel_size``, ``interval``).
@@ -98,14 +110,34 @@ def open_series(path: str | os.PathLike, **import_options: Any) -> FLSeries:
     """
     kind = file_kind(path)
     if kind == "stack":
+        if channel is not None:
+            import_options["channel"] = channel
+        if plane is not None:
+            import_options["plane"] = plane
         return _open_stack(Path(path), import_options)
+    if kind == "hyperstack":
+        from .hyperstack import open_hyperstack
+
+        series = open_hyperstack(path).take_series(channel or 0, plane or 0)
+        return _checked_series(path, series)
+    _no_leaf_choice(path, channel, plane)
     if kind == "FLImage":
         with FLImage(h5file=path, h5mode="r") as fli:
             _check_frame(path, fli)
             series = FLSeries()
             series.add_flimage(fli)
         return series
-    series = FLSeries(h5file=path, h5mode="r")
+    return _checked_series(path, FLSeries(h5file=path, h5mode="r"))
+
+
+def _no_leaf_choice(path, channel: int | None, plane: int | None) -> None:
+    """Refuse a channel / plane other than 0 for a file of one channel and plane."""
+    if channel not in (None, 0) or plane not in (None, 0):
+        raise FileFormatError(f"{path}: channel={channel} / plane={plane} asked for, but the "
+                              "file holds one series (one channel, one plane)")
+
+
+def _checked_series(path, series: FLSeries) -> FLSeries:
     try:
         _check_frame_names(path, series)
         if len(series):
@@ -114,6 +146,76 @@ def open_series(path: str | os.PathLike, **import_options: Any) -> FLSeries:
         series.close()
         raise
     return series
+
+
+def open_any(path: str | os.PathLike, scene: int = 0, *, progress=None, cancel=None,
+             **import_options: Any):
+    """Open `path` with every channel and plane: a Hyperstack, or an FLSeries.
+
+    A hyperstack file opens as it is (read-only); a TIFF with channels or Z
+    planes (and no `channel` / `plane` chosen in `import_options`) is
+    imported whole into a temporary hyperstack file, which disappears when
+    it is closed.  Everything else opens as :func:`open_series` opens it.
+
+    Returns
+    -------
+    Hyperstack or FLSeries
+        :class:`~flimage_app.model.hyperstack.Hyperstack` for several
+        channels or planes, else an FLSeries.
+    """
+    from .hyperstack import open_hyperstack
+
+    kind = file_kind(path)
+    if kind == "hyperstack":
+        return open_hyperstack(path)
+    if kind == "stack" and _is_tiff_hyperstack(Path(path), import_options):
+        from .tiffio import inspect_planes
+
+        with inspect_planes(path) as stack:
+            stack = stack.calibrated(pixel_size=import_options.get("pixel_size"),
+                                     interval=import_options.get("interval"))
+            return open_planes(stack, progress=progress, cancel=cancel)
+    if kind == "stack" and cancel is not None:
+        import_options["cancel"] = cancel
+    return open_series(path, **import_options)
+
+
+def _is_tiff_hyperstack(path: Path, import_options: dict[str, Any]) -> bool:
+    """A TIFF whose channels or planes do not map to one series, none of them chosen."""
+    from .tiffio import NPY_SUFFIXES, inspect_stack
+
+    if path.suffix.lower() in NPY_SUFFIXES or import_options.get("channel") is not None \
+            or import_options.get("plane") is not None:
+        return False
+    return inspect_stack(path).problem is not None
+
+
+def open_planes(stack, *, progress=None, cancel=None, parameters: dict | None = None):
+    """Import the PlaneStack `stack` into a temporary file and open it (Hyperstack or FLSeries).
+
+    The file is unlinked at once (the open handle keeps it readable), so
+    nothing is left behind however the program ends.
+    """
+    from .hyperstack import open_hyperstack
+    from .hyperstack_import import import_planes
+
+    folder = Path(tempfile.mkdtemp(prefix="flimage-app-import-"))
+    target = folder / f"{stack.path.stem or 'stack'}.h5"
+    try:
+        import_planes(stack, target, progress=progress, cancel=cancel, parameters=parameters)
+        if stack.sizes["C"] == 1 and stack.sizes["Z"] == 1:
+            opened = FLSeries(h5file=target, h5mode="r")
+        else:
+            opened = open_hyperstack(target)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    try:
+        os.unlink(target)
+        os.rmdir(folder)
+    except OSError:  # Windows cannot delete an open file: remove it at exit
+        atexit.register(shutil.rmtree, folder, True)
+    return opened
 
 
 def _open_stack(path: Path, import_options: dict[str, Any]) -> FLSeries:
@@ -164,10 +266,11 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
     backgrounds (sorted names present in any frame checked), provenance (dict or None).
     """
     kind = file_kind(path)
+    layout = _hyperstack_summary(path) if kind == "hyperstack" else {}
     series = open_series(path)
     try:
         info: dict[str, Any] = {"path": str(path), "kind": kind if kind != "stack" else "TIFF",
-                                "frames": len(series)}
+                                "frames": len(series), **layout}
         if Path(path).suffix.lower() == ".npy":
             info["kind"] = "NumPy"
         if len(series) == 0:
@@ -199,6 +302,36 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
         return info
     finally:
         series.close()
+
+
+def _hyperstack_summary(path) -> dict[str, Any]:
+    """Channels (name, colour), planes and Z step of a hyperstack file, for :func:`describe`."""
+    from .hyperstack import open_hyperstack
+
+    with open_hyperstack(path) as stack:
+        return {"channels": [{"name": name, "colour": colour} for name, colour in
+                             zip(stack.channel_names, stack.channel_colours, strict=True)],
+                "planes": stack.n_planes, "z_step": stack.z_step,
+                "source_dtype": stack.source_dtype}
+
+
+def planes_summary(stack) -> dict[str, Any]:
+    """Summary of a PlaneStack for ``flimage-app info`` (no pixels read).
+
+    Keys as :func:`describe` (path, kind, frames, shape, dtype, time_range,
+    pixel_size) plus channels (name, colour), planes, z_step, scene, scenes,
+    time_source and notes.
+    """
+    times = stack.times
+    return {"path": str(stack.path), "kind": stack.kind, "frames": stack.sizes["T"],
+            "shape": stack.plane_shape, "dtype": str(stack.dtype),
+            "time_range": (float(times.min()), float(times.max()))
+            if times is not None and times.size else None,
+            "time_source": stack.time_source, "pixel_size": stack.pixel_size,
+            "channels": [{"name": name, "colour": colour} for name, colour in
+                         zip(stack.channel_names, stack.channel_colours, strict=True)],
+            "planes": stack.sizes["Z"], "z_step": stack.z_step,
+            "scene": stack.scene, "scenes": list(stack.scene_names), "notes": list(stack.notes)}
 
 
 def _read_provenance(series: FLSeries | str | os.PathLike) -> dict | None:

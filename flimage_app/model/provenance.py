@@ -44,7 +44,8 @@ RECORD_FIELDS: dict[str, tuple[type | None, ...]] = {
 PARAMETERS: dict[str, dict[str, tuple[type | None, ...]]] = {
     "bleach correction": {"method": (str,), "border_px": (int,), "background": (str,),
                           "background_value": (int, float, None), "region": (str,),
-                          "histogram_reference": (str,), "strict": (bool,)},
+                          "histogram_reference": (str,), "strict": (bool,),
+                          "z_mode": (str,)},
     "denoise": {"weight": (int, float)},
     "import": {"pixel_size": (int, float, None), "interval": (int, float, None),
                "channel": (int, None), "plane": (int, None), "scene": (int, None)},

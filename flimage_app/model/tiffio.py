@@ -52,6 +52,7 @@ import tifffile
 from .. import __version__
 from . import validate
 from .errors import Cancelled, FileFormatError
+from .export_report import ExportReport, IntegerConverter
 from .fastwrite import FrameWriter
 from .flseries import FLSeries
 from .h5io import atomic_output, readable_path
@@ -1225,7 +1226,7 @@ def imagej_integer(image: np.ndarray, dtype: str | np.dtype) -> np.ndarray:
 def export_tiff(series: FLSeries, path: str | os.PathLike, *, raw: bool = False,
                 overwrite: bool = False, progress: Progress = None,
                 cancel: Cancel = None, source: str | None = None,
-                dtype: str = "float32") -> Path:
+                dtype: str = "float32") -> ExportReport:
     """Write a series as an ImageJ TIFF stack (axes TYX), frame by frame.
 
     Fiji opens it as a time series with the frame interval (``finterval``, the
@@ -1253,8 +1254,10 @@ def export_tiff(series: FLSeries, path: str | os.PathLike, *, raw: bool = False,
 
     Returns
     -------
-    Path
-        `path`.
+    ExportReport
+        The path written (it is ``os.PathLike``) and, for an integer type,
+        the pixels clipped below / above its range and the NaN pixels written
+        as 0 (:meth:`ExportReport.message` says it in one line).
     """
     if dtype not in EXPORT_DTYPES:
         raise ValueError(f"Unknown TIFF sample type {dtype!r}; choose one of "
@@ -1263,14 +1266,17 @@ def export_tiff(series: FLSeries, path: str | os.PathLike, *, raw: bool = False,
     rows, cols = series.frame_shape
     metadata, resolution = imagej_metadata(series, raw, source)
     frames = _series_frames(series, raw, progress, cancel)
-    if dtype != "float32":
-        frames = (imagej_integer(image, dtype) for image in frames)
+    converter = IntegerConverter(dtype) if dtype != "float32" else None
+    if converter is not None:
+        frames = (converter(image) for image in frames)
     with atomic_output(path, overwrite=overwrite) as temporary:
         # no bigtiff: ImageJ reads its own >4 GB layout (contiguous data), tifffile writes it
         tifffile.imwrite(temporary, frames, shape=(len(series), rows, cols),
                          dtype=np.dtype(dtype), imagej=True, resolution=resolution,
                          metadata=metadata)
-    return Path(path)
+    if converter is not None:
+        return converter.report(path, ["series"])
+    return ExportReport(Path(path), dtype)
 
 
 def export_npy(series: FLSeries, path: str | os.PathLike, *, raw: bool = False,
