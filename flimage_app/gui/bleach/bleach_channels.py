@@ -124,11 +124,15 @@ class AllChannelsBox(QtWidgets.QGroupBox):
             return None
         if state.showing_provenance:
             return None
+        if document.metadata_modified():
+            # the correction reads the file: edited times would not be the ones fitted
+            self.main_window.report_error(
+                "Correct all channels", f"{document.name} has unsaved metadata edits, which "
+                "the correction of all channels would not use: save it (File ▸ Save As) "
+                "and correct the saved series")
+            return None
         options: dict[str, Any] = {**state.settings.engine_options(),
                                    **state.masks.engine_options()}
-        edits = self.panel.meta_changes()
-        if edits:
-            options["meta_changes"] = edits
         z_mode = self.z_mode() if document.n_planes > 1 else "time point"
         source = document.hyperstack.filename
         stem = Path(document.name).stem.split(" [")[0]

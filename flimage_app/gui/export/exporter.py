@@ -40,6 +40,7 @@ class Exporter:
 
     def __init__(self, main_window) -> None:
         self.window = main_window
+        #: the result message of the last export (also shown in the status bar)
         self.last_message = ""
 
     # ------------------------------------------------------------------ the formats
@@ -102,7 +103,6 @@ class Exporter:
     def _hyperstack_exported(self, document: Document, written) -> None:
         path, report = written
         message = formats.hyperstack_export_message(document, path, report)
-        #: the message of the last hyperstack export (also in the status bar)
         self.last_message = message
         self.window.statusBar().showMessage(message, 20000)
 
@@ -196,5 +196,10 @@ class Exporter:
         return path, overwrite, chosen_filter or filters[0]
 
     def _exported(self, path) -> None:
-        self.window.statusBar().showMessage(f"Exported {path}", 8000)
+        message = f"Exported {path}"
+        clipping = getattr(path, "message", None)  # a TIFF export's report of clipped pixels
+        if callable(clipping) and clipping():
+            message += f"; {clipping()}"
+        self.last_message = message
+        self.window.statusBar().showMessage(message, 8000)
 

@@ -256,35 +256,12 @@ def export_hyperstack(document: Document, path: str | os.PathLike, *, dtype: str
     return Path(path), report
 
 
-def clipping_text(report, names: list[str]) -> str:
-    """ "GFP: 12 below 0, 3 above 65535; mCherry: none" from an export report, or ""."""
-    clipped = getattr(report, "clipped", None)
-    if not clipped:
-        return ""
-    items = clipped.items() if isinstance(clipped, dict) else enumerate(clipped)
-    dtype = getattr(report, "dtype", None)
-    info = np.iinfo(dtype) if dtype is not None and np.dtype(dtype).kind in "ui" else None
-    low_name = f"below {info.min}" if info is not None else "low"
-    high_name = f"above {info.max}" if info is not None else "high"
-    parts = []
-    for channel, counts in items:
-        low, high = (int(counts[0]), int(counts[1])) if not isinstance(counts, int) \
-            else (0, int(counts))
-        name = names[channel] if isinstance(channel, int) and 0 <= channel < len(names) \
-            else str(channel)
-        parts.append(f"{name}: none" if low == high == 0
-                     else f"{name}: {low} {low_name}, {high} {high_name}")
-    return "; ".join(parts)
-
-
 def hyperstack_export_message(document: Document, path: str | os.PathLike, report) -> str:
     """The result message of a hyperstack export: where, which type, what was clipped."""
-    dtype = getattr(report, "dtype", None)
-    message = f"Exported {path}" + (f" ({dtype})" if dtype else "")
-    names = list(getattr(getattr(document, "view", None), "names", []) or [])
-    clipping = clipping_text(report, names)
-    if clipping:
-        message += f"; pixels clipped to the type — {clipping}"
+    message = f"Exported {path} ({report.dtype}, {len(report.channel_names)} channels)"
+    if report.dtype != "float32":
+        # the export report counts, per channel, what the conversion clipped
+        message += f"; {report.message() or 'no pixel was clipped'}"
     if document.metadata_modified():
         message += ("; the unsaved metadata edits are not in it (File ▸ Save As first, then "
                     "export the saved series)")
