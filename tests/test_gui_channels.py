@@ -35,14 +35,14 @@ def test_channel_view_choices_and_events():
     view = ChannelView(["GFP", "mCherry"], ["#00ff00", None], planes=3, z_step=5e-7)
     seen = []
     view.changed.connect(seen.append)
-    assert view.colours == ["#00ff00", DEFAULT_COLOURS[1]]
-    assert view.choice == 0 and view.describe() == "GFP   z 1 of 3 (0 µm)"
+    assert view.colours == ["#00ff00", "#ff0000"]  # mCherry: red, as its name says
+    assert view.choice == 0 and view.describe() == "GFP   z 0 of 3 (0 µm)"
     view.choose(1)
     view.choose(1)  # no change, no event
     view.choose(COMPOSITE)
     assert view.channel == 1 and view.composite and view.choice == COMPOSITE
     view.set_plane(2)
-    assert view.describe() == "Composite   z 3 of 3 (1 µm)"
+    assert view.describe() == "Composite   z 2 of 3 (1 µm)"
     view.set_active(0, False)
     view.set_active(1, False)  # the last channel stays in the composite
     assert view.composite_channels() == [1]
@@ -60,6 +60,11 @@ def test_channel_view_choices_and_events():
 def test_channel_colours_fill_in_missing_and_black():
     assert channel_colours(["#FF00ff", None, "#000000", "red"]) == [
         "#ff00ff", DEFAULT_COLOURS[1], DEFAULT_COLOURS[2], DEFAULT_COLOURS[3]]
+    # without a colour in the file, the dye's name gives it; else Fiji's order
+    assert channel_colours([None] * 5, ["EGFP", "Alexa Fluor 647", "DAPI", "Channel 4",
+                                        "#00ff00 mCherry"]) == [
+        "#00ff00", "#ff00ff", "#0000ff", DEFAULT_COLOURS[3], "#ff0000"]
+    assert channel_colours(["#123456"], ["GFP"]) == ["#123456"]  # the file's colour wins
 
 
 def test_composite_adds_the_channels_in_their_colours_with_their_levels():
@@ -112,7 +117,7 @@ def test_a_multichannel_z_tiff_imports_in_a_worker_and_opens_as_one_unsaved_docu
     np.testing.assert_array_equal(window.current_frame().raw, data[0, 0, 0])
     assert document.pixel_size(0) == pytest.approx(PIXEL_SIZE_UM * 1e-6)
     assert document.meta_value(3, "time") == pytest.approx(3 * INTERVAL_S)
-    assert "GFP   z 1 of 3" in window.image_view.caption.text()
+    assert "GFP   z 0 of 3" in window.image_view.caption.text()
     assert "2 channels × 3 Z planes" in window.info_label.text()
 
 
@@ -133,7 +138,7 @@ def test_the_channel_bar_switches_channel_plane_and_composite(qtbot, window, ome
                     timeout=5000)
     assert window.browser.index == 4  # the frame stays
 
-    bar.z_spin.setValue(3)
+    bar.z_spin.setValue(2)
     assert document.leaf == (1, 2)
     qtbot.waitUntil(lambda: np.array_equal(window.current_frame().raw, data[4, 1, 2]),
                     timeout=5000)

@@ -69,9 +69,9 @@ def test_open_browse_correct_all_channels_export_16_bit_and_quit(
                     timeout=5000)
     shown = window.image_view.image_item.image
     assert shown.shape == (48, 64, 3)
-    # the cell of channel 0 is red (its default colour), that of channel 1 green
-    assert shown[16, 20, 0] > 200 and shown[16, 20, 1] < 80
-    assert shown[30, 44, 1] > 200 and shown[30, 44, 0] < 80
+    # the file names no colours: the GFP cell is green, the mCherry cell red
+    assert shown[16, 20, 1] > 200 and shown[16, 20, 0] < 80
+    assert shown[30, 44, 0] > 200 and shown[30, 44, 1] < 80
     # Z: the next plane, twice
     key_on(bar.z_spin, KEY.Key_Up)
     key_on(bar.z_spin, KEY.Key_Up)
@@ -79,7 +79,7 @@ def test_open_browse_correct_all_channels_export_16_bit_and_quit(
     qtbot.waitUntil(lambda: getattr(window.current_frame(), "is_composite", False)
                     and np.array_equal(window.current_frame().channel_frames[0].raw,
                                        data[0, 0, 2]), timeout=5000)
-    assert "Composite   z 3 of 3" in window.image_view.caption.text()
+    assert "Composite   z 2 of 3" in window.image_view.caption.text()
     # back to the first channel alone
     key_on(bar.channel_combo, KEY.Key_Home)
     qtbot.waitUntil(lambda: not getattr(window.current_frame(), "is_composite", False),

@@ -24,6 +24,21 @@ from flimage_app.gui.events import Event
 DEFAULT_COLOURS = ("#ff0000", "#00ff00", "#0000ff", "#808080", "#00ffff", "#ff00ff",
                    "#ffff00")
 
+#: Colours of channels whose file names none but whose name says the dye: colour → dyes
+#: (lower case, letters and digits only, "fluor" left out) found in the name.  A
+#: biologist reads "GFP" in red as a mistake; the emission colour is what figures use.
+DYE_COLOURS = {
+    "#00ff00": ("gfp", "egfp", "fitc", "alexa488", "af488", "mneongreen", "fluo4", "calcein",
+                "gcamp", "green"),
+    "#ffff00": ("yfp", "eyfp", "venus", "citrine", "yellow"),
+    "#ff0000": ("mcherry", "rfp", "tdtomato", "dsred", "tritc", "cy3", "alexa555",
+                "alexa568", "alexa594", "af555", "af568", "af594", "mscarlet", "texasred",
+                "red"),
+    "#ff00ff": ("cy5", "alexa647", "af647", "farred", "mkate", "irfp"),
+    "#00ffff": ("cfp", "ecfp", "cerulean", "turquoise", "cyan"),
+    "#0000ff": ("dapi", "hoechst", "bfp", "ebfp", "blue"),
+}
+
 #: The channel choice that shows every channel at once.
 COMPOSITE = "composite"
 
@@ -43,16 +58,29 @@ def parse_colour(colour: str | None) -> tuple[int, int, int] | None:
         return None
 
 
-def channel_colours(colours: Sequence[str | None]) -> list[str]:
-    """One ``"#rrggbb"`` per channel: the file's colour, else Fiji's default for its place.
+def dye_colour(name: str) -> str | None:
+    """The emission colour a channel's name says ("EGFP" → green), or None."""
+    # "Alexa Fluor 488", "Alexa-488" and "AF488" name the same dye
+    words = "".join(char for char in name.lower() if char.isalnum()).replace("fluor", "")
+    for colour, dyes in DYE_COLOURS.items():
+        if any(dye in words for dye in dyes):
+            return colour
+    return None
 
-    A black channel would be invisible in the composite, so it gets the default too.
+
+def channel_colours(colours: Sequence[str | None],
+                    names: Sequence[str] | None = None) -> list[str]:
+    """One ``"#rrggbb"`` per channel: the file's colour, else the one its dye's name says
+    (:data:`DYE_COLOURS`), else Fiji's default for its place (red, green, blue, …).
+
+    A black channel would be invisible in the composite, so it gets a default too.
     """
     chosen = []
     for number, colour in enumerate(colours):
         rgb = parse_colour(colour)
         if rgb is None or rgb == (0, 0, 0):
-            chosen.append(DEFAULT_COLOURS[number % len(DEFAULT_COLOURS)])
+            by_dye = dye_colour(names[number]) if names is not None else None
+            chosen.append(by_dye or DEFAULT_COLOURS[number % len(DEFAULT_COLOURS)])
         else:
             chosen.append("#{:02x}{:02x}{:02x}".format(*rgb))
     return chosen
@@ -124,7 +152,7 @@ class ChannelView:
         if int(planes) < 1:
             raise ValueError(f"A stack has at least one plane, not {planes}")
         self.names = [str(name) for name in names]
-        self.colours = channel_colours(colours)
+        self.colours = channel_colours(colours, self.names)
         self.planes = int(planes)
         self.z_step = z_step
         #: the channel whose frames the panels work on (also in composite mode)
@@ -213,10 +241,14 @@ class ChannelView:
         return [channel for channel, active in enumerate(self.active) if active]
 
     def describe(self) -> str:
-        """What is on display, for the image caption ("GFP", "Composite", "z 2 of 3")."""
+        """What is on display, for the image caption ("GFP", "Composite   z 1 of 3").
+
+        Planes are counted from 0, as frames are ("frame 5 of 20") and as the
+        command line's ``--plane N`` and the frames' identifiers count them.
+        """
         parts = ["Composite" if self.composite else self.names[self.channel]]
         if self.planes > 1:
-            where = f"z {self.plane + 1} of {self.planes}"
+            where = f"z {self.plane} of {self.planes}"
             if self.z_step:
                 where += f" ({self.plane * self.z_step * 1e6:.3g} µm)"
             parts.append(where)
@@ -230,5 +262,5 @@ class ChannelView:
         return int(channel)
 
 
-__all__ = ["COMPOSITE", "DEFAULT_COLOURS", "ChannelView", "channel_colours", "composite_rgb",
-           "parse_colour"]
+__all__ = ["COMPOSITE", "DEFAULT_COLOURS", "DYE_COLOURS", "ChannelView", "channel_colours",
+           "composite_rgb", "dye_colour", "parse_colour"]

@@ -212,12 +212,6 @@ class HyperstackDocument(Document):
         self._provenance = self._leaf_provenance.get(key, False)
         self.leaf_changed.emit()
 
-    def leaf_name(self, leaf: Leaf | None = None) -> str:
-        """ "GFP" or "GFP, z 2" for a leaf (default: the current one)."""
-        channel, plane = leaf if leaf is not None else self.leaf
-        name = self.view.names[channel]
-        return f"{name}, z {plane + 1}" if self.n_planes > 1 else name
-
     # ------------------------------------------------------------------ unsaved work
     def all_panel_states(self) -> list[Any]:
         return [state for _leaf, _key, state in self.panel_state.every_state()]

@@ -40,7 +40,7 @@ def result_lines(results: dict, names: list[str], planes: int) -> list[str]:
         channel, plane = (key, None) if isinstance(key, int) else key
         where = names[channel] if 0 <= channel < len(names) else f"channel {channel}"
         if plane is not None and planes > 1:
-            where += f", z {plane + 1}"
+            where += f", z {plane}"
         lines.append(f"{where}: {summary_text(result).removeprefix('Fit: ')}")
     return lines
 
@@ -80,6 +80,7 @@ class AllChannelsBox(QtWidgets.QGroupBox):
         layout.addLayout(row)
         layout.addWidget(self.correct_button)
         layout.addWidget(self.results_label)
+        self.results_label.setVisible(False)  # until a run has something to say
         self.correct_button.clicked.connect(self.run)
         self.set_document(None)
 
@@ -150,6 +151,7 @@ class AllChannelsBox(QtWidgets.QGroupBox):
 
         self.results = None
         self.results_label.setText("")
+        self.results_label.setVisible(False)
         self.task = self.main_window.run_task(
             "Correcting bleaching of all channels", work,
             lambda results: self._corrected(document, target, stem, names, results))
@@ -162,6 +164,7 @@ class AllChannelsBox(QtWidgets.QGroupBox):
     def _failed(self, target: Path, message: str) -> None:
         remove_scratch_file(target)
         self.results_label.setText(f"Not corrected: {message}")
+        self.results_label.setVisible(True)
 
     def _corrected(self, document, target: Path, stem: str, names: list[str],
                    results: dict) -> None:
@@ -171,6 +174,7 @@ class AllChannelsBox(QtWidgets.QGroupBox):
         self.results = results
         lines = result_lines(results, names, document.n_planes)
         self.results_label.setText("\n".join(lines))
+        self.results_label.setVisible(True)
         try:
             hyperstack = open_hyperstack(target)
             try:

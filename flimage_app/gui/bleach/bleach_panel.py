@@ -285,9 +285,10 @@ class BleachPanel(QtWidgets.QWidget):
         layout.addWidget(self.fit_progress)
         layout.addWidget(self.splitter, 1)
         layout.addLayout(buttons)
-        # a multi-channel / Z series: every channel at once (hidden for other series)
+        # a multi-channel / Z series: every channel at once (hidden for other series),
+        # right under the settings it uses, where it is seen without scrolling
         self.all_channels = AllChannelsBox(self)
-        layout.addWidget(self.all_channels)
+        layout.insertWidget(layout.indexOf(self.settings_box) + 1, self.all_channels)
 
     def _connect(self) -> None:
         for combo, key in ((self.method_combo, "method"),
@@ -653,7 +654,19 @@ class BleachPanel(QtWidgets.QWidget):
         self.report_text.setPlainText(report)
 
     def _summary(self, result) -> str:
-        return summary_text(result, recorded=self.showing_provenance)
+        text = summary_text(result, recorded=self.showing_provenance)
+        view = getattr(self.document, "view", None)
+        if view is not None:  # of a multi-channel series: the fit of the channel on display
+            text = f"{self.channel_label()} — {text}"
+        return text
+
+    def channel_label(self) -> str:
+        """ "GFP" or "GFP, z 1" of a multi-channel / Z series in front ("" otherwise)."""
+        view = getattr(self.document, "view", None)
+        if view is None:
+            return ""
+        label = view.names[view.channel]
+        return f"{label}, z {view.plane}" if view.planes > 1 else label
 
     def report_as_text(self) -> str:
         """The fit report shown in the panel (also what "Copy report" copies)."""
@@ -666,9 +679,10 @@ class BleachPanel(QtWidgets.QWidget):
     def report_context(self, result) -> list[tuple[str, str]]:
         """The facts around the report of `result` (series, source, measurement, frames)."""
         provenance = self.state.provenance if self.showing_provenance else None
-        return report_context(result, self.outcome.settings,
-                              self.document.name if self.document is not None else "?",
-                              provenance)
+        name = self.document.name if self.document is not None else "?"
+        if self.channel_label():
+            name += f" (channel {self.channel_label()})"
+        return report_context(result, self.outcome.settings, name, provenance)
 
     def copy_report(self) -> None:
         """Copy the fit report to the clipboard."""

@@ -18,6 +18,8 @@ from flimage_app.gui.channels import COMPOSITE, ChannelView
 
 #: Side of a channel's colour swatch (px).
 SWATCH_SIZE = 12
+#: The Z slider is never narrower than this; Z moves to a row of its own instead (px).
+Z_SLIDER_MIN_WIDTH = 80
 
 
 def swatch_icon(colour: str, size: int = SWATCH_SIZE) -> QtGui.QIcon:
@@ -59,6 +61,9 @@ class ChannelBar(QtWidgets.QWidget):
                                       "channels in their colours (each with its own levels)")
         self.channel_combo.setSizeAdjustPolicy(
             QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToContents)
+        # the channel's name is what the user reads: never cut to "Comp"
+        self.channel_combo.setSizePolicy(QtWidgets.QSizePolicy.Policy.Fixed,
+                                         QtWidgets.QSizePolicy.Policy.Fixed)
         self.channel_label = QtWidgets.QLabel("&Channel:")
         self.channel_label.setBuddy(self.channel_combo)
         self.active_box = QtWidgets.QWidget()
@@ -67,31 +72,39 @@ class ChannelBar(QtWidgets.QWidget):
         self.active_layout.setSpacing(6)
         self.active_checks: list[QtWidgets.QCheckBox] = []
 
-        self.z_label = QtWidgets.QLabel("&Z plane:")
+        self.z_label = QtWidgets.QLabel("&Z:")
         self.z_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
         self.z_slider.setToolTip("Z plane on display")
-        self.z_slider.setMinimumWidth(80)
+        self.z_slider.setMinimumWidth(Z_SLIDER_MIN_WIDTH)
         self.z_slider.setPageStep(1)
         self.z_spin = QtWidgets.QSpinBox()
-        self.z_spin.setToolTip("Z plane on display (1 = the first plane)")
+        self.z_spin.setToolTip("Z plane on display, counted from 0 as frames are "
+                               "(as --plane N of the command line)")
         self.z_label.setBuddy(self.z_spin)
         self.z_count = QtWidgets.QLabel("")
 
-        layout = QtWidgets.QHBoxLayout(self)
-        layout.setContentsMargins(4, 0, 4, 0)
-        layout.setSpacing(6)
-        layout.addWidget(self.channel_label)
-        layout.addWidget(self.channel_combo)
-        layout.addWidget(self.active_box)
-        layout.addStretch(1)
-        layout.addWidget(self.z_label)
-        layout.addWidget(self.z_slider, 1)
-        layout.addWidget(self.z_spin)
-        layout.addWidget(self.z_count)
+        # one row: channel choice and ticks, then Z; a narrow centre puts Z on a row
+        # of its own (see resizeEvent) instead of squeezing the channel names
+        self._rows = QtWidgets.QVBoxLayout(self)
+        self._rows.setContentsMargins(4, 0, 4, 0)
+        self._rows.setSpacing(2)
+        self._rows.setSizeConstraint(QtWidgets.QLayout.SizeConstraint.SetNoConstraint)
+        self.channel_row = QtWidgets.QHBoxLayout()
+        self.z_row = QtWidgets.QHBoxLayout()
+        for row in (self.channel_row, self.z_row):
+            row.setSpacing(6)
+            self._rows.addLayout(row)
+        self.channel_row.addWidget(self.channel_label)
+        self.channel_row.addWidget(self.channel_combo)
+        self.channel_row.addWidget(self.active_box)
+        self.channel_row.addStretch(1)
+        self._z_widgets = (self.z_label, self.z_slider, self.z_spin, self.z_count)
+        self._z_on_own_row: bool | None = None
+        self._arrange(z_on_own_row=False)
 
         self.channel_combo.currentIndexChanged.connect(self._on_channel_chosen)
         self.z_slider.valueChanged.connect(self._on_plane_chosen)
-        self.z_spin.valueChanged.connect(lambda value: self._on_plane_chosen(value - 1))
+        self.z_spin.valueChanged.connect(self._on_plane_chosen)
         self.set_view(None)
 
     # ------------------------------------------------------------------ the view
@@ -130,10 +143,11 @@ class ChannelBar(QtWidgets.QWidget):
             for widget in (self.z_label, self.z_slider, self.z_spin, self.z_count):
                 widget.setVisible(view.planes > 1)
             self.z_slider.setRange(0, view.planes - 1)
-            self.z_spin.setRange(1, view.planes)
+            self.z_spin.setRange(0, view.planes - 1)
             self.z_count.setText(f"of {view.planes}")
         finally:
             self._updating = False
+        self._update_arrangement()
         self._unwatch = view.changed.connect(lambda _what: self._show())
         self._show()
 
@@ -146,14 +160,49 @@ class ChannelBar(QtWidgets.QWidget):
         try:
             self.channel_combo.setCurrentIndex(self.channel_combo.findData(view.choice))
             self.active_box.setVisible(view.composite)
+            self._update_arrangement()
             for number, check in enumerate(self.active_checks):
                 check.setChecked(view.active[number])
                 # the last channel of the composite cannot be left out
                 check.setEnabled(not (view.active[number] and sum(view.active) == 1))
             self.z_slider.setValue(view.plane)
-            self.z_spin.setValue(view.plane + 1)
+            self.z_spin.setValue(view.plane)
         finally:
             self._updating = False
+
+    # ------------------------------------------------------------------ layout
+    @property
+    def z_on_own_row(self) -> bool:
+        """True while the Z plane choice has a row of its own (the centre is narrow)."""
+        return bool(self._z_on_own_row)
+
+    def _arrange(self, z_on_own_row: bool) -> None:
+        if z_on_own_row == self._z_on_own_row:
+            return
+        self._z_on_own_row = z_on_own_row
+        for widget in self._z_widgets:
+            (self.z_row if not z_on_own_row else self.channel_row).removeWidget(widget)
+        row = self.z_row if z_on_own_row else self.channel_row
+        for widget in self._z_widgets:
+            row.addWidget(widget, 1 if widget is self.z_slider else 0)
+        self.updateGeometry()
+
+    def one_row_width(self) -> int:
+        """The least width at which channel choice, ticks and Z fit one row."""
+        widgets = [self.channel_label, self.channel_combo, self.active_box, *self._z_widgets]
+        shown = [widget for widget in widgets if not widget.isHidden()]
+        hints = [Z_SLIDER_MIN_WIDTH if widget is self.z_slider else widget.sizeHint().width()
+                 for widget in shown]
+        margins = self._rows.contentsMargins()
+        return (sum(hints) + self.channel_row.spacing() * max(len(shown) - 1, 0)
+                + margins.left() + margins.right())
+
+    def _update_arrangement(self) -> None:
+        self._arrange(z_on_own_row=self.width() < self.one_row_width())
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._update_arrangement()
 
     # ------------------------------------------------------------------ user input
     def _on_channel_chosen(self, row: int) -> None:
