@@ -361,3 +361,121 @@ def test_a_hyperstack_file_is_not_written_by_the_app(qtbot, window, ome_tiff, tm
     assert path.read_bytes() == before
     with h5py.File(document.temporary_path, "r") as h5:
         assert "channel_1" in h5
+
+
+# ---------------------------------------------------------------------- correcting, exporting
+@pytest.fixture
+def panels_window(qtbot, settings_file, errors):
+    """A main window with the Bleach panel, closed (tasks waited for) after the test."""
+    from flimage_app.gui.main_window import MainWindow
+
+    main_window = MainWindow(load_optional_panels=True)
+
+    def before_close(widget):
+        for name in widget.panel_names():
+            qtbot.waitUntil(lambda n=name: not getattr(widget.panel(n), "busy", False),
+                            timeout=30_000)
+        widget.shutdown()
+
+    qtbot.addWidget(main_window, before_close_func=before_close)
+    yield main_window
+    main_window.shutdown()
+
+
+def correct_all(qtbot, window, z_mode, errors):
+    box = window.panel("bleach").all_channels
+    window.panel("bleach").border_spin.setValue(4)
+    box.set_z_mode(z_mode)
+    count = len(window.documents)
+    assert box.run() is not None
+    qtbot.waitUntil(lambda: len(window.documents) == count + 1 or bool(errors),
+                    timeout=60_000)
+    assert not errors
+    qtbot.waitUntil(lambda: not window._tasks, timeout=10_000)
+    return box, window.documents[-1]
+
+
+def test_correct_all_channels_per_plane_fits_every_plane(qtbot, panels_window, tmp_path,
+                                                         errors):
+    path = tmp_path / "cells.ome.tif"
+    write_ome_tiff(path, acquisition(frames=16, planes=3, shape=(48, 64)))
+    document = open_and_wait(qtbot, panels_window, path)
+    box, corrected = correct_all(qtbot, panels_window, "plane", errors)
+    assert set(box.results) == {(c, z) for c in range(2) for z in range(3)}
+    lines = box.results_label.text().splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        f"{name}, z {plane}" for name in NAMES for plane in range(3)]
+    assert corrected.view.names == document.view.names and corrected.n_planes == 3
+    assert corrected.unsaved_work()[0].startswith(
+        "the bleach correction of cells.ome.tif (2 channels × 3 planes")
+    # each leaf of the result records its own fit
+    bleach = panels_window.panel("bleach")
+    corrected.view.choose(1)
+    corrected.view.set_plane(2)
+    qtbot.waitUntil(lambda: bleach.outcome is not None and bleach.showing_provenance,
+                    timeout=20_000)
+    recorded = bleach.current_result()
+    np.testing.assert_allclose(recorded.correction, box.results[(1, 2)].correction)
+    assert bleach.status_label.text().startswith("mCherry, z 2 — Recorded correction")
+
+
+def test_correct_all_channels_refuses_unsaved_metadata_edits(qtbot, panels_window, ome_tiff,
+                                                             errors):
+    path, _data = ome_tiff
+    document = open_and_wait(qtbot, panels_window, path)
+    document.set_interval(3.0)
+    assert panels_window.panel("bleach").all_channels.run() is None
+    assert errors and "unsaved metadata edits" in errors[-1][1]
+    assert len(panels_window.documents) == 1
+
+
+def test_the_hyperstack_export_counts_what_the_input_type_clips(qtbot, panels_window, tmp_path,
+                                                                monkeypatch, errors):
+    import tifffile
+
+    data = acquisition(frames=16, planes=1, shape=(48, 64))
+    data = (data.astype(float) * 30).clip(0, 65535).astype(np.uint16)  # bright
+    path = tmp_path / "bright.ome.tif"
+    write_ome_tiff(path, data)
+    open_and_wait(qtbot, panels_window, path)
+    _box, corrected = correct_all(qtbot, panels_window, "time point", errors)
+    exporter = panels_window.exporter
+    answers = []
+
+    def save_dialog(_parent, _title, _proposal, filters, **_kwargs):
+        target, wanted = answers.pop(0)
+        return str(target), next(choice for choice in filters.split(";;") if wanted in choice)
+
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", save_dialog)
+
+    def export(target, wanted) -> str:
+        answers.append((target, wanted))
+        exporter.last_message = ""
+        exporter.export_tiff()
+        qtbot.waitUntil(lambda: not panels_window._tasks and bool(exporter.last_message),
+                        timeout=30_000)
+        return exporter.last_message
+
+    floats = tmp_path / "bright32.tif"
+    assert export(floats, "32-bit float") == f"Exported {floats} (float32, 2 channels)"
+    with tifffile.TiffFile(floats) as tif:
+        assert tif.series[0].axes == "TCYX" and tif.series[0].dtype == np.float32
+        values = np.floor(tif.asarray().astype(np.float64) + 0.5)  # (T, C, Y, X)
+    low = [int((values[:, c] < 0).sum()) for c in range(2)]
+    high = [int((values[:, c] > 65535).sum()) for c in range(2)]
+    assert sum(low) + sum(high) > 0  # the correction does leave uint16's range here
+
+    integers = tmp_path / "bright16.tif"
+    message = export(integers, "uint16")
+    assert message.startswith(f"Exported {integers} (uint16, 2 channels); "
+                              f"{sum(low) + sum(high):,} pixels were clipped to the range "
+                              "of uint16 (")
+    for name, below, above in zip(NAMES, low, high, strict=True):
+        counts = ", ".join(text for text in (f"{below:,} below 0" if below else "",
+                                             f"{above:,} above 65535" if above else "")
+                           if text)
+        assert f"{name}: {counts}" in message
+    with tifffile.TiffFile(integers) as tif:
+        assert tif.series[0].dtype == np.uint16
+        np.testing.assert_array_equal(tif.asarray(), values.clip(0, 65535).astype(np.uint16))
+    assert corrected is panels_window.current_document()
