@@ -20,6 +20,7 @@ from flimage_app import __version__, cli
 from flimage_app.cli import command as cli_main
 from flimage_app.cli import console as cli_console
 from flimage_app.model import FLImage, FLSeries
+from flimage_app.model.hyperstack import is_hyperstack
 from flimage_app.model.tiffio import MissingCalibrationWarning
 
 
@@ -106,7 +107,9 @@ def test_info_of_stacks_reads_metadata_only(tmp_path, imagej_stack):
                      metadata={"axes": "TCYX"})
     done = run("info", hyper)
     assert done.returncode == 0, done.stderr
-    assert "do not map to one time series" in done.stdout and "--channel" in done.stdout
+    # channels import whole now (issue 14); --channel still picks one
+    assert "Channel 1 (no colour), Channel 2 (no colour)" in done.stdout
+    assert "imports whole" in done.stdout and "--channel" in done.stdout
 
 
 def test_errors_are_one_line_and_debug_shows_the_traceback(tmp_path):
@@ -166,9 +169,13 @@ def test_import_errors(tmp_path):
     hyper = tmp_path / "hyper.tif"
     tifffile.imwrite(hyper, np.zeros((3, 2, 8, 9), np.uint8), imagej=True,
                      metadata={"axes": "TCYX"})
-    assert_one_error_line(run("import", hyper, "-o", tmp_path / "o.h5"), "T=3, C=2",
+    rgb = tmp_path / "rgb.tif"
+    tifffile.imwrite(rgb, np.zeros((3, 8, 9, 3), np.uint8), photometric="rgb")
+    assert_one_error_line(run("import", rgb, "-o", tmp_path / "o.h5"), "colour samples",
                           "--channel")
     assert run("import", hyper, "-o", tmp_path / "o.h5", "--channel", "1", "-q").returncode == 0
+    assert run("import", hyper, "-o", tmp_path / "whole.h5", "-q").returncode == 0
+    assert is_hyperstack(tmp_path / "whole.h5")
     done = run("import", hyper, "-o", tmp_path / "p.h5", "--pixel-size", "0.2")
     assert done.returncode == 2 and "unit is metres" in done.stderr
     assert run("import", hyper, "-o", tmp_path / "p.tif").returncode == 2

@@ -7,6 +7,7 @@ are checked after conversion to SI.
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -415,7 +416,8 @@ def make_series(times=(0.0, 1.5, 4.0, 4.5), pixel_size: float | None = 1.3e-7,
 def test_export_tiff_is_an_imagej_stack_with_calibration(tmp_path):
     series = make_series()
     target = tmp_path / "out.tif"
-    assert export_tiff(series, target) == target
+    report = export_tiff(series, target)
+    assert Path(report) == target and report.total_clipped == 0
     with tifffile.TiffFile(target) as tif:
         assert tif.is_imagej
         meta = tif.imagej_metadata

@@ -22,6 +22,7 @@ Options that cannot go together are refused before any file is read.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import warnings
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ from .console import (
     check_outputs,
     non_negative_int,
     open_input,
+    open_whole,
     overwrite_argument,
     require_suffix,
     stack_arguments,
@@ -58,6 +60,8 @@ HISTOGRAM_REFERENCES: tuple[str, ...] = ("first", "previous")
 #: background noise adds a constant to that sum, so its corrected frames still fade
 #: (see the README, "Command line")
 DEFAULT_METHOD = "exp"
+#: --z-mode choices → flimage_app.model.hyperstack_bleach.Z_MODES
+Z_MODES: dict[str, str] = {"time-point": "time point", "plane": "plane"}
 #: pixel types of --tif (flimage_app.model.stackstream.INTEGER_TYPES, "input", float32)
 TIF_TYPES: tuple[str, ...] = ("float32", "input", "uint8", "uint16", "int16")
 DEFAULT_BORDER_PX = 20
@@ -169,6 +173,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                            "every corrected file); no other correction option may be given")
 
     stack_arguments(parser)
+    planes = parser.add_argument_group("channels and Z planes (hyperstacks, microscope files)")
+    planes.add_argument("--z-mode", choices=Z_MODES, default="time-point",
+                        help="time-point: one factor per time point from the mean of all its "
+                             "Z planes, as Fiji's Bleach Correction (default); plane: every "
+                             "plane its own fit.  Every channel is corrected on its own")
 
     outputs = parser.add_argument_group("more outputs")
     outputs.add_argument("--csv", type=Path, metavar="CURVE.csv",
@@ -177,7 +186,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     outputs.add_argument("--tif", type=Path, metavar="OUT.tif",
                          help="write the corrected series as an ImageJ TIFF stack, frame by "
                               "frame as it is corrected (with or without -o)")
-    outputs.add_argument("--tif-type", choices=TIF_TYPES,
+    outputs.add_argument("--tif-type", "--dtype", choices=TIF_TYPES, dest="tif_type",
                          help="pixel type of --tif: float32 (default); input: the input "
                               "stack's 8- or 16-bit type, as Fiji writes it (values rounded, "
                               "clipped to the type's range, the clipped pixels counted); or "
@@ -503,18 +512,32 @@ def run(args: argparse.Namespace, console: Console) -> int:
         like = (record, options, ignored)
     setup = correction_setup(args, options) if like is None else None
     progress = console.progress("bleach")
+    from ..model.loader import holds_planes
+
+    if holds_planes(args.input, **layout):
+        return _run_hyperstack(args, console, layout, like, setup, progress)
     # every output appears only when all are complete: bleach, CSV and TIFF renamed together
     with output_group():
         if args.tif is not None:
             from ..model.stackstream import correct_stack
+            from ..model.tiffio import is_stack_file
 
-            options, masks = _options_and_masks(like, setup, args, console,
-                                                _frame_shape(args.input, layout))
-            result = correct_stack(args.input, args.tif, h5=args.output,
-                                   tif_type=args.tif_type or "float32",
-                                   overwrite=args.overwrite, stack_options=layout,
-                                   **options, **masks, progress=progress,
-                                   cancel=console.cancel)
+            with contextlib.ExitStack() as opened:
+                source = args.input
+                if not is_stack_file(source):
+                    # an HDF5 leaf or a microscope file: its series, not the path
+                    source = opened.enter_context(open_input(args.input, console.cancel,
+                                                             **layout))
+                shape = (tuple(source.frame_shape) if not isinstance(source, Path)
+                         else _frame_shape(args.input, layout))
+                options, masks = _options_and_masks(like, setup, args, console, shape)
+                tif_type = args.tif_type or "float32"
+                if tif_type == "input" and not isinstance(source, Path):
+                    tif_type = _recorded_type(args.input, layout) or "input"
+                result = correct_stack(source, args.tif, h5=args.output, tif_type=tif_type,
+                                       overwrite=args.overwrite, stack_options=layout,
+                                       **options, **masks, progress=progress,
+                                       cancel=console.cancel)
         else:
             with open_input(args.input, console.cancel, **layout) as series:
                 options, masks = _options_and_masks(like, setup, args, console,
@@ -536,6 +559,63 @@ def run(args: argparse.Namespace, console: Console) -> int:
         if path is not None:
             console.note(f"wrote {path}")
     return 0
+
+
+def _run_hyperstack(args: argparse.Namespace, console: Console, layout: dict[str, Any],
+                    like, setup: CorrectionSetup | None, progress) -> int:
+    """Correct every channel (and plane) of a hyperstack; -o and / or --tif."""
+    import tempfile
+
+    from ..model.h5io import output_group, readable_path
+    from ..model.hyperstack import open_hyperstack
+    from ..model.hyperstack_bleach import correct_hyperstack
+    from ..model.hyperstack_export import export_hyperstack_tiff
+
+    if args.csv is not None:
+        raise UsageError(f"--csv writes the curve of one series; {args.input.name} has several "
+                         "channels or planes (their curves and fits are in the output's "
+                         "records; or choose one with --channel / --plane)")
+    z_mode = Z_MODES[args.z_mode]
+    report = None
+    # the folder outlives the output group, which renames the outputs when it ends
+    with tempfile.TemporaryDirectory(prefix="flimage-app-bleach-") as folder, output_group():
+        with open_whole(args.input, console.cancel, progress, **layout) as stack:
+            options, masks = _options_and_masks(like, setup, args, console,
+                                                tuple(stack.frame_shape))
+            corrected = args.output if args.output is not None else Path(folder) / "out.h5"
+            results = correct_hyperstack(stack, corrected, z_mode=z_mode, progress=progress,
+                                         cancel=console.cancel, overwrite=args.overwrite,
+                                         **options, **masks)
+            names = stack.channel_names
+        console.check_interrupt()
+        if args.tif is not None:
+            with open_hyperstack(readable_path(corrected)) as written:
+                report = export_hyperstack_tiff(written, args.tif,
+                                                dtype=args.tif_type or "float32",
+                                                overwrite=args.overwrite, progress=progress,
+                                                cancel=console.cancel)
+        console.check_interrupt()
+    for key, result in results.items():
+        channel, plane = key if isinstance(key, tuple) else (key, None)
+        heading = names[channel] + (f", plane {plane}" if plane is not None else "")
+        print(f"== {heading} ({args.z_mode}) ==")
+        if result.report is not None:
+            print(result.report.as_text())
+    if report is not None and report.message():
+        console.note(report.message())
+    for path in (args.output, args.tif):
+        if path is not None:
+            console.note(f"wrote {path}")
+    return 0
+
+
+def _recorded_type(path: Path, layout: dict[str, Any]) -> str | None:
+    """The 8- or 16-bit type the input was recorded in (a microscope file, a hyperstack)."""
+    from ..model.loader import recorded_dtype
+    from ..model.stackstream import INTEGER_TYPES
+
+    dtype = recorded_dtype(path, **layout)
+    return dtype if dtype in INTEGER_TYPES else None
 
 
 def _frame_shape(path: Path, layout: dict[str, Any]) -> tuple[int, int]:

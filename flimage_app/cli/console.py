@@ -266,7 +266,9 @@ def pixel_size_metres(text: str) -> float:
 
 #: the options of :func:`stack_arguments` (argparse destination → option)
 STACK_OPTIONS: dict[str, str] = {"pixel_size": "--pixel-size", "interval": "--interval",
-                                 "channel": "--channel", "plane": "--plane"}
+                                 "channel": "--channel", "plane": "--plane", "scene": "--scene"}
+#: the stack options an HDF5 file takes: which leaf of a hyperstack file
+LEAF_OPTIONS: tuple[str, ...] = ("channel", "plane")
 
 
 def stack_arguments(parser: argparse.ArgumentParser, *, overrides: str = "the file's") -> None:
@@ -285,6 +287,9 @@ def stack_arguments(parser: argparse.ArgumentParser, *, overrides: str = "the fi
                        help="channel (or colour sample) to read, counted from 0")
     group.add_argument("--plane", type=non_negative_int, metavar="N",
                        help="Z plane to read, counted from 0")
+    group.add_argument("--scene", type=non_negative_int, metavar="N",
+                       help="scene (position, series) of a CZI / ND2 / LIF / OME-Zarr file, "
+                            "counted from 0 (default 0)")
 
 
 def stack_options(args: argparse.Namespace, path: Path) -> dict[str, Any]:
@@ -296,13 +301,21 @@ def stack_options(args: argparse.Namespace, path: Path) -> dict[str, Any]:
         A stack option given for an HDF5 input, whose frames carry their own metadata.
     """
     from ..model.tiffio import is_stack_file
+    from ..model.vendor import is_vendor_path
 
     given = {name: getattr(args, name) for name in STACK_OPTIONS
              if getattr(args, name, None) is not None}
-    if given and not is_stack_file(path):
-        options = ", ".join(STACK_OPTIONS[name] for name in given)
-        raise UsageError(f"{options} read TIFF / .npy stacks; {path.name} is not one (an "
-                         "HDF5 file's frames carry their own times and pixel size)")
+    if is_vendor_path(path):
+        return given
+    if "scene" in given:
+        raise UsageError(f"--scene chooses a scene of a CZI / ND2 / LIF / OME-Zarr file; "
+                         f"{path.name} is not one")
+    unfit = [name for name in given if name not in LEAF_OPTIONS]
+    if unfit and not is_stack_file(path):
+        options = ", ".join(STACK_OPTIONS[name] for name in unfit)
+        raise UsageError(f"{options} read TIFF / .npy stacks and microscope files; "
+                         f"{path.name} is not one (an HDF5 file's frames carry their own "
+                         "times and pixel size)")
     return given
 
 
@@ -364,14 +377,46 @@ def open_input(path: Path, cancel: Callable[[], bool] | None = None,
     """
     from ..model.loader import open_series
     from ..model.tiffio import is_stack_file
+    from ..model.vendor import is_vendor_path
 
-    if cancel is not None and is_stack_file(path):
+    if cancel is not None and (is_stack_file(path) or is_vendor_path(path)):
         import_options["cancel"] = cancel
     series = open_series(path, **import_options)
     try:
         yield series
     finally:
         series.close()
+
+
+@contextlib.contextmanager
+def open_whole(path: Path, cancel: Callable[[], bool] | None = None,
+               progress: Callable[[int, int], None] | None = None,
+               **import_options: Any) -> Iterator[Any]:
+    """Every channel and plane of the input: a Hyperstack, or an FLSeries; closed afterwards.
+
+    With ``--channel`` / ``--plane`` given, the one series they choose
+    (:func:`open_input`).  A TIFF hyperstack or a microscope file is
+    imported into a temporary file first (`progress`, `cancel`).
+    """
+    from ..model.loader import open_any
+
+    if import_options.get("channel") is not None or import_options.get("plane") is not None:
+        with open_input(path, cancel, **import_options) as series:
+            yield series
+        return
+    scene = import_options.pop("scene", None) or 0
+    opened = open_any(path, scene, progress=progress, cancel=cancel, **import_options)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def is_hyperstack(opened: Any) -> bool:
+    """Whether what :func:`open_whole` gave is a Hyperstack (several channels or planes)."""
+    from ..model.hyperstack import Hyperstack
+
+    return isinstance(opened, Hyperstack)
 
 
 def require_suffix(path: Path, suffixes: Sequence[str], what: str) -> None:

@@ -313,3 +313,21 @@ def output_group() -> Iterator[_OutputGroup]:
     finally:
         _open_groups().remove(group)
     group.commit()
+
+
+@contextlib.contextmanager
+def outside_output_groups() -> Iterator[None]:
+    """Outputs completed in the block are renamed at once, whatever group is open.
+
+    For scratch files that are not outputs of the task (a microscope file
+    imported into a temporary file to be read): they must be readable at
+    their own name now, and must not wait for, or fail, the task's group.
+    """
+    groups = _open_groups()
+    saved = list(groups)
+    groups.clear()
+    try:
+        yield
+    finally:
+        groups[:] = saved + groups
+

@@ -54,7 +54,14 @@ def check_readable(path: str | os.PathLike) -> Path:
 
 
 def file_kind(path: str | os.PathLike) -> str:
-    """"FLSeries", "FLImage", "hyperstack" or "stack" (TIFF / NumPy); else FileFormatError."""
+    """"FLSeries", "FLImage", "hyperstack", "stack" (TIFF / NumPy) or "vendor"; else
+    FileFormatError.  "vendor": CZI, ND2, LIF or OME-Zarr (:mod:`flimage_app.model.vendor`)."""
+    from .vendor import is_vendor_path
+
+    if is_vendor_path(path):
+        if not Path(path).exists():
+            raise FileFormatError(f"{path}: no such file")
+        return "vendor"
     path = check_readable(path)
     if path.suffix.lower() in STACK_SUFFIXES:
         return "stack"
@@ -89,7 +96,8 @@ def _hdf5_kind(path: Path, h5: h5py.File) -> str:
 
 
 def open_series(path: str | os.PathLike, channel: int | None = None,
-                plane: int | None = None, **import_options: Any) -> FLSeries:
+                plane: int | None = None, scene: int | None = None,
+                **import_options: Any) -> FLSeries:
     """Open `path` read-only as an FLSeries (one leaf of a file with channels / planes).
 
     Parameters
@@ -97,8 +105,10 @@ def open_series(path: str | os.PathLike, channel: int | None = None,
     path : path
         FLSeries, hyperstack or FLImage HDF5 file, TIFF stack or ``.npy`` array.
     channel, plane : int, optional
-        The leaf of a hyperstack file (default channel 0, plane 0); for a
-        TIFF, the channel / Z plane to import.
+        The leaf of a hyperstack or vendor file (default channel 0, plane 0);
+        for a TIFF, the channel / Z plane to import.
+    scene : int, optional
+        The scene of a vendor file (default 0).
     **import_options
         Passed to :func:`flimage_app.model.tiffio.import_stack` for stacks
         (e.g. ``pixel_size``, ``interval``).
@@ -109,6 +119,15 @@ def open_series(path: str | os.PathLike, channel: int | None = None,
         The file is missing, damaged, or of another kind.
     """
     kind = file_kind(path)
+    if scene not in (None, 0) and kind != "vendor":
+        raise FileFormatError(f"{path}: scene={scene} asked for, but only microscope files "
+                              "(CZI, ND2, LIF, OME-Zarr) have scenes")
+    if kind == "vendor":
+        opened = open_any(path, scene or 0, **import_options)
+        if isinstance(opened, FLSeries):
+            _no_leaf_choice(path, channel, plane)
+            return opened
+        return opened.take_series(channel or 0, plane or 0)
     if kind == "stack":
         if channel is not None:
             import_options["channel"] = channel
@@ -168,6 +187,17 @@ def open_any(path: str | os.PathLike, scene: int = 0, *, progress=None, cancel=N
     kind = file_kind(path)
     if kind == "hyperstack":
         return open_hyperstack(path)
+    if kind == "vendor":
+        from .vendor import open_vendor
+
+        with open_vendor(path, scene) as stack:
+            stack = stack.calibrated(pixel_size=import_options.get("pixel_size"),
+                                     interval=import_options.get("interval"))
+            parameters = {key: import_options.get(key) for key in ("pixel_size", "interval")}
+            return open_planes(stack, progress=progress, cancel=cancel, parameters=parameters)
+    if scene not in (None, 0):
+        raise FileFormatError(f"{path}: scene={scene} asked for, but only microscope files "
+                              "(CZI, ND2, LIF, OME-Zarr) have scenes")
     if kind == "stack" and _is_tiff_hyperstack(Path(path), import_options):
         from .tiffio import inspect_planes
 
@@ -178,6 +208,57 @@ def open_any(path: str | os.PathLike, scene: int = 0, *, progress=None, cancel=N
     if kind == "stack" and cancel is not None:
         import_options["cancel"] = cancel
     return open_series(path, **import_options)
+
+
+def holds_planes(path: str | os.PathLike, scene: int = 0, **options: Any) -> bool:
+    """Whether :func:`open_any` gives a Hyperstack for `path` (several channels or planes).
+
+    Reads metadata only.  False when `options` choose one ``channel`` / ``plane``.
+    """
+    if options.get("channel") is not None or options.get("plane") is not None:
+        return False
+    kind = file_kind(path)
+    if kind == "hyperstack":
+        return True
+    if kind == "vendor":
+        from .vendor import open_vendor
+
+        with open_vendor(path, scene) as stack:
+            return stack.sizes["C"] > 1 or stack.sizes["Z"] > 1
+    return kind == "stack" and _is_tiff_hyperstack(Path(path), options)
+
+
+def recorded_dtype(path: str | os.PathLike, **options: Any) -> str | None:
+    """The pixel type the data of `path` were recorded in ("uint16"), or None if unknown.
+
+    A TIFF / ``.npy`` stack's or a microscope file's own type; the source type
+    a hyperstack import recorded; the raw image's type of an HDF5 series if
+    it is stored as integers.  `options`: the stack options (``scene`` of a
+    microscope file, ``channel`` / ``plane`` of a TIFF; others are not needed).
+    """
+    scene = options.get("scene") or 0
+    kind = file_kind(path)
+    if kind == "vendor":
+        from .vendor import open_vendor
+
+        with open_vendor(path, scene) as stack:
+            return stack.dtype.name
+    if kind == "stack":
+        from .tiffio import inspect_stack
+
+        choice = {key: options[key] for key in ("channel", "plane") if options.get(key)
+                  is not None}
+        return inspect_stack(path, **choice).dtype.name
+    if kind == "hyperstack":
+        from .hyperstack import open_hyperstack
+
+        with open_hyperstack(path) as stack:
+            return stack.source_dtype
+    with open_series(path) as series:
+        if len(series) == 0:
+            return None
+        raw = validate.member_path(series.frame_group(0), "fluorescence/raw")
+        return raw.dtype.name if raw is not None and raw.dtype.kind in "ui" else None
 
 
 def _is_tiff_hyperstack(path: Path, import_options: dict[str, Any]) -> bool:
@@ -196,13 +277,16 @@ def open_planes(stack, *, progress=None, cancel=None, parameters: dict | None = 
     The file is unlinked at once (the open handle keeps it readable), so
     nothing is left behind however the program ends.
     """
+    from .h5io import outside_output_groups
     from .hyperstack import open_hyperstack
     from .hyperstack_import import import_planes
 
     folder = Path(tempfile.mkdtemp(prefix="flimage-app-import-"))
     target = folder / f"{stack.path.stem or 'stack'}.h5"
     try:
-        import_planes(stack, target, progress=progress, cancel=cancel, parameters=parameters)
+        with outside_output_groups():  # a scratch file, not an output of the task
+            import_planes(stack, target, progress=progress, cancel=cancel,
+                          parameters=parameters)
         if stack.sizes["C"] == 1 and stack.sizes["Z"] == 1:
             opened = FLSeries(h5file=target, h5mode="r")
         else:
@@ -258,7 +342,7 @@ def _check_frame(path, fli: FLImage) -> None:
     fli.bg_keys  # noqa: B018 - the background group is checked on access
 
 
-def describe(path: str | os.PathLike) -> dict[str, Any]:
+def describe(path: str | os.PathLike, scene: int = 0) -> dict[str, Any]:
     """Summary of a file for ``flimage-app info`` (reads metadata only, no pixels of HDF5 files).
 
     Keys: path, kind, frames, shape (of the first frame), shapes (all distinct ones), dtype,
@@ -266,6 +350,11 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
     backgrounds (sorted names present in any frame checked), provenance (dict or None).
     """
     kind = file_kind(path)
+    if kind == "vendor":
+        from .vendor import open_vendor
+
+        with open_vendor(path, scene) as stack:
+            return planes_summary(stack)
     layout = _hyperstack_summary(path) if kind == "hyperstack" else {}
     series = open_series(path)
     try:

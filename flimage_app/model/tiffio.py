@@ -577,7 +577,9 @@ def _times_from_labels(info: StackInfo, labels) -> np.ndarray | None:
     times = np.empty(info.n_frames)
     for frame in range(info.n_frames):
         page = _page_index(info, frame)
-        match = TIME_LABEL.match(str(labels[page])) if page < len(labels) else None
+        text = str(labels[page]) if page < len(labels) else ""
+        named = HYPERSTACK_LABEL.match(text)  # "<channel>, t=<time> s" of a hyperstack
+        match = TIME_LABEL.match(named.group("time") if named else text)
         if match is None:
             return None
         try:
