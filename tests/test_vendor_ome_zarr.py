@@ -243,3 +243,18 @@ def test_a_missing_reader_names_the_extra(v2_image, monkeypatch):
         vendor.open_vendor(v2_image)
     assert one_line(error) == ("cells.zarr: reading OME-Zarr files needs the optional reader "
                                "zarr: pip install 'flimage-app[zarr]'")
+
+
+def test_zarr_v3_unknown_codec_and_huge_chunks_are_one_line(tmp_path):
+    folder = write(tmp_path / "v3.zarr", acquisition((2, 1, 1, 8, 8)), ome_format.FormatV05())
+    metadata = folder / "s0" / "zarr.json"
+    edit_json(metadata, lambda doc: doc["codecs"].append({"name": "no-such-codec",
+                                                          "configuration": {}}))
+    with pytest.raises(FileFormatError, match="Unknown codec: 'no-such-codec'") as error:
+        vendor.open_vendor(folder)
+    one_line(error)
+    edit_json(metadata, lambda doc: (doc.update(codecs=doc["codecs"][:-1]),
+                                     doc["chunk_grid"]["configuration"].update(
+                                         chunk_shape=[2, 1, 1, 2**17, 2**17])))
+    with pytest.raises(FileFormatError, match="a chunk of .* values needs"):
+        vendor.open_vendor(folder)

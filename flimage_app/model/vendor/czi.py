@@ -15,9 +15,9 @@ What is read
   ``Positions``: a list of ``Offsets`` (one per time point, seconds) or an
   ``Interval`` ``Increment`` (the frame interval, seconds).
 
-CZI keeps the acquisition's per-plane time stamps in a ``TimeStamps``
-attachment, which pylibCZIrw does not expose; the XML's T positions (which
-ZEN writes from the same acquisition) are used instead.
+Times come first from the ``TimeStamps`` attachment where ZEN records when
+each time point was acquired (read by :mod:`.czi_segments`, since
+pylibCZIrw does not expose attachments), then from the XML's T positions.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from ._common import (
     times_and_source,
     z_step_note,
 )
+from .czi_segments import check_structure, read_time_stamps
 
 KIND = "CZI"
 
@@ -60,6 +61,7 @@ MAX_XML_CHARS = 64 * 2**20
 
 def _reader(path: Path):
     module = import_reader(path, KIND, "pylibCZIrw", "pylibCZIrw.czi")
+    check_structure(path)  # libCZI crashes on some inconsistent directories
     return module.CziReader(str(path))
 
 
@@ -145,7 +147,16 @@ def _channels(root, count: int, notes: list[str]) -> tuple[list[str], list[str |
     return names, colours
 
 
-def _times(root, count: int, notes: list[str]) -> tuple[np.ndarray | None, str]:
+def _times(path: Path, root, count: int, notes: list[str]) -> tuple[np.ndarray | None, str]:
+    """Times of the time points: the TimeStamps attachment, else the XML's T positions."""
+    recorded = read_time_stamps(path, count)
+    if recorded is not None and len(recorded) == count and \
+            (count == 1 or np.all(np.diff(recorded) > 0)):
+        return relative_times(recorded), "plane time stamps"
+    if recorded is not None:
+        notes.append(f"the TimeStamps attachment holds {len(recorded)} stamps for {count} "
+                     "time points; they are not used" if len(recorded) != count else
+                     "the TimeStamps attachment's stamps do not increase; they are not used")
     positions = _find(root, "Metadata/Information/Image/Dimensions/T/Positions")
     stamps = None
     offsets = _text(positions, "List/Offsets")
@@ -207,15 +218,20 @@ def _describe(reader, path: Path, scene: int) -> PlaneStack:
         notes.append(f"{mosaic} mosaic tiles are stitched into one plane by libCZI")
     pixel_size = pixel_size_note(_distance(root, "X"), notes, _distance(root, "Y"))
     z_step = z_step_note(_distance(root, "Z"), sizes["Z"], notes)
-    times, time_source = _times(root, sizes["T"], notes)
+    times, time_source = _times(path, root, sizes["T"], notes)
     channel_names, channel_colours = _channels(root, sizes["C"], notes)
     lock = threading.Lock()  # libCZI's reader object is not shared between threads
     roi = (rectangle.x, rectangle.y, rectangle.w, rectangle.h)
 
     def read_plane(t: int, c: int, z: int) -> np.ndarray:
         with lock:
-            return reader.read(roi=roi, plane={"T": t, "C": c, "Z": z}, scene=libczi_scene,
-                               pixel_type=pixel_type)
+            try:
+                return reader.read(roi=roi, plane={"T": t, "C": c, "Z": z},
+                                   scene=libczi_scene, pixel_type=pixel_type)
+            except MemoryError:  # std::bad_alloc for a plane already checked to fit
+                raise FileFormatError(f"{where}: plane t={t}, c={c}, z={z}: libCZI could "
+                                      "not allocate what a subblock declares (damaged "
+                                      "subblock)") from None
 
     return PlaneStack(
         path=path, kind=KIND, sizes={**sizes, "Y": int(rectangle.h), "X": int(rectangle.w)},
