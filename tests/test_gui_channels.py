@@ -479,3 +479,39 @@ def test_the_hyperstack_export_counts_what_the_input_type_clips(qtbot, panels_wi
         assert tif.series[0].dtype == np.uint16
         np.testing.assert_array_equal(tif.asarray(), values.clip(0, 65535).astype(np.uint16))
     assert corrected is panels_window.current_document()
+
+
+def test_file_open_ome_zarr_folder_picks_a_folder(qtbot, window, tmp_path, monkeypatch):
+    data = acquisition(frames=3, planes=2, shape=(16, 20))
+    write_ome_zarr(tmp_path / "cells.ome.zarr", data)
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getExistingDirectory",
+                        lambda *args, **kwargs: str(tmp_path / "cells.ome.zarr"))
+    window.open_folder_action.trigger()
+    qtbot.waitUntil(lambda: len(window.documents) == 1 and window.current_frame() is not None,
+                    timeout=20_000)
+    assert window.documents[0].view.planes == 2
+    np.testing.assert_array_equal(window.current_frame().raw, data[0, 0, 0])
+
+
+def test_a_channel_that_cannot_be_read_says_so_in_the_composite(qtbot, window, ome_tiff,
+                                                               monkeypatch):
+    from flimage_app.gui.browser import frame_cache
+
+    path, _data = ome_tiff
+    document = open_and_wait(qtbot, window, path)
+    broken = document.leaf_series(1, 0)
+    real = frame_cache.read_frame
+
+    def read(series, index):
+        if series is broken and index == 3:
+            raise OSError("the disk went away")
+        return real(series, index)
+
+    monkeypatch.setattr(frame_cache, "read_frame", read)
+    document.view.choose(COMPOSITE)
+    window.browser.set_index(3)
+    qtbot.waitUntil(lambda: window.current_frame() is None, timeout=5000)
+    assert window.image_view.message == "Frame 3 cannot be read:\nthe disk went away"
+    window.browser.set_index(2)
+    qtbot.waitUntil(lambda: getattr(window.current_frame(), "is_composite", False),
+                    timeout=5000)

@@ -178,7 +178,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.image_view = ImageView()
         self.channel_bar = ChannelBar()
         self.composite = CompositeDisplay(self._show_composite,
-                                          lambda: self.image_view.hold_levels, self)
+                                          lambda: self.image_view.hold_levels,
+                                          self._composite_failed, self)
         self.metadata_panel = MetadataPanel()
         self.panel_tabs = QtWidgets.QTabWidget()
         self.panel_tabs.setDocumentMode(True)
@@ -395,6 +396,14 @@ class MainWindow(QtWidgets.QMainWindow):
                                                           OPEN_FILTER)
         if paths:
             self.open_paths(paths)
+
+    def open_folder_dialog(self) -> None:
+        """File ▸ Open OME-Zarr folder: a file dialog picks files or folders, not both."""
+        folder = str(self.settings.value("last_folder", str(Path.home())))
+        path = QtWidgets.QFileDialog.getExistingDirectory(self, "Open an OME-Zarr folder",
+                                                          folder)
+        if path:
+            self.open_paths([path])
 
     def open_demo(self) -> None:
         """File ▸ Open demo series."""
@@ -626,6 +635,10 @@ class MainWindow(QtWidgets.QMainWindow):
         if document is self._current:
             self.image_view.set_frame(frame, document.pixel_size(frame.index),
                                       frame_caption(document, frame.index))
+
+    def _composite_failed(self, document: Document, index: int, message: str) -> None:
+        if document is self._current and index == self.browser.index:
+            self._on_read_failed(index, message)
 
     def _on_leaf_changed(self, document: Document) -> None:
         """Another channel or plane of `document` became its series: show it in place.

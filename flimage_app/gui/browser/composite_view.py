@@ -81,24 +81,30 @@ class CompositeDisplay(QtCore.QObject):
         ``show(document, composite_frame)``: puts a finished composite on display.
     hold_levels
         ``hold_levels() -> bool``: whether channels keep their levels across frames.
+    failed
+        ``failed(document, index, message)``: a channel's frame cannot be read, so the
+        composite of that time point cannot be shown.
     """
 
-    def __init__(self, show, hold_levels, parent: QtCore.QObject | None = None) -> None:
+    def __init__(self, show, hold_levels, failed,
+                 parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
         self._show = show
         self._hold_levels = hold_levels
+        self._failed_callback = failed
         self._document = None
         self._pending: Frame | None = None
         self._connected: list = []
-        self._failed: str | None = None
 
     def clear(self) -> None:
         """Forget the frame waited for and stop listening to the caches."""
         for cache in self._connected:
-            try:
-                cache.frameReady.disconnect(self._on_frame_ready)
-            except TypeError:  # already disconnected
-                pass
+            for signal, slot in ((cache.frameReady, self._on_frame_ready),
+                                 (cache.readFailed, self._on_read_failed)):
+                try:
+                    signal.disconnect(slot)
+                except TypeError:  # already disconnected
+                    pass
         self._connected = []
         self._document = None
         self._pending = None
@@ -117,6 +123,7 @@ class CompositeDisplay(QtCore.QObject):
         for cache in caches:
             if cache not in self._connected:
                 cache.frameReady.connect(self._on_frame_ready)
+                cache.readFailed.connect(self._on_read_failed)
                 self._connected.append(cache)
         return self._try_show()
 
@@ -138,6 +145,10 @@ class CompositeDisplay(QtCore.QObject):
     def _on_frame_ready(self, _index: int, _frame: Frame) -> None:
         if self._pending is not None and _index == self._pending.index:
             self._try_show()
+
+    def _on_read_failed(self, index: int, message: str) -> None:
+        if self._pending is not None and index == self._pending.index:
+            self._failed_callback(self._document, index, message)
 
     def _try_show(self) -> bool:
         document, current = self._document, self._pending
