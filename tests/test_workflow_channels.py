@@ -26,7 +26,14 @@ from tests.channel_data import (
     write_ome_tiff,
 )
 from tests.gui_support import answer_message_boxes
-from tests.test_workflow_session import click, click_tab, make_window, press, wait_tasks
+from tests.test_workflow_session import (
+    click,
+    click_tab,
+    drag_on_image,
+    make_window,
+    press,
+    wait_tasks,
+)
 
 #: fixtures settings_file, errors
 pytest_plugins = ["tests.gui_fixtures"]
@@ -86,6 +93,21 @@ def test_open_browse_correct_all_channels_export_16_bit_and_quit(
     key_on(bar.channel_combo, KEY.Key_Home)
     qtbot.waitUntil(lambda: not getattr(window.current_frame(), "is_composite", False),
                     timeout=5000)
+
+    # a background ROI drawn on one channel is there on the other (the same pixels)
+    click_tab(window, "Background")
+    background = window.panel("background")
+    qtbot.waitUntil(background.isVisible, timeout=3000)
+    click(background.rect_button)
+    drag_on_image(window, (2, 40), (14, 46))
+    qtbot.waitUntil(lambda: len(background.current_rois()) == 1, timeout=3000)
+    rois = background.current_rois()
+    key_on(bar.channel_combo, KEY.Key_Down)
+    qtbot.waitUntil(lambda: document.leaf == (1, 2) and window.current_frame() is not None,
+                    timeout=5000)
+    assert background.current_rois() == rois
+    key_on(bar.channel_combo, KEY.Key_Up)
+    wait_tasks(qtbot, window)
 
     # Bleach correction of every channel, one factor per time point (as Fiji)
     click_tab(window, "Bleach correction")
