@@ -210,11 +210,19 @@ def test_the_bleach_state_is_per_channel_and_the_rois_are_shared(qtbot, window, 
 
 def test_save_as_copies_every_channel_and_plane_with_the_edits(qtbot, window, ome_tiff,
                                                                tmp_path):
+    from flimage_app.gui.background.background_state import BackgroundState
+    from flimage_app.gui.bleach.bleach_sources import state_of
+    from flimage_app.gui.bleach.bleach_state import read_stored_settings
     from flimage_app.model.hyperstack import open_hyperstack
+    from flimage_app.model.rois import RectangleROI, read_roiset
 
     path, data = ome_tiff
     document = open_and_wait(qtbot, window, path)
     document.set_meta("pixel size", 3e-7, [0, 1, 2, 3, 4, 5])
+    BackgroundState.attach(document).add_roi(RectangleROI(1, 1, 5, 4))  # shared
+    state_of(document).change(method="ratio")  # channel 0, plane 0 only
+    document.view.choose(1)
+    state_of(document).change(border_px=7)  # channel 1, plane 0 only
     target = tmp_path / "saved.h5"
     document.save_copy(target)
     assert document.unsaved_work() == []
@@ -223,6 +231,13 @@ def test_save_as_copies_every_channel_and_plane_with_the_edits(qtbot, window, om
         for channel, plane, series in saved.leaves():
             assert series[2].meta["pixel size"] == pytest.approx(3e-7)
             np.testing.assert_array_equal(series[2].raw_fl, data[2, channel, plane])
+            # the ROIs are in every leaf; each leaf's bleach settings in its own
+            assert len(read_roiset(series.h5).rois) == 1
+            stored = read_stored_settings(series.h5)
+            assert stored == (
+                {**stored, "method": "ratio"} if (channel, plane) == (0, 0)
+                else {**stored, "border_px": 7} if (channel, plane) == (1, 0)
+                else None), (channel, plane, stored)
     with pytest.raises(ValueError, match="over the opened input"):
         document.save_copy(document.temporary_path, overwrite=True)
 
