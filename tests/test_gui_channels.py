@@ -328,7 +328,8 @@ def test_a_file_with_scenes_asks_which_one(qtbot, window, tmp_path, monkeypatch)
 
     monkeypatch.setattr(scene_dialog.SceneDialog, "exec", answer)
     document = open_and_wait(qtbot, window, root)
-    assert asked == [["0: Position 1", "1: Position 2"]]
+    assert asked == [["0: Position 1   (T=3, C=2, Z=1, 16 x 20 px)",
+                      "1: Position 2   (T=5, C=2, Z=2, 12 x 14 px)"]]
     assert document.name == "converted.zarr [Position 2]" and len(document) == 5
     assert document.view.planes == 2
     np.testing.assert_array_equal(window.current_frame().raw, second[0, 0, 0])

@@ -86,6 +86,32 @@ def is_hyperstack_file(path: str | os.PathLike) -> bool:
         return False
 
 
+#: Scenes up to this many are described with their sizes in the scene chooser (each one
+#: is opened for its metadata, which costs a moment per scene in some formats).
+SCENE_SIZES_UP_TO = 16
+
+
+def scene_sizes(path: Path, names: list[str]) -> list[str] | None:
+    """ "T=20, C=2, Z=3, 512 x 512 px" per scene, read from the metadata (no pixels).
+
+    None when the file has more than :data:`SCENE_SIZES_UP_TO` scenes; a scene
+    whose metadata cannot be read says why instead.
+    """
+    if len(names) > SCENE_SIZES_UP_TO:
+        return None
+    from flimage_app.model.errors import FLImageAppError
+    from flimage_app.model.vendor import open_vendor
+
+    sizes = []
+    for scene in range(len(names)):
+        try:
+            with collect_warnings(), open_vendor(path, scene=scene) as stack:
+                sizes.append(stack.layout)
+        except (FLImageAppError, OSError, ValueError) as error:
+            sizes.append(f"cannot be read: {error_message(error)}")
+    return sizes
+
+
 class HyperstackOpener:
     """The open path of microscope files and hyperstacks of one main window.
 
@@ -142,7 +168,7 @@ class HyperstackOpener:
         if len(names) > 1:
             from flimage_app.gui.widgets.scene_dialog import choose_scene
 
-            chosen = choose_scene(self.window, path.name, names)
+            chosen = choose_scene(self.window, path.name, names, scene_sizes(path, names))
             if chosen is None:
                 return
             scene = chosen
@@ -235,5 +261,5 @@ class HyperstackOpener:
         self.window.report_error("Cannot open file", message)
 
 
-__all__ = ["TIFF_SUFFIXES", "HyperstackOpener", "is_hyperstack_file",
-           "tiff_hyperstack", "vendor_target"]
+__all__ = ["SCENE_SIZES_UP_TO", "TIFF_SUFFIXES", "HyperstackOpener", "is_hyperstack_file",
+           "scene_sizes", "tiff_hyperstack", "vendor_target"]
