@@ -531,3 +531,40 @@ def test_a_channel_that_cannot_be_read_says_so_in_the_composite(qtbot, window, o
     window.browser.set_index(2)
     qtbot.waitUntil(lambda: getattr(window.current_frame(), "is_composite", False),
                     timeout=5000)
+
+
+def test_a_two_scene_czi_opens_the_scene_chosen_in_the_dialog(qtbot, window, tmp_path):
+    """A CZI written by ZEISS' pylibCZIrw, dropped on the window; the real dialog answered."""
+    pytest.importorskip("pylibCZIrw.czi")
+    from flimage_app.gui.widgets.scene_dialog import SCENE_DIALOG_NAME
+    from tests.test_vendor_czi import write_czi
+
+    path = tmp_path / "cells.czi"
+    written = write_czi(path, scenes=2)
+
+    def answer():
+        dialog = QtWidgets.QApplication.activeModalWidget()
+        if dialog is None or dialog.objectName() != SCENE_DIALOG_NAME:
+            QtCore.QTimer.singleShot(20, answer)
+            return
+        dialog.list.setCurrentRow(1)
+        dialog.accept()
+
+    QtCore.QTimer.singleShot(20, answer)
+    mime = _urls(path)  # kept: the event refers to it
+    window.dropEvent(_drop_event(window, mime))
+    qtbot.waitUntil(lambda: len(window.documents) == 1 and window.current_frame() is not None,
+                    timeout=20_000)
+    document = window.documents[0]
+    assert document.name.startswith("cells.czi [") and document.view.names == ["EGFP",
+                                                                              "mCherry"]
+    assert document.view.colours == ["#00ff00", "#ff00ff"]
+    assert window.current_frame().raw.shape == (12, 10)
+    np.testing.assert_array_equal(window.current_frame().raw, written[1][(0, 0, 0)])
+    assert document.pixel_size(0) == pytest.approx(0.13e-6)
+
+
+def _urls(*paths):
+    mime = QtCore.QMimeData()
+    mime.setUrls([QtCore.QUrl.fromLocalFile(str(path)) for path in paths])
+    return mime
