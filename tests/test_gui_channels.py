@@ -568,3 +568,20 @@ def _urls(*paths):
     mime = QtCore.QMimeData()
     mime.setUrls([QtCore.QUrl.fromLocalFile(str(path)) for path in paths])
     return mime
+
+
+def test_a_screenshot_waits_for_the_import_and_takes_the_first_scene(qtbot, settings_file,
+                                                                    tmp_path, capsys):
+    from PyQt6 import QtGui
+
+    from flimage_app.gui import main
+
+    first = acquisition(frames=3, planes=1, shape=(16, 20), seed=1)
+    root = tmp_path / "converted.zarr"
+    write_two_scene_zarr(root, first, acquisition(frames=5, planes=2, shape=(12, 14), seed=2))
+    png = tmp_path / "shot.png"
+    # nobody can answer the scene dialog: the first scene, said on stderr; the
+    # picture is taken once the imported series is on display (exit 0: it opened)
+    assert main([str(root)], screenshot=str(png)) == 0
+    assert "holds 2 scenes; showing the first (Position 1)" in capsys.readouterr().err
+    assert QtGui.QImage(str(png)).width() == 1400

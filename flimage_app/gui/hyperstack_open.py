@@ -18,6 +18,7 @@ in the quit prompt and kept with File ▸ Save As.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from flimage_app.gui.hyperstack_document import HyperstackDocument
@@ -165,7 +166,12 @@ class HyperstackOpener:
             return
         scene = 0
         name = path.name
-        if len(names) > 1:
+        if len(names) > 1 and getattr(self.window, "headless", False):
+            # nobody can answer a dialog (--screenshot): the first scene, said on stderr
+            print(f"flimage-app: {path.name} holds {len(names)} scenes; showing the first "
+                  f"({names[0]})", file=sys.stderr)
+            name = f"{path.name} [{names[0]}]"
+        elif len(names) > 1:
             from flimage_app.gui.widgets.scene_dialog import choose_scene
 
             chosen = choose_scene(self.window, path.name, names, scene_sizes(path, names))
