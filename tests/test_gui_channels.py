@@ -585,3 +585,17 @@ def test_a_screenshot_waits_for_the_import_and_takes_the_first_scene(qtbot, sett
     assert main([str(root)], screenshot=str(png)) == 0
     assert "holds 2 scenes; showing the first (Position 1)" in capsys.readouterr().err
     assert QtGui.QImage(str(png)).width() == 1400
+
+
+def test_an_imported_file_goes_into_open_recent_and_reopens_from_there(qtbot, window, ome_tiff):
+    path, data = ome_tiff
+    open_and_wait(qtbot, window, path)
+    assert window.recent_files()[0] == str(path)
+    other = path.with_name("other.ome.tif")
+    write_ome_tiff(other, data)
+    window.open_paths([str(other)], remember=False)  # e.g. --screenshot: not remembered
+    qtbot.waitUntil(lambda: len(window.documents) == 2, timeout=20_000)
+    assert str(other) not in window.recent_files()
+    window.recent_menu.actions()[0].trigger()  # File ▸ Open Recent ▸ cells.ome.tif
+    qtbot.waitUntil(lambda: len(window.documents) == 3, timeout=20_000)
+    assert window.documents[2].name == "cells.ome.tif (2)"

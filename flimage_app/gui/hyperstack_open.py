@@ -127,18 +127,20 @@ class HyperstackOpener:
         self.window = window
         #: imports running (their tasks), for tests and ``busy``
         self.tasks: list[Task] = []
+        self._remember = True
 
     @property
     def busy(self) -> bool:
         return any(not task.is_done() for task in self.tasks)
 
-    def open(self, path: str | os.PathLike) -> bool:
+    def open(self, path: str | os.PathLike, remember: bool = True) -> bool:
         """Open `path` if it is one of this module's files; False leaves it to the plain path.
 
         True means handled: opened, import started, cancelled by the user or refused
-        with a dialog.
+        with a dialog.  With `remember`, the file goes into File ▸ Open Recent once open.
         """
         path = Path(path)
+        self._remember = remember
         vendor = vendor_target(path)
         if vendor is not None:
             self._open_vendor(vendor)
@@ -202,13 +204,15 @@ class HyperstackOpener:
             hyperstack.close()
             self._refuse(path, error)
             return
-        self.window.remember_opened(str(path))
+        if self._remember:
+            self.window.remember_opened(str(path))
 
     # ------------------------------------------------------------------ import
     def start_import(self, path: Path, name: str, read_stack) -> Task:
         """Import the stack `read_stack()` returns into the scratch folder, then open it."""
         from flimage_app.model.hyperstack_import import import_planes
 
+        remember = self._remember
         target = scratch_path(f"{Path(name).stem}.h5")
         notes: list[str] = []
 
@@ -225,14 +229,16 @@ class HyperstackOpener:
                     remove_scratch_file(target)
 
         task = self.window.run_task(f"Importing {path.name}", work,
-                                    lambda written: self._imported(path, name, written, notes))
+                                    lambda written: self._imported(path, name, written, notes,
+                                                                   remember))
         task.failed.connect(lambda _message: remove_scratch_file(target))
         task.cancelled.connect(lambda: remove_scratch_file(target))
         self.tasks.append(task)
         task.finished.connect(lambda: self.tasks.remove(task) if task in self.tasks else None)
         return task
 
-    def _imported(self, source: Path, name: str, written, notes: list[str]) -> None:
+    def _imported(self, source: Path, name: str, written, notes: list[str],
+                  remember: bool) -> None:
         from flimage_app.model.loader import open_series
 
         written = Path(written)
@@ -256,7 +262,8 @@ class HyperstackOpener:
             remove_scratch_file(written)
             self._refuse(source, error)
             return
-        self.window.remember_opened(str(source))
+        if remember:
+            self.window.remember_opened(str(source))
         if notes:  # e.g. no calibration in the file: say so where the user looks
             self.window.statusBar().showMessage(" · ".join(notes), 15000)
 

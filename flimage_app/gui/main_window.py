@@ -427,7 +427,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
         opened = []
         for path in map(str, paths):
-            if self.hyperstacks.open(path):
+            if self.hyperstacks.open(path, remember):
                 continue  # a microscope file or hyperstack: opened, or imported in a worker
             try:
                 with collect_warnings() as caught:
