@@ -140,6 +140,8 @@ def test_the_channel_bar_switches_channel_plane_and_composite(qtbot, window, ome
 
     bar.z_spin.setValue(2)
     assert document.leaf == (1, 2)
+    # only the plane on display keeps frame readers (one per channel at most)
+    assert {key[1] for key in document._caches} == {2}
     qtbot.waitUntil(lambda: np.array_equal(window.current_frame().raw, data[4, 1, 2]),
                     timeout=5000)
 

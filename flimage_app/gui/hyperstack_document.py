@@ -194,6 +194,12 @@ class HyperstackDocument(Document):
         """The frame cache of every channel at the plane on display."""
         return [self.cache_for(channel, self.view.plane) for channel in range(self.n_channels)]
 
+    def _drop_caches(self, keep_plane: int) -> None:
+        """Stop the readers of other planes: stepping through Z keeps one plane's caches,
+        not a reader thread and its frames for every plane ever shown."""
+        for key in [key for key in self._caches if key[1] != keep_plane]:
+            self._caches.pop(key).close()
+
     def _on_view_changed(self, what: str) -> None:
         if what in ("channel", "plane"):
             self.select_leaf(self.view.channel, self.view.plane)
@@ -207,6 +213,7 @@ class HyperstackDocument(Document):
         self.leaf = key
         self.series = self.leaf_series(*key)
         self.cache = self.cache_for(*key)
+        self._drop_caches(keep_plane=key[1])
         self._file_meta = self._leaf_meta.setdefault(key, {})
         self._file_series_meta = {}
         self._provenance = self._leaf_provenance.get(key, False)
