@@ -601,3 +601,17 @@ def test_an_imported_file_goes_into_open_recent_and_reopens_from_there(qtbot, wi
     window.recent_menu.actions()[0].trigger()  # File ▸ Open Recent ▸ cells.ome.tif
     qtbot.waitUntil(lambda: len(window.documents) == 3, timeout=20_000)
     assert window.documents[2].name == "cells.ome.tif (2)"
+
+
+def test_a_plain_imagej_stack_of_slices_stays_one_time_series(qtbot, window, tmp_path):
+    """Fiji saves a plain stack as "slices": it is a time series, not a Z-stack to import."""
+    import tifffile
+
+    from flimage_app.gui.hyperstack_document import HyperstackDocument
+
+    path = tmp_path / "plain.tif"
+    stack = np.random.default_rng(2).integers(0, 200, (3, 16, 20), dtype=np.uint16)
+    tifffile.imwrite(path, stack, imagej=True)
+    document = open_and_wait(qtbot, window, path)
+    assert not isinstance(document, HyperstackDocument) and len(document) == 3
+    assert document.source_path == str(path) and not window.hyperstacks.tasks

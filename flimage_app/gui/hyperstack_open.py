@@ -51,27 +51,25 @@ def vendor_target(path: str | os.PathLike) -> Path | None:
     return path
 
 
-def tiff_hyperstack(path: str | os.PathLike):
-    """The :class:`~flimage_app.model.planes.PlaneStack` of a TIFF with channels or planes.
+def tiff_hyperstack(path: str | os.PathLike) -> bool:
+    """True for a TIFF with channels or Z planes that do not map to one time series.
 
-    None for any other file (a plain time series, which the window opens as usual,
-    or a TIFF the plain path refuses with its own message).
+    The model's rule (``loader.holds_planes``): a plain stack, e.g. an ImageJ stack
+    of "slices" saved without hyperstack axes, stays one time series and opens
+    through the window's plain path; so does a TIFF that path refuses with its
+    own message.
     """
     path = Path(path)
     if path.suffix.lower() not in TIFF_SUFFIXES or not path.is_file():
-        return None
+        return False
     from flimage_app.model.errors import FLImageAppError
-    from flimage_app.model.tiffio import inspect_planes
+    from flimage_app.model.loader import holds_planes
 
     try:
         with collect_warnings():  # calibration warnings come again with the import
-            stack = inspect_planes(path)
+            return holds_planes(path)
     except (FLImageAppError, OSError, ValueError):
-        return None  # the plain open path says what is wrong with it
-    if stack.sizes["C"] > 1 or stack.sizes["Z"] > 1:
-        return stack
-    stack.release()
-    return None
+        return False  # the plain open path says what is wrong with it
 
 
 def is_hyperstack_file(path: str | os.PathLike) -> bool:
@@ -148,9 +146,7 @@ class HyperstackOpener:
         if is_hyperstack_file(path):
             self._open_hyperstack_file(path)
             return True
-        stack = tiff_hyperstack(path)
-        if stack is not None:
-            stack.release()  # read again in the worker (its file handle is the worker's)
+        if tiff_hyperstack(path):
             self.start_import(path, path.name, lambda: self._inspect_tiff(path))
             return True
         return False
