@@ -411,3 +411,37 @@ def test_cli_bleach_of_a_hyperstack_refuses_csv_in_one_line(imported, tmp_path, 
     assert exit_info.value.code == 2
     assert "--csv writes the curve of one series" in capsys.readouterr().err
     assert not (tmp_path / "c.h5").exists()
+
+
+def test_time_point_histogram_matching_maps_all_planes_of_a_time_point_alike(imported, data,
+                                                                             tmp_path):
+    out = tmp_path / "h.h5"
+    with open_hyperstack(imported) as hs:
+        correct_hyperstack(hs, out, "histogram", "time point", background="constant",
+                           background_value=0.0)
+    with open_hyperstack(out) as corrected:
+        for t in (5, 19):
+            source = data[t, 1].astype(float)  # Z, Y, X
+            matched = np.stack([corrected.series(1, z).get_flimage(t).raw_fl
+                                for z in range(3)])
+            # one mapping for the whole time point: equal values stay equal across planes
+            for value in np.unique(source)[::50]:
+                assert np.unique(matched[source == value]).size == 1
+            # Fiji's 3-D rule: the time point's histogram (all planes) matches the first's
+            reference = data[0, 1].astype(float)
+            quantiles = [0.1, 0.5, 0.9, 0.99]
+            np.testing.assert_allclose(np.quantile(matched, quantiles),
+                                       np.quantile(reference, quantiles), rtol=0.02)
+
+
+def test_input_type_choice():
+    from flimage_app.model.export_report import resolve_dtype
+
+    assert resolve_dtype("input", "uint16", "x") == "uint16"
+    assert resolve_dtype("input", "uint8", "x") == "uint8"
+    assert resolve_dtype("input", "float64", "x") == "float32"
+    assert resolve_dtype("uint8", None, "x") == "uint8"
+    with pytest.raises(ValueError, match="int32, which ImageJ has no integer image"):
+        resolve_dtype("input", "int32", "x")
+    with pytest.raises(ValueError, match="Unknown TIFF pixel type"):
+        resolve_dtype("int8", "uint16", "x")

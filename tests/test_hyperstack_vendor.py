@@ -93,3 +93,32 @@ def test_cli_corrects_and_exports_a_microscope_file_directly(zarr_file, tmp_path
                 tmp_path / "leaf.tif", "--dtype", "input", "--method", "ratio",
                 "--background", "constant", "--background-value", "0", "--quiet") == 0
     assert tifffile.imread(tmp_path / "leaf.tif").dtype == np.uint16
+
+
+def test_one_channel_and_plane_of_a_microscope_file_import_as_one_series(czi_file, tmp_path,
+                                                                         capsys):
+    path, written = czi_file
+    assert _cli("import", path, "-o", tmp_path / "leaf.h5", "--channel", "1", "--plane", "0",
+                "--quiet") == 0
+    with open_series(tmp_path / "leaf.h5") as series:  # a plain FLSeries: one leaf only
+        assert len(series) == 3
+        for t in range(3):
+            np.testing.assert_array_equal(series.get_flimage(t).raw_fl, written[0][t, 1, 0])
+    assert _cli("import", path, "-o", tmp_path / "bad.h5", "--channel", "2") == 1
+    assert "channel=2 is out of range" in capsys.readouterr().err
+    assert not (tmp_path / "bad.h5").exists()
+
+
+def test_plane_stack_select_keeps_the_checked_reads(zarr_file):
+    from flimage_app.model.vendor import open_vendor
+
+    folder, data = zarr_file
+    with open_vendor(folder) as stack:
+        leaf = stack.select(channel=1)
+        assert leaf.sizes == {"T": 4, "C": 1, "Z": 3, "Y": 24, "X": 32}
+        assert leaf.channel_names == ["mCherry"] and leaf.z_step == stack.z_step
+        np.testing.assert_array_equal(leaf.read(2, 0, 1), data[2, 1, 1])
+        with pytest.raises(IndexError):
+            leaf.read(0, 1, 0)
+        with pytest.raises(FileFormatError, match="plane=3 is out of range"):
+            stack.select(plane=3)

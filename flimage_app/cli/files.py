@@ -159,8 +159,8 @@ def run_import(args: argparse.Namespace, console: Console) -> int:
                                               interval=options.get("interval"))
                 import_planes(calibrated, args.output, overwrite=args.overwrite,
                               progress=console.progress("import"), cancel=console.cancel,
-                              parameters={key: options.get(key)
-                                          for key in ("pixel_size", "interval")})
+                              parameters={key: options.get(key) for key in (
+                                  "pixel_size", "interval", "channel", "plane")})
                 sizes = stack.sizes
                 made = (f"{sizes['T']} frames x {sizes['C']} channels x {sizes['Z']} planes"
                         + (f", scene {stack.scene}" if len(stack.scene_names) > 1 else ""))
@@ -179,10 +179,12 @@ def _planes_to_import(path: Path, options: dict[str, Any]):
     from ..model.vendor import is_vendor_path, open_vendor
 
     if is_vendor_path(path):
-        if options.get("channel") is not None or options.get("plane") is not None:
-            raise UsageError("--channel / --plane choose one series of a TIFF; a microscope "
-                             "file imports whole (choose the leaf when you open the .h5)")
-        return open_vendor(path, options.get("scene") or 0)
+        stack = open_vendor(path, options.get("scene") or 0)
+        try:
+            return stack.select(options.get("channel"), options.get("plane"))
+        except BaseException:
+            stack.release()
+            raise
     if path.suffix.lower() in NPY_SUFFIXES or options.get("channel") is not None \
             or options.get("plane") is not None:
         return None

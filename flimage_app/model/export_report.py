@@ -105,6 +105,8 @@ class IntegerConverter:
 def resolve_dtype(choice: str, source_dtype: str | None, where: str) -> str:
     """The pixel type of an export: `choice`, with "input" the source's integer type.
 
+    "input" is the source's 8- or 16-bit type as it is, float32 for a float source.
+
     Raises
     ------
     ValueError
@@ -118,6 +120,8 @@ def resolve_dtype(choice: str, source_dtype: str | None, where: str) -> str:
         return choice
     if source_dtype in IMAGEJ_INTEGER_TYPES:
         return source_dtype
+    if source_dtype in ("float32", "float64"):
+        return "float32"  # a float source keeps ImageJ's float type
     if source_dtype is None:
         raise ValueError(f"{where}: the input's pixel type is not recorded; choose uint16, "
                          "uint8 or float32")

@@ -36,7 +36,7 @@ from .h5io import atomic_output, exists_message
 from .hyperstack import Hyperstack, leaf_path, write_layout
 from .meta import MetaDict
 from .progress import Cancel, Progress, start_pass
-from .provenance import bleach_record, write_provenance
+from .provenance import bleach_record, file_sha256, write_provenance
 
 #: how Z planes are corrected
 Z_MODES = ("time point", "plane")
@@ -180,10 +180,11 @@ def _recorded_masks(options: Mapping[str, Any]) -> dict[str, Any]:
                                 if background == "mask" or region == "outside" else None)}
 
 
-def _input(hs: Hyperstack, channel: int, plane: int | None) -> dict[str, Any]:
-    """The provenance description of the corrected leaf (or channel) of `hs`."""
+def _input(hs: Hyperstack) -> dict[str, Any]:
+    """The provenance description of the corrected file (hashed once for all its leaves)."""
     name = Path(hs.filename)
-    return {"file": name.name, "path": os.path.abspath(name), "sha256": None,
+    return {"file": name.name, "path": os.path.abspath(name),
+            "sha256": file_sha256(name) if name.is_file() else None,
             "frames": hs.n_frames, "frame_shape": list(hs.frame_shape)}
 
 
@@ -224,14 +225,15 @@ def correct_hyperstack(hs: Hyperstack, output: str | os.PathLike | None, method:
         if key in options:
             raise ValueError(f"correct_hyperstack does not take {key!r}")
     if output is None:
-        return _correct_all(hs, None, method, z_mode, progress, cancel, options)
+        return _correct_all(hs, None, method, z_mode, progress, cancel, options, None)
     with atomic_output(output, overwrite=overwrite) as temporary:
         with h5py.File(temporary, "w") as h5:
             bound_metadata_cache(h5)
             write_layout(h5, hs.layout)
-            results = _correct_all(hs, h5, method, z_mode, progress, cancel, options)
+            source = _input(hs)
+            results = _correct_all(hs, h5, method, z_mode, progress, cancel, options, source)
             first = results[next(iter(results))]
-            record = bleach_record(first, [_input(hs, 0, None)], _recorded_masks(options))
+            record = bleach_record(first, [source], _recorded_masks(options))
             record["parameters"]["z_mode"] = z_mode
             write_provenance(h5, record)
     for result in results.values():
@@ -241,7 +243,8 @@ def correct_hyperstack(hs: Hyperstack, output: str | os.PathLike | None, method:
 
 def _correct_all(hs: Hyperstack, h5: h5py.File | None, method: str, z_mode: str,
                  progress: Progress | None, cancel: Cancel | None,
-                 options: dict[str, Any]) -> dict[Any, BleachResult]:
+                 options: dict[str, Any], source: dict[str, Any] | None
+                 ) -> dict[Any, BleachResult]:
     results: dict[Any, BleachResult] = {}
     for c, name in enumerate(hs.channel_names):
         if z_mode == "plane" or hs.n_planes == 1:
@@ -257,7 +260,7 @@ def _correct_all(hs: Hyperstack, h5: h5py.File | None, method: str, z_mode: str,
                 results[c if z_mode == "time point" else (c, z)] = result
         else:
             results[c] = _correct_channel(hs, h5, c, method, _LeafProgress(progress, name),
-                                          cancel, options)
+                                          cancel, options, source)
     return results
 
 
@@ -275,9 +278,11 @@ def _record_mode(group: h5py.Group, z_mode: str) -> None:
 
 def _correct_channel(hs: Hyperstack, h5: h5py.File | None, channel: int, method: str,
                      progress: _LeafProgress, cancel: Cancel | None,
-                     options: dict[str, Any]) -> BleachResult:
+                     options: dict[str, Any], source: dict[str, Any] | None) -> BleachResult:
     """Fiji's rule for one channel: one factor per time point, from all its planes."""
-    readers = [FrameReader(hs.series(channel, z)) for z in range(hs.n_planes)]
+    # the planes share the cores: one decompression thread each unless told otherwise
+    workers = options.get("workers") or max(1, (os.cpu_count() or 1) // hs.n_planes)
+    readers = [FrameReader(hs.series(channel, z), workers) for z in range(hs.n_planes)]
     with TimePointReader(readers) as reader:
         engine = _engine_options(options, reader.plane_shape, hs.n_planes)
         groups = ([h5.require_group(leaf_path(channel, z, hs.n_planes))
@@ -291,7 +296,7 @@ def _correct_channel(hs: Hyperstack, h5: h5py.File | None, channel: int, method:
                            "region": options.get("region", "frame")}
         for z, group in enumerate(groups):
             readers[z].keep_identifier(group)
-            record = bleach_record(result, [_input(hs, channel, z)], _recorded_masks(options))
+            record = bleach_record(result, [source], _recorded_masks(options))
             record["parameters"]["z_mode"] = "time point"
             write_provenance(group, record)
     return result

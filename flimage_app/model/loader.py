@@ -123,11 +123,18 @@ def open_series(path: str | os.PathLike, channel: int | None = None,
         raise FileFormatError(f"{path}: scene={scene} asked for, but only microscope files "
                               "(CZI, ND2, LIF, OME-Zarr) have scenes")
     if kind == "vendor":
-        opened = open_any(path, scene or 0, **import_options)
-        if isinstance(opened, FLSeries):
-            _no_leaf_choice(path, channel, plane)
-            return opened
-        return opened.take_series(channel or 0, plane or 0)
+        from .vendor import open_vendor
+
+        # only the chosen leaf is imported (channel 0, plane 0 unless chosen)
+        with open_vendor(path, scene or 0) as stack:
+            leaf = stack.select(channel or 0, plane or 0).calibrated(
+                pixel_size=import_options.get("pixel_size"),
+                interval=import_options.get("interval"))
+            parameters = {key: import_options.get(key) for key in ("pixel_size", "interval")}
+            return open_planes(leaf, progress=import_options.get("progress"),
+                               cancel=import_options.get("cancel"),
+                               parameters={**parameters, "channel": channel or 0,
+                                           "plane": plane or 0})
     if kind == "stack":
         if channel is not None:
             import_options["channel"] = channel

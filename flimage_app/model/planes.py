@@ -193,6 +193,38 @@ class PlaneStack:
             changes["time_source"] = "frame interval (given)"
         return dataclasses.replace(self, **changes) if changes else self
 
+    def select(self, channel: int | None = None, plane: int | None = None) -> PlaneStack:
+        """This stack with only `channel` and / or only Z `plane` (None keeps every one).
+
+        The planes are still read through this stack (:meth:`read`, checked);
+        closing either closes the file.
+
+        Raises
+        ------
+        FileFormatError
+            A channel or plane the stack does not have.
+        """
+        for name, value, axis in (("channel", channel, "C"), ("plane", plane, "Z")):
+            if value is not None and not 0 <= value < self.sizes[axis]:
+                raise FileFormatError(f"{self.path.name}: {name}={value} is out of range; the "
+                                      f"file has {self.sizes[axis]} ({name} 0 to "
+                                      f"{self.sizes[axis] - 1})")
+        if channel is None and plane is None:
+            return self
+        sizes = dict(self.sizes)
+        names, colours = self.channel_names, self.channel_colours
+        if channel is not None:
+            sizes["C"], names, colours = 1, [names[channel]], [colours[channel]]
+        if plane is not None:
+            sizes["Z"] = 1
+
+        def read(t: int, c: int, z: int) -> np.ndarray:
+            return self.read(t, c if channel is None else channel, z if plane is None else plane)
+
+        return dataclasses.replace(self, sizes=sizes, read_plane=read, channel_names=names,
+                                   channel_colours=colours,
+                                   z_step=self.z_step if plane is None else None)
+
     def release(self) -> None:
         """Close the reader's file (idempotent)."""
         close, self.close = self.close, None
