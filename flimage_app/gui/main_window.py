@@ -41,8 +41,7 @@ from PyQt6 import QtCore, QtGui, QtWidgets
 
 from flimage_app.gui import app as app_settings
 from flimage_app.gui import scratch
-from flimage_app.gui.browser.channel_bar import ChannelBar
-from flimage_app.gui.browser.composite_view import CompositeDisplay
+from flimage_app.gui.browser.channel_display import ChannelDisplay
 from flimage_app.gui.browser.frame_cache import H5_LOCK, Frame
 from flimage_app.gui.browser.image_view import (
     COLORMAP_NAMES,
@@ -58,7 +57,6 @@ from flimage_app.gui.browser.series_browser import (
 )
 from flimage_app.gui.document import Document
 from flimage_app.gui.export.exporter import Exporter
-from flimage_app.gui.hyperstack_document import HyperstackDocument
 from flimage_app.gui.hyperstack_open import HyperstackOpener
 from flimage_app.gui.menus import assign_mnemonics, build_menus, claim_menu_shortcuts
 from flimage_app.gui.thread_warnings import collect_warnings
@@ -176,10 +174,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.series_list.setMaximumHeight(76)
         self.browser = SeriesBrowser()
         self.image_view = ImageView()
-        self.channel_bar = ChannelBar()
-        self.composite = CompositeDisplay(self._show_composite,
-                                          lambda: self.image_view.hold_levels,
-                                          self._composite_failed, self)
+        #: the channel bar and the composite of multi-channel / Z documents
+        self.channels = ChannelDisplay(self)
+        self.channel_bar = self.channels.bar
         self.metadata_panel = MetadataPanel()
         self.panel_tabs = QtWidgets.QTabWidget()
         self.panel_tabs.setDocumentMode(True)
@@ -233,8 +230,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.image_view.modeChanged.connect(self._on_mode_changed)
         self.image_view.colormapChanged.connect(self._on_colormap_changed)
         self.image_view.hold_levels_check.toggled.connect(self.hold_levels_action.setChecked)
-        self.image_view.histogram.sigLevelChangeFinished.connect(self._remember_channel_levels)
-        self.image_view.auto_level_handlers.append(self._auto_levels_of_composite)
         self.metadata_panel.metadataEdited.connect(self._on_metadata_edited)
         self.metadata_panel.seriesMetadataEdited.connect(self._on_series_metadata_edited)
         self.welcome.openRequested.connect(self.open_dialog)
@@ -475,12 +470,7 @@ class MainWindow(QtWidgets.QMainWindow):
             document.metadata_changed.connect(
                 lambda keys: self._on_metadata_changed(document, keys)),
         ]
-        if isinstance(document, HyperstackDocument):
-            self._document_links[id(document)] += [
-                document.leaf_changed.connect(lambda: self._on_leaf_changed(document)),
-                document.view.changed.connect(
-                    lambda what: self._on_channel_view_changed(document, what)),
-            ]
+        self._document_links[id(document)] += self.channels.watch(document)
         item = QtWidgets.QListWidgetItem(document.title)
         item.setToolTip(series_tooltip(document))
         self.series_list.addItem(item)
@@ -541,23 +531,18 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def set_current_document(self, document: Document | None) -> None:
         """Show `document` (one of :attr:`documents`, or None)."""
-        if self._connected_cache is not None:
-            self._connected_cache.frameReady.disconnect(self._on_frame_ready)
-            self._connected_cache.readFailed.disconnect(self._on_read_failed)
-            self._connected_cache = None
-        self.composite.clear()
+        self._bind_cache(None)
+        self.channels.show_document(None)
         self._current = document
         self.image_view.set_frame(None)
         self.centre.setCurrentWidget(self.viewer if document is not None else self.welcome)
         self.image_view.show_message(READING_MESSAGE if document is not None else EMPTY_MESSAGE)
         if document is not None:
-            document.cache.frameReady.connect(self._on_frame_ready)
-            document.cache.readFailed.connect(self._on_read_failed)
-            self._connected_cache = document.cache
+            self._bind_cache(document)
             row = self.documents.index(document)
             if self.series_list.currentRow() != row:
                 self.series_list.setCurrentRow(row)
-        self.channel_bar.set_view(getattr(document, "view", None))
+        self.channels.show_document(document)
         self.metadata_panel.set_document(document, document.current_index if document else 0)
         self.browser.set_document(document, document.current_index if document else 0)
         self._update_actions()
@@ -610,6 +595,21 @@ class MainWindow(QtWidgets.QMainWindow):
         if index == self.browser.index:
             self._display(document, frame)
 
+    def _bind_cache(self, document: Document | None) -> None:
+        """Hear the frames of `document`'s cache (a hyperstack's leaf's), no other's."""
+        if self._connected_cache is not None:
+            self._connected_cache.frameReady.disconnect(self._on_frame_ready)
+            self._connected_cache.readFailed.disconnect(self._on_read_failed)
+            self._connected_cache = None
+        if document is not None:
+            document.cache.frameReady.connect(self._on_frame_ready)
+            document.cache.readFailed.connect(self._on_read_failed)
+            self._connected_cache = document.cache
+
+    def show_read_failure(self, index: int, message: str) -> None:
+        """Say in the view that frame `index` cannot be read (if it is the one wanted)."""
+        self._on_read_failed(index, message)
+
     def _on_read_failed(self, index: int, message: str) -> None:
         if index == self.browser.index:
             self.image_view.set_frame(None)
@@ -621,26 +621,22 @@ class MainWindow(QtWidgets.QMainWindow):
         self.metadata_panel.set_index(frame.index)
         time = document.meta_value(frame.index, "time")
         self.browser.show_time(_float_or_nan(time))
-        view = getattr(document, "view", None)
-        if view is not None and view.composite:
-            # shown when every channel's frame is there (at once when they are cached)
-            self.composite.request(document, frame)
-        else:
-            self.image_view.set_frame(frame, document.pixel_size(frame.index),
-                                      frame_caption(document, frame.index))
+        if not self.channels.display(document, frame):  # a composite comes when complete
+            self.put_on_image(document, frame)
         self.frameShown.emit(frame)
 
-    # ------------------------------------------------------------------ channels and planes
-    def _show_composite(self, document: Document, frame: Frame) -> None:
+    def show_frame(self, document: Document, frame: Frame) -> None:
+        """Show `frame` of the document in front as if it had just been read."""
+        if document is self._current:
+            self._display(document, frame)
+
+    def put_on_image(self, document: Document, frame: Frame) -> None:
+        """Put `frame` (or a composite of it) on the image with its caption and scale."""
         if document is self._current:
             self.image_view.set_frame(frame, document.pixel_size(frame.index),
                                       frame_caption(document, frame.index))
 
-    def _composite_failed(self, document: Document, index: int, message: str) -> None:
-        if document is self._current and index == self.browser.index:
-            self._on_read_failed(index, message)
-
-    def _on_leaf_changed(self, document: Document) -> None:
+    def show_leaf(self, document: Document) -> None:
         """Another channel or plane of `document` became its series: show it in place.
 
         The image keeps its zoom; the panels hear of the new leaf as of another
@@ -649,54 +645,12 @@ class MainWindow(QtWidgets.QMainWindow):
         """
         if document is not self._current:
             return
-        if self._connected_cache is not None:
-            self._connected_cache.frameReady.disconnect(self._on_frame_ready)
-            self._connected_cache.readFailed.disconnect(self._on_read_failed)
-        document.cache.frameReady.connect(self._on_frame_ready)
-        document.cache.readFailed.connect(self._on_read_failed)
-        self._connected_cache = document.cache
-        self.composite.clear()
-        view = document.view
-        held = view.levels[view.channel]
-        if held is not None and self.image_view.hold_levels and not view.composite:
-            self.image_view.set_levels(*held)  # the channel's own levels, not the last one's
+        self._bind_cache(document)
         self.documentChanged.emit(None)
         self.metadata_panel.set_document(document, document.current_index)
         self.browser.set_document(document, document.current_index)  # shows the frame
         self.info_label.setText(self._series_info(document))
         self.documentChanged.emit(document)
-
-    def _on_channel_view_changed(self, document: Document, what: str) -> None:
-        """The composite was (un)chosen, or its channels or their levels changed."""
-        if document is not self._current or what == "plane":
-            return
-        if what == "channel":
-            # a new leaf was shown by _on_leaf_changed; the same leaf alone or in the
-            # composite is shown again here (cached: at once)
-            frame = document.cache.cached(self.browser.index)
-            if frame is not None:
-                self._display(document, frame)
-        elif what in ("active", "levels") and document.view.composite:
-            self.composite.refresh()
-
-    def _remember_channel_levels(self, *_args) -> None:
-        """Levels set on a single channel are the ones the composite shows it with."""
-        document = self._current
-        view = getattr(document, "view", None)
-        frame = self.image_view.frame
-        if (view is None or view.composite or frame is None or self.image_view.values_label
-                or getattr(frame, "is_composite", False)):
-            return
-        try:
-            view.set_levels(view.channel, self.image_view.levels())
-        except ValueError:  # a flat frame's levels: nothing to keep
-            pass
-
-    def _auto_levels_of_composite(self) -> bool:
-        if not getattr(self.image_view.frame, "is_composite", False):
-            return False
-        self.composite.reset_levels()
-        return True
 
     def _show_readout(self, readout) -> None:
         self.readout_label.setText(readout.text() if readout is not None else "")
