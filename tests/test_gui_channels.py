@@ -112,6 +112,7 @@ def test_a_multichannel_z_tiff_imports_in_a_worker_and_opens_as_one_unsaved_docu
     assert document.view.names == list(NAMES) and document.view.planes == 3
     # imported into the scratch folder; the input is the source, never written
     assert scratch.scratch_folder() in Path(document.temporary_path).parents
+    assert Path(document.temporary_path).name == "cells.ome.tif.h5"  # what records name
     assert document.unsaved_work()[0].startswith("the import of cells.ome.tif "
                                                  "(2 channels × 3 planes")
     np.testing.assert_array_equal(window.current_frame().raw, data[0, 0, 0])
@@ -333,6 +334,7 @@ def test_a_file_with_scenes_asks_which_one(qtbot, window, tmp_path, monkeypatch)
     assert asked == [["0: Position 1   (T=3, C=2, Z=1, 16 x 20 px)",
                       "1: Position 2   (T=5, C=2, Z=2, 12 x 14 px)"]]
     assert document.name == "converted.zarr [Position 2]" and len(document) == 5
+    assert Path(document.temporary_path).name == "converted.zarr [Position 2].h5"
     assert document.view.planes == 2
     np.testing.assert_array_equal(window.current_frame().raw, second[0, 0, 0])
     # cancelling the choice opens nothing
@@ -615,3 +617,10 @@ def test_a_plain_imagej_stack_of_slices_stays_one_time_series(qtbot, window, tmp
     document = open_and_wait(qtbot, window, path)
     assert not isinstance(document, HyperstackDocument) and len(document) == 3
     assert document.source_path == str(path) and not window.hyperstacks.tasks
+
+
+def test_scratch_names_hold_no_character_a_file_system_refuses():
+    from flimage_app.gui.hyperstack_open import file_name_safe
+
+    assert file_name_safe('cells.czi [A1: well "3"/2]') == "cells.czi [A1_ well _3__2]"
+    assert file_name_safe(" .. ") == "import"

@@ -111,6 +111,17 @@ def scene_sizes(path: Path, names: list[str]) -> list[str] | None:
     return sizes
 
 
+#: characters no file name may hold on some system (scene names may have them)
+UNSAFE_IN_NAMES = '<>:"/\\|?*'
+
+
+def file_name_safe(name: str) -> str:
+    """`name` with the characters a file name cannot hold replaced by "_"."""
+    cleaned = "".join("_" if char in UNSAFE_IN_NAMES or ord(char) < 32 else char
+                      for char in name).strip(" .")
+    return cleaned or "import"
+
+
 class HyperstackOpener:
     """The open path of microscope files and hyperstacks of one main window.
 
@@ -209,7 +220,9 @@ class HyperstackOpener:
         from flimage_app.model.hyperstack_import import import_planes
 
         remember = self._remember
-        target = scratch_path(f"{Path(name).stem}.h5")
+        # named after what the user opened ("cells.czi [Position 2].h5"): the records of
+        # what is made from it (a bleach correction) name this file as their input
+        target = scratch_path(f"{file_name_safe(name)}.h5")
         notes: list[str] = []
 
         def work(progress, cancel):
@@ -270,5 +283,5 @@ class HyperstackOpener:
         self.window.report_error("Cannot open file", message)
 
 
-__all__ = ["SCENE_SIZES_UP_TO", "TIFF_SUFFIXES", "HyperstackOpener", "is_hyperstack_file",
-           "scene_sizes", "tiff_hyperstack", "vendor_target"]
+__all__ = ["SCENE_SIZES_UP_TO", "TIFF_SUFFIXES", "HyperstackOpener", "file_name_safe",
+           "is_hyperstack_file", "scene_sizes", "tiff_hyperstack", "vendor_target"]

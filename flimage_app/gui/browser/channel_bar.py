@@ -57,8 +57,10 @@ class ChannelBar(QtWidgets.QWidget):
         self._updating = False
 
         self.channel_combo = QtWidgets.QComboBox()
-        self.channel_combo.setToolTip("The channel on display, or the composite of all "
-                                      "channels in their colours (each with its own levels)")
+        self.channel_combo.setToolTip(
+            "The channel on display, or the composite of all channels in their colours.\n"
+            "In the composite each channel keeps its own levels: with Hold levels ticked,\n"
+            "those set on the channel alone; Auto levels scales every channel to the frame.")
         self.channel_combo.setSizeAdjustPolicy(
             QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToContents)
         # the channel's name is what the user reads: never cut to "Comp"
