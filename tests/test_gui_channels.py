@@ -422,7 +422,8 @@ def test_correct_all_channels_per_plane_fits_every_plane(qtbot, panels_window, t
     document = open_and_wait(qtbot, panels_window, path)
     box, corrected = correct_all(qtbot, panels_window, "plane", errors)
     assert set(box.results) == {(c, z) for c in range(2) for z in range(3)}
-    lines = box.results_label.text().splitlines()
+    heading, *lines = box.results_label.text().splitlines()
+    assert heading == "Fits of cells.ome.tif, one per channel:"
     assert [line.split(":")[0] for line in lines] == [
         f"{name}, z {plane}" for name in NAMES for plane in range(3)]
     assert corrected.view.names == document.view.names and corrected.n_planes == 3

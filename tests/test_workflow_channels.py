@@ -132,7 +132,8 @@ def test_open_browse_correct_all_channels_export_16_bit_and_quit(
     assert corrected.name == "cells.ome_bleachcorr"
     assert corrected.view.names == list(NAMES) and corrected.view.planes == PLANES
     assert set(box.results) == {0, 1}
-    summary = box.results_label.text().splitlines()
+    heading, *summary = box.results_label.text().splitlines()
+    assert heading == "Fits of cells.ome.tif, one per channel:"
     assert [line.split(":")[0] for line in summary] == list(NAMES)
     assert all("half-life" in line for line in summary)
     # each channel of the result shows its own recorded fit

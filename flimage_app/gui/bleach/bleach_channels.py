@@ -173,7 +173,8 @@ class AllChannelsBox(QtWidgets.QGroupBox):
 
         self.results = results
         lines = result_lines(results, names, document.n_planes)
-        self.results_label.setText("\n".join(lines))
+        self.results_label.setText("\n".join([f"Fits of {document.name}, one per channel:",
+                                              *lines]))
         self.results_label.setVisible(True)
         try:
             hyperstack = open_hyperstack(target)
