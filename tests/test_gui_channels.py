@@ -625,3 +625,31 @@ def test_scratch_names_hold_no_character_a_file_system_refuses():
 
     assert file_name_safe('cells.czi [A1: well "3"/2]') == "cells.czi [A1_ well _3__2]"
     assert file_name_safe(" .. ") == "import"
+
+
+def test_a_narrow_channel_bar_puts_z_on_its_own_row_and_keeps_the_names_whole(qtbot):
+    from flimage_app.gui.browser.channel_bar import ChannelBar
+
+    bar = ChannelBar()
+    qtbot.addWidget(bar)
+    view = ChannelView(["Alexa Fluor 488", "mCherry", "DAPI"], [None] * 3, planes=5)
+    bar.set_view(view)
+    view.choose(COMPOSITE)
+    bar.resize(bar.one_row_width() + 20, 60)
+    bar.show()
+    qtbot.waitExposed(bar)
+    assert not bar.z_on_own_row
+    bar.resize(bar.one_row_width() - 40, 60)
+    qtbot.waitUntil(lambda: bar.z_on_own_row, timeout=2000)
+    combo = bar.channel_combo
+    assert combo.width() >= combo.sizeHint().width()  # "Composite", not "Comp"
+    # narrower still: the ticks keep their swatches (names in their tooltips)
+    bar.resize(bar.channel_row_width(with_names=False) + 10, 60)
+    qtbot.waitUntil(lambda: [check.text() for check in bar.active_checks] == ["", "", ""],
+                    timeout=2000)
+    assert combo.width() >= combo.sizeHint().width()
+    assert [check.toolTip() for check in bar.active_checks][0] == \
+        "Add Alexa Fluor 488 to the composite"
+    bar.resize(bar.one_row_width() + 20, 60)
+    qtbot.waitUntil(lambda: not bar.z_on_own_row, timeout=2000)
+    assert [check.text() for check in bar.active_checks] == view.names

@@ -190,17 +190,42 @@ class ChannelBar(QtWidgets.QWidget):
         self.updateGeometry()
 
     def one_row_width(self) -> int:
-        """The least width at which channel choice, ticks and Z fit one row."""
-        widgets = [self.channel_label, self.channel_combo, self.active_box, *self._z_widgets]
-        shown = [widget for widget in widgets if not widget.isHidden()]
+        """The least width at which channel choice, named ticks and Z fit one row."""
+        shown = [widget for widget in self._z_widgets if not widget.isHidden()]
         hints = [Z_SLIDER_MIN_WIDTH if widget is self.z_slider else widget.sizeHint().width()
                  for widget in shown]
-        margins = self._rows.contentsMargins()
-        return (sum(hints) + self.channel_row.spacing() * max(len(shown) - 1, 0)
-                + margins.left() + margins.right())
+        return (self.channel_row_width(with_names=True) + sum(hints)
+                + self.channel_row.spacing() * len(shown))
 
     def _update_arrangement(self) -> None:
         self._arrange(z_on_own_row=self.width() < self.one_row_width())
+        # still too narrow for the ticks' names: the ticks show their swatches only
+        self._name_ticks(self.width() >= self.channel_row_width(with_names=True)
+                         or not self.z_on_own_row)
+        # the combo is never squeezed below its text ("Composite", the channel names)
+        self.channel_combo.setMinimumWidth(self.channel_combo.sizeHint().width())
+
+    def _name_ticks(self, named: bool) -> None:
+        for check, name in zip(self.active_checks, self.view.names if self.view else [],
+                               strict=False):
+            text = name if named else ""
+            if check.text() != text:
+                check.setText(text)
+
+    def channel_row_width(self, with_names: bool) -> int:
+        """Width of the channel row alone, with the ticks' names or with swatches only."""
+        margins = self._rows.contentsMargins()
+        widths = [widget.sizeHint().width() for widget in (self.channel_label,
+                                                            self.channel_combo)
+                  if not widget.isHidden()]
+        if not self.active_box.isHidden():
+            for check, name in zip(self.active_checks, self.view.names if self.view else [],
+                                   strict=False):
+                text_width = check.fontMetrics().horizontalAdvance(name) + 6
+                swatch_only = check.sizeHint().width() - (text_width if check.text() else 0)
+                widths.append(swatch_only + (text_width if with_names else 0))
+        return (sum(widths) + self.channel_row.spacing() * max(len(widths) - 1, 0)
+                + margins.left() + margins.right())
 
     def resizeEvent(self, event: QtGui.QResizeEvent) -> None:
         super().resizeEvent(event)
