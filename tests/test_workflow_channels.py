@@ -91,8 +91,10 @@ def test_open_browse_correct_all_channels_export_16_bit_and_quit(
     assert "Composite   z 2 of 3" in window.image_view.caption.text()
     # back to the first channel alone
     key_on(bar.channel_combo, KEY.Key_Home)
-    qtbot.waitUntil(lambda: not getattr(window.current_frame(), "is_composite", False),
-                    timeout=5000)
+    assert bar.channel_combo.currentIndex() == 0 and document.view.choice == 0
+    qtbot.waitUntil(lambda: window.current_frame() is not None
+                    and not getattr(window.current_frame(), "is_composite", False),
+                    timeout=10_000)
 
     # a background ROI drawn on one channel is there on the other (the same pixels)
     click_tab(window, "Background")
