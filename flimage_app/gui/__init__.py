@@ -137,6 +137,8 @@ def render_screenshot(window, path: str | os.PathLike,
         shown = window.current_document() is None or window.current_frame() is not None
         # panels that work in the background (a fit) say so with a `busy` property
         busy = any(getattr(window.panel(name), "busy", False) for name in window.panel_names())
+        # a microscope file or hyperstack is being imported: its series is not open yet
+        busy = busy or window.hyperstacks.busy
         if shown and not busy:
             break
         time.sleep(0.01)

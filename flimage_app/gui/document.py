@@ -87,7 +87,7 @@ class Document:
         self.name = name
         self.source_path = os.path.abspath(source_path) if source_path else None
         self.source_kind = source_kind
-        self.cache = FrameCache(series)
+        self.cache = self._make_cache(series)
         self.temporary_path = os.fspath(temporary_path) if temporary_path else None
         #: Unsaved metadata edits: frame index → {key: value (SI, validated)}.
         self.edits: dict[int, dict[str, Any]] = {}
@@ -119,8 +119,16 @@ class Document:
         self.history.changed.connect(self.changed.emit)
         self._provenance: dict | None | bool = False  # False: not read yet
 
+    def _make_cache(self, series) -> FrameCache:
+        """The frame cache of `series` (a hyperstack document shares one per leaf)."""
+        return FrameCache(series)
+
     def __len__(self) -> int:
         return self.cache.length
+
+    def all_panel_states(self) -> list[Any]:
+        """Every panel state of the document (a hyperstack's of every channel and plane)."""
+        return list(self.panel_state.values())
 
     @property
     def modified(self) -> bool:
@@ -150,7 +158,7 @@ class Document:
                 work.append(f"metadata edits of {len(frames)} frame(s)")
             if self.series_edits != self._saved_series_edits:
                 work.append("series metadata edits")
-        for state in self.panel_state.values():
+        for state in self.all_panel_states():
             describe = getattr(state, "unsaved_work", None)
             if describe is not None:
                 work.extend(describe())
@@ -382,7 +390,7 @@ class Document:
         # later saves start again from the input file and write every edit
         self.saved_path = str(target)
         self._saved_edits, self._saved_series_edits = saved or self._meta_snapshot()
-        for state in self.panel_state.values():
+        for state in self.all_panel_states():
             saved = getattr(state, "mark_saved", None)
             if saved is not None:
                 saved()

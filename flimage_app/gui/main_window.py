@@ -41,6 +41,7 @@ from PyQt6 import QtCore, QtGui, QtWidgets
 
 from flimage_app.gui import app as app_settings
 from flimage_app.gui import scratch
+from flimage_app.gui.browser.channel_display import ChannelDisplay
 from flimage_app.gui.browser.frame_cache import H5_LOCK, Frame
 from flimage_app.gui.browser.image_view import (
     COLORMAP_NAMES,
@@ -56,6 +57,7 @@ from flimage_app.gui.browser.series_browser import (
 )
 from flimage_app.gui.document import Document
 from flimage_app.gui.export.exporter import Exporter
+from flimage_app.gui.hyperstack_open import HyperstackOpener
 from flimage_app.gui.menus import assign_mnemonics, build_menus, claim_menu_shortcuts
 from flimage_app.gui.thread_warnings import collect_warnings
 from flimage_app.gui.unsaved_prompt import Choice, ask_about_unsaved
@@ -74,8 +76,15 @@ OPTIONAL_PANELS: dict[str, tuple[str, str, str]] = {
     "measure": ("flimage_app.gui.measure.measure_panel", "MeasurePanel", "Measure"),
 }
 
-OPEN_FILTER = ("Series and images (*.h5 *.hdf5 *.hdf *.tif *.tiff *.npy);;"
-               "HDF5 FLSeries / FLImage (*.h5 *.hdf5 *.hdf);;TIFF stacks (*.tif *.tiff);;"
+#: Microscope formats in the Open dialog; an OME-Zarr folder is opened through the
+#: zarr.json / .zattrs inside it (a file dialog picks files, not folders)
+MICROSCOPE_PATTERNS = "*.czi *.nd2 *.lif *.zarr zarr.json .zattrs"
+OPEN_FILTER = (f"Series, images and microscope files (*.h5 *.hdf5 *.hdf *.tif *.tiff *.npy "
+               f"{MICROSCOPE_PATTERNS});;"
+               "HDF5 FLSeries / FLImage (*.h5 *.hdf5 *.hdf);;"
+               "TIFF stacks and hyperstacks (*.tif *.tiff);;"
+               f"Microscope files: Zeiss CZI, Nikon ND2, Leica LIF, OME-Zarr "
+               f"({MICROSCOPE_PATTERNS});;"
                "NumPy arrays (*.npy);;All files (*)")
 SAVE_FILTER = "HDF5 FLSeries / FLImage (*.h5)"
 
@@ -87,8 +96,11 @@ def _float_or_nan(value: Any) -> float:
 
 
 def frame_caption(document: Document, index: int) -> str:
-    """Caption drawn on the image: series, frame and time."""
+    """Caption drawn on the image: series, channel and plane (of a hyperstack), frame, time."""
     caption = f"{document.name}   frame {index} of {len(document)}"
+    view = getattr(document, "view", None)
+    if view is not None:
+        caption = f"{document.name}   {view.describe()}   frame {index} of {len(document)}"
     time = _float_or_nan(document.meta_value(index, "time"))
     if math.isfinite(time):
         caption += f"   t = {format_time(time)} s"  # as in the frame table and slider row
@@ -139,6 +151,9 @@ class MainWindow(QtWidgets.QMainWindow):
         #: each open document's disconnection from the window (called when it closes)
         self._document_links: dict[int, list[Callable[[], None]]] = {}
         self.exporter = Exporter(self)
+        self.hyperstacks = HyperstackOpener(self)
+        #: the frame cache whose signals reach the window (a hyperstack swaps its leaf's)
+        self._connected_cache = None
 
         self._build_widgets()
         build_menus(self)
@@ -160,6 +175,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.series_list.setMaximumHeight(76)
         self.browser = SeriesBrowser()
         self.image_view = ImageView()
+        #: the channel bar and the composite of multi-channel / Z documents
+        self.channels = ChannelDisplay(self)
+        self.channel_bar = self.channels.bar
         self.metadata_panel = MetadataPanel()
         self.panel_tabs = QtWidgets.QTabWidget()
         self.panel_tabs.setDocumentMode(True)
@@ -181,6 +199,7 @@ class MainWindow(QtWidgets.QMainWindow):
         centre_layout.setContentsMargins(0, 4, 0, 0)
         centre_layout.setSpacing(2)
         centre_layout.addWidget(self.image_view, 1)
+        centre_layout.addWidget(self.channel_bar)
         centre_layout.addWidget(self.browser)
         # without a series the image, its toolbar and the slider mean nothing: the centre
         # says what to do instead
@@ -376,6 +395,14 @@ class MainWindow(QtWidgets.QMainWindow):
         if paths:
             self.open_paths(paths)
 
+    def open_folder_dialog(self) -> None:
+        """File ▸ Open OME-Zarr folder: a file dialog picks files or folders, not both."""
+        folder = str(self.settings.value("last_folder", str(Path.home())))
+        path = QtWidgets.QFileDialog.getExistingDirectory(self, "Open an OME-Zarr folder",
+                                                          folder)
+        if path:
+            self.open_paths([path])
+
     def open_demo(self) -> None:
         """File ▸ Open demo series."""
         try:
@@ -398,6 +425,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
         opened = []
         for path in map(str, paths):
+            if self.hyperstacks.open(path, remember):
+                continue  # a microscope file or hyperstack: opened, or imported in a worker
             try:
                 with collect_warnings() as caught:
                     kind = file_kind(path)
@@ -433,12 +462,18 @@ class MainWindow(QtWidgets.QMainWindow):
         """
         document = Document(series, self._unique_name(name), source_path, source_kind,
                             temporary_path=temporary_path)
+        return self.add_document(document)
+
+    def add_document(self, document: Document) -> Document:
+        """Show `document` (e.g. a :class:`HyperstackDocument`) in the list and switch to it."""
+        document.name = self._unique_name(document.name)
         self.documents.append(document)
         self._document_links[id(document)] = [
             document.changed.connect(lambda: self._on_document_changed(document)),
             document.metadata_changed.connect(
                 lambda keys: self._on_metadata_changed(document, keys)),
         ]
+        self._document_links[id(document)] += self.channels.watch(document)
         item = QtWidgets.QListWidgetItem(document.title)
         item.setToolTip(series_tooltip(document))
         self.series_list.addItem(item)
@@ -451,6 +486,10 @@ class MainWindow(QtWidgets.QMainWindow):
         while candidate in names:
             candidate, number = f"{name} ({number})", number + 1
         return candidate
+
+    def remember_opened(self, path: str) -> None:
+        """Put `path` (a file opened) into File ▸ Open Recent and remember its folder."""
+        self._remember(path)
 
     def _remember(self, path: str) -> None:
         recent = app_settings.remember_recent(self.recent_files(), path)
@@ -495,19 +534,18 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def set_current_document(self, document: Document | None) -> None:
         """Show `document` (one of :attr:`documents`, or None)."""
-        if self._current is not None:
-            self._current.cache.frameReady.disconnect(self._on_frame_ready)
-            self._current.cache.readFailed.disconnect(self._on_read_failed)
+        self._bind_cache(None)
+        self.channels.show_document(None)
         self._current = document
         self.image_view.set_frame(None)
         self.centre.setCurrentWidget(self.viewer if document is not None else self.welcome)
         self.image_view.show_message(READING_MESSAGE if document is not None else EMPTY_MESSAGE)
         if document is not None:
-            document.cache.frameReady.connect(self._on_frame_ready)
-            document.cache.readFailed.connect(self._on_read_failed)
+            self._bind_cache(document)
             row = self.documents.index(document)
             if self.series_list.currentRow() != row:
                 self.series_list.setCurrentRow(row)
+        self.channels.show_document(document)
         self.metadata_panel.set_document(document, document.current_index if document else 0)
         self.browser.set_document(document, document.current_index if document else 0)
         self._update_actions()
@@ -529,6 +567,11 @@ class MainWindow(QtWidgets.QMainWindow):
         except (FLImageAppError, OSError, KeyError, IndexError):
             return document.name
         info = f"{len(document)} frame{'s' if len(document) != 1 else ''}, {columns} × {rows} px"
+        view = getattr(document, "view", None)
+        if view is not None:
+            info += f", {view.n_channels} channel{'s' if view.n_channels != 1 else ''}"
+            if view.planes > 1:
+                info += f" × {view.planes} Z planes"
         pixel_size = document.pixel_size(document.current_index)
         if pixel_size:
             info += f", pixel size {pixel_size * 1e6:.3g} µm"
@@ -555,6 +598,21 @@ class MainWindow(QtWidgets.QMainWindow):
         if index == self.browser.index:
             self._display(document, frame)
 
+    def _bind_cache(self, document: Document | None) -> None:
+        """Hear the frames of `document`'s cache (a hyperstack's leaf's), no other's."""
+        if self._connected_cache is not None:
+            self._connected_cache.frameReady.disconnect(self._on_frame_ready)
+            self._connected_cache.readFailed.disconnect(self._on_read_failed)
+            self._connected_cache = None
+        if document is not None:
+            document.cache.frameReady.connect(self._on_frame_ready)
+            document.cache.readFailed.connect(self._on_read_failed)
+            self._connected_cache = document.cache
+
+    def show_read_failure(self, index: int, message: str) -> None:
+        """Say in the view that frame `index` cannot be read (if it is the one wanted)."""
+        self._on_read_failed(index, message)
+
     def _on_read_failed(self, index: int, message: str) -> None:
         if index == self.browser.index:
             self.image_view.set_frame(None)
@@ -566,9 +624,36 @@ class MainWindow(QtWidgets.QMainWindow):
         self.metadata_panel.set_index(frame.index)
         time = document.meta_value(frame.index, "time")
         self.browser.show_time(_float_or_nan(time))
-        self.image_view.set_frame(frame, document.pixel_size(frame.index),
-                                  frame_caption(document, frame.index))
+        if not self.channels.display(document, frame):  # a composite comes when complete
+            self.put_on_image(document, frame)
         self.frameShown.emit(frame)
+
+    def show_frame(self, document: Document, frame: Frame) -> None:
+        """Show `frame` of the document in front as if it had just been read."""
+        if document is self._current:
+            self._display(document, frame)
+
+    def put_on_image(self, document: Document, frame: Frame) -> None:
+        """Put `frame` (or a composite of it) on the image with its caption and scale."""
+        if document is self._current:
+            self.image_view.set_frame(frame, document.pixel_size(frame.index),
+                                      frame_caption(document, frame.index))
+
+    def show_leaf(self, document: Document) -> None:
+        """Another channel or plane of `document` became its series: show it in place.
+
+        The image keeps its zoom; the panels hear of the new leaf as of another
+        series (each channel has its own fit), the frame table and the metadata
+        show the leaf's frames.
+        """
+        if document is not self._current:
+            return
+        self._bind_cache(document)
+        self.documentChanged.emit(None)
+        self.metadata_panel.set_document(document, document.current_index)
+        self.browser.set_document(document, document.current_index)  # shows the frame
+        self.info_label.setText(self._series_info(document))
+        self.documentChanged.emit(document)
 
     def _show_readout(self, readout) -> None:
         self.readout_label.setText(readout.text() if readout is not None else "")

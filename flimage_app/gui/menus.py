@@ -46,6 +46,8 @@ def build_menus(window) -> None:
 def _file_menu(window, menu: QtWidgets.QMenu) -> None:
     keys = QtGui.QKeySequence.StandardKey
     window.open_action = menu.addAction("&Open…", keys.Open, window.open_dialog)
+    window.open_folder_action = menu.addAction("Open OME-&Zarr folder…",
+                                               window.open_folder_dialog)
     window.recent_menu = menu.addMenu("Open &Recent")
     window.demo_action = menu.addAction("Open &demo series", window.open_demo)
     menu.addSeparator()

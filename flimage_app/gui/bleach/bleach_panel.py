@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 from PyQt6 import QtCore, QtGui, QtWidgets
 
+from flimage_app.gui.bleach.bleach_channels import AllChannelsBox
 from flimage_app.gui.bleach.bleach_outputs import BleachOutputs
 from flimage_app.gui.bleach.bleach_plots import BleachPlots
 from flimage_app.gui.bleach.bleach_report import (
@@ -284,6 +285,10 @@ class BleachPanel(QtWidgets.QWidget):
         layout.addWidget(self.fit_progress)
         layout.addWidget(self.splitter, 1)
         layout.addLayout(buttons)
+        # a multi-channel / Z series: every channel at once (hidden for other series),
+        # right under the settings it uses, where it is seen without scrolling
+        self.all_channels = AllChannelsBox(self)
+        layout.insertWidget(layout.indexOf(self.settings_box) + 1, self.all_channels)
 
     def _connect(self) -> None:
         for combo, key in ((self.method_combo, "method"),
@@ -445,6 +450,11 @@ class BleachPanel(QtWidgets.QWidget):
         self.outcome = None
         self.plots.clear_plots()
         self.report_text.clear()
+        self.all_channels.set_document(document)
+        # of a multi-channel series, "Correct series" corrects the channel on display
+        self.correct_button.setText("Correct this channel"
+                                    if getattr(document, "view", None) is not None
+                                    else "Correct series")
         self._show_mode()
         self._show_settings(self.shown_settings())
         self._update_mask_choices()
@@ -580,7 +590,7 @@ class BleachPanel(QtWidgets.QWidget):
     @property
     def busy(self) -> bool:
         """True while a fit or preview runs or is about to run."""
-        return (self.fit_timer.isActive()
+        return (self.fit_timer.isActive() or self.all_channels.busy
                 or any(task is not None and not task.is_done()
                        for task in (self._fit_task, self._preview_task)))
 
@@ -644,7 +654,19 @@ class BleachPanel(QtWidgets.QWidget):
         self.report_text.setPlainText(report)
 
     def _summary(self, result) -> str:
-        return summary_text(result, recorded=self.showing_provenance)
+        text = summary_text(result, recorded=self.showing_provenance)
+        view = getattr(self.document, "view", None)
+        if view is not None:  # of a multi-channel series: the fit of the channel on display
+            text = f"{self.channel_label()} — {text}"
+        return text
+
+    def channel_label(self) -> str:
+        """ "GFP" or "GFP, z 1" of a multi-channel / Z series in front ("" otherwise)."""
+        view = getattr(self.document, "view", None)
+        if view is None:
+            return ""
+        label = view.names[view.channel]
+        return f"{label}, z {view.plane}" if view.planes > 1 else label
 
     def report_as_text(self) -> str:
         """The fit report shown in the panel (also what "Copy report" copies)."""
@@ -657,9 +679,10 @@ class BleachPanel(QtWidgets.QWidget):
     def report_context(self, result) -> list[tuple[str, str]]:
         """The facts around the report of `result` (series, source, measurement, frames)."""
         provenance = self.state.provenance if self.showing_provenance else None
-        return report_context(result, self.outcome.settings,
-                              self.document.name if self.document is not None else "?",
-                              provenance)
+        name = self.document.name if self.document is not None else "?"
+        if self.channel_label():
+            name += f" (channel {self.channel_label()})"
+        return report_context(result, self.outcome.settings, name, provenance)
 
     def copy_report(self) -> None:
         """Copy the fit report to the clipboard."""
@@ -689,6 +712,7 @@ class BleachPanel(QtWidgets.QWidget):
         self.batch_button.setEnabled(has_series and (not recorded or has_result))
         if not self.preview_button.isEnabled() and self.preview_button.isChecked():
             self.preview_button.setChecked(False)
+        self.all_channels.update_enabled()
 
     def _cancel_task(self, task: Task | None) -> None:
         if task is not None and not task.is_done():

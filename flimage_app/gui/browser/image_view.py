@@ -161,30 +161,39 @@ class PixelReadout:
     raw: float
     corrected: float
     label: str | None = None
+    #: (channel name, value) of every channel of a composite, in the view mode shown
+    channels: tuple[tuple[str, float], ...] = ()
 
     def text(self) -> str:
         where = f"x {self.x}, y {self.y} px"
         if self.pixel_size:
             um = self.pixel_size * 1e6
             where += f" ({(self.x + 0.5) * um:.2f}, {(self.y + 0.5) * um:.2f} µm)"
+        if self.channels:
+            return where + "   " + "   ".join(f"{name} {value:.6g}"
+                                              for name, value in self.channels)
         if self.label:
             return f"{where}   {self.label} {self.raw:.6g}"
         return f"{where}   raw {self.raw:.6g}   corrected {self.corrected:.6g}"
 
 
 def pixel_readout(frame: Frame, x: float, y: float, pixel_size: float | None,
-                  label: str | None = None) -> PixelReadout | None:
+                  label: str | None = None, mode: str = "corrected") -> PixelReadout | None:
     """The readout at view position (`x`, `y`), or None outside the image.
 
     The position in µm is that of the pixel centre.  `label`: see :class:`PixelReadout`.
+    A composite frame (with ``channel_values``) reads every channel in view `mode`.
     """
     column, row = math.floor(x), math.floor(y)
     rows, columns = frame.raw.shape[:2]
     if not (0 <= row < rows and 0 <= column < columns):
         return None
+    channel_values = getattr(frame, "channel_values", None)
+    channels = channel_values(row, column, mode) if channel_values is not None else ()
     return PixelReadout(x=column, y=row, pixel_size=pixel_size,
                         raw=float(frame.raw[row, column]),
-                        corrected=float(frame.corrected[row, column]), label=label)
+                        corrected=float(frame.corrected[row, column]), label=label,
+                        channels=channels)
 
 
 class ScaleBar:
@@ -332,6 +341,9 @@ class ImageView(QtWidgets.QWidget):
         self.values_label: str | None = None
         #: see the class docstring
         self.key_handlers: list[KeyHandler] = []
+        #: ``handler() -> bool`` asked first by :meth:`auto_levels`; True: it did the work
+        #: (a composite scales each of its channels instead of the blended image)
+        self.auto_level_handlers: list[Callable[[], bool]] = []
         #: where the cursor rests over the view (scene coordinates), None when outside
         self._cursor_scene_position: QtCore.QPointF | None = None
         #: the key press whose ShortcutOverride a handler used (its press is swallowed),
@@ -546,6 +558,11 @@ class ImageView(QtWidgets.QWidget):
 
     def _show(self, frame: Frame, auto: bool, scrubbing: bool = False) -> None:
         image = frame.image(self._mode)
+        colour = image.ndim == 3  # a composite: its channels carry their own levels
+        self.histogram.setVisible(not colour)
+        if colour:
+            self.image_item.setImage(image, autoLevels=False, levels=(0, 255))
+            return
         levels = robust_levels(image) if auto else self.levels()
         self._draw(image, levels, self._screen_step() if scrubbing else 1)
         self.histogram.setLevels(*levels)
@@ -580,6 +597,8 @@ class ImageView(QtWidgets.QWidget):
 
     def auto_levels(self) -> None:
         """Scale the display range to the current frame."""
+        if any(handler() for handler in list(self.auto_level_handlers)):
+            return
         if self.frame is not None:
             self.set_levels(*robust_levels(self.frame.image(self._mode)))
 
@@ -593,7 +612,7 @@ class ImageView(QtWidgets.QWidget):
         """The pixel readout at view coordinates (`x`, `y`)."""
         if self.frame is None:
             return None
-        return pixel_readout(self.frame, x, y, self.pixel_size, self.values_label)
+        return pixel_readout(self.frame, x, y, self.pixel_size, self.values_label, self._mode)
 
     def _on_mouse_moved(self, scene_position: QtCore.QPointF) -> None:
         self._cursor_scene_position = QtCore.QPointF(scene_position)

@@ -15,6 +15,13 @@ from flimage_app.gui.export.frame_png import render_frame, write_png
 from flimage_app.gui.workers import Task
 
 TIFF_FLOAT_FILTER = "ImageJ TIFF, 32-bit float (*.tif *.tiff)"
+HYPERSTACK_FLOAT_FILTER = "ImageJ hyperstack, every channel and plane, 32-bit float (*.tif *.tiff)"
+
+
+def hyperstack_integer_filter(dtype: str) -> str:
+    """The file-type choice that writes the hyperstack in the input's integer type."""
+    return (f"ImageJ hyperstack, every channel and plane, {dtype} like the input: rounded, "
+            "clipped pixels counted (*.tif *.tiff)")
 
 
 def tiff_integer_filter(dtype: str) -> str:
@@ -33,6 +40,8 @@ class Exporter:
 
     def __init__(self, main_window) -> None:
         self.window = main_window
+        #: the result message of the last export (also shown in the status bar)
+        self.last_message = ""
 
     # ------------------------------------------------------------------ the formats
     def export_hdf5(self) -> Task | None:
@@ -45,8 +54,14 @@ class Exporter:
                                     cancel=cancel)))
 
     def export_tiff(self) -> Task | None:
-        """An ImageJ TIFF stack: 32-bit float, or in the input's integer type."""
+        """An ImageJ TIFF stack: 32-bit float, or in the input's integer type.
+
+        A multi-channel / Z document is written whole, as an ImageJ hyperstack
+        (:meth:`export_hyperstack`).
+        """
         document = self.window.current_document()
+        if getattr(document, "hyperstack", None) is not None:
+            return self.export_hyperstack()
         integer = formats.input_integer_dtype(document) if document is not None else None
         filters = [TIFF_FLOAT_FILTER] + ([tiff_integer_filter(integer)] if integer else [])
 
@@ -58,6 +73,38 @@ class Exporter:
                 cancel=cancel)
 
         return self._export("Export as ImageJ TIFF", ".tif", filters, job)
+
+    def export_hyperstack(self) -> Task | None:
+        """Every channel and plane as one ImageJ hyperstack (TCYX / TZCYX), float32 or the
+        input's type; the pixels clipped to that type are counted in the result message."""
+        document = self.window.current_document()
+        if document is None:
+            return None
+        integer = formats.hyperstack_integer_dtype(document)
+        filters = [HYPERSTACK_FLOAT_FILTER] + ([hyperstack_integer_filter(integer)]
+                                               if integer else [])
+
+        def job(document, path, overwrite, chosen_filter):
+            dtype = "input" if integer and chosen_filter == hyperstack_integer_filter(integer) \
+                else "float32"
+            return lambda progress, cancel: formats.export_hyperstack(
+                document, path, dtype=dtype, overwrite=overwrite, progress=progress,
+                cancel=cancel)
+
+        chosen = self.ask_target(document, "Export as ImageJ hyperstack", ".tif", filters)
+        if chosen is None:
+            return None
+        path, overwrite, chosen_filter = chosen
+        return self.window.run_task("Export as ImageJ hyperstack",
+                                    job(document, path, overwrite, chosen_filter),
+                                    lambda written: self._hyperstack_exported(document,
+                                                                              written))
+
+    def _hyperstack_exported(self, document: Document, written) -> None:
+        path, report = written
+        message = formats.hyperstack_export_message(document, path, report)
+        self.last_message = message
+        self.window.statusBar().showMessage(message, 20000)
 
     def export_curves_csv(self) -> Task | None:
         """The per-frame curves of a bleach-corrected series."""
@@ -149,5 +196,10 @@ class Exporter:
         return path, overwrite, chosen_filter or filters[0]
 
     def _exported(self, path) -> None:
-        self.window.statusBar().showMessage(f"Exported {path}", 8000)
+        message = f"Exported {path}"
+        clipping = getattr(path, "message", None)  # a TIFF export's report of clipped pixels
+        if callable(clipping) and clipping():
+            message += f"; {clipping()}"
+        self.last_message = message
+        self.window.statusBar().showMessage(message, 8000)
 

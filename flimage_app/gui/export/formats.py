@@ -222,3 +222,47 @@ def _require_bleach_record(document: Document) -> dict:
         raise ValueError(f"{document.name} is not a bleach-corrected series: it has no "
                          "curves or report to export")
     return record
+
+
+# ---------------------------------------------------------------------- hyperstacks
+#: integer types an ImageJ hyperstack can hold (other integer inputs are written as floats)
+IMAGEJ_INTEGER_TYPES = ("uint8", "uint16")
+
+
+def hyperstack_integer_dtype(document: Document) -> str | None:
+    """The integer type a multi-channel / Z document was recorded in ("uint16"), or None."""
+    hyperstack = getattr(document, "hyperstack", None)
+    dtype = getattr(hyperstack, "source_dtype", None)
+    return dtype if dtype in IMAGEJ_INTEGER_TYPES else None
+
+
+def export_hyperstack(document: Document, path: str | os.PathLike, *, dtype: str = "float32",
+                      overwrite: bool = False, progress: Progress = None,
+                      cancel: Cancel = None) -> tuple[Path, Any]:
+    """Every channel and plane of `document` as an ImageJ hyperstack; returns (path, report).
+
+    `dtype` is "float32" or "input" (the recorded integer type: rounded, clipped
+    and the clipped pixels counted in the report).  The file is read through a
+    handle of its own, so the export runs in a worker while the window browses.
+    """
+    from flimage_app.model.hyperstack import open_hyperstack
+    from flimage_app.model.hyperstack_export import export_hyperstack_tiff
+
+    with H5_LOCK:
+        source = document.hyperstack.filename
+    with open_hyperstack(source) as hyperstack:
+        report = export_hyperstack_tiff(hyperstack, path, dtype=dtype, overwrite=overwrite,
+                                        progress=progress, cancel=cancel)
+    return Path(path), report
+
+
+def hyperstack_export_message(document: Document, path: str | os.PathLike, report) -> str:
+    """The result message of a hyperstack export: where, which type, what was clipped."""
+    message = f"Exported {path} ({report.dtype}, {len(report.channel_names)} channels)"
+    if report.dtype != "float32":
+        # the export report counts, per channel, what the conversion clipped
+        message += f"; {report.message() or 'no pixel was clipped'}"
+    if document.metadata_modified():
+        message += ("; the unsaved metadata edits are not in it (File ▸ Save As first, then "
+                    "export the saved series)")
+    return message
