@@ -996,3 +996,31 @@ def test_rois_drawn_on_a_tiff_stack_are_unsaved_work_and_survive_save_as(qtbot, 
     wait_for_frame(qtbot, window, 0)
     assert panel.roiset.rois == (RectangleROI(2, 3, 7, 9, name="rectangle 1"),)
     assert window.current_document().unsaved_work() == []
+
+
+def test_regions_are_out_of_reach_while_another_panel_is_in_front(qtbot, window, shown):
+    """In another panel (Metadata, Bleach, Measure) a click, a drag or a key on the image
+    never selects, moves or deletes a background region: they are shown dimmed and inert."""
+    panel = shown
+    panel.add_rois([RectangleROI(2, 2, 8, 8), EllipseROI(20, 10, 10, 10)], "two")
+    click(qtbot, window, 5, 5)
+    assert panel.state.selected == 0
+    window.show_panel("browse")
+    qtbot.waitUntil(lambda: not panel.isVisible(), timeout=3000)
+    assert panel.state.selected is None and not panel.layer.interactive
+    assert all(item.opacity() < 1 for item in roi_items(panel))
+    before = list(panel.roiset.rois)
+    click(qtbot, window, 5, 5)
+    assert panel.state.selected is None
+    drag(qtbot, window, [(25, 15), (28, 18), (31, 20)])  # on the ellipse's body
+    panel.state.select(1)  # even a selection made elsewhere (e.g. by Undo) stays put
+    view = window.image_view.graphics
+    view.setFocus()
+    for key in (QtCore.Qt.Key.Key_Left, QtCore.Qt.Key.Key_Delete):
+        qtbot.keyClick(view, key)
+    assert list(panel.roiset.rois) == before
+    window.show_panel("background")
+    qtbot.waitUntil(lambda: panel.layer.interactive, timeout=3000)
+    assert all(item.opacity() == 1 for item in roi_items(panel))
+    click(qtbot, window, 25, 15)
+    assert panel.state.selected == 1

@@ -119,6 +119,7 @@ class BackgroundPanel(BackgroundView):
         self.preview_result: PreviewResult | None = None
 
         self.layer = RoiLayer(self.view_box)
+        self.layer.set_interactive(False)  # until the panel is on screen (showEvent)
         self.tool = DrawingTool(self.view_box, passthrough=self.layer.claims_press)
         self.overlay = pg.ImageItem(axisOrder="row-major")
         self.overlay.setZValue(5)
@@ -132,7 +133,7 @@ class BackgroundPanel(BackgroundView):
         self._fitting_hint_timer.setInterval(FITTING_HINT_DELAY_MS)
 
         self._connect()
-        self.keys = RoiKeys(self.tool, lambda: self.state)
+        self.keys = RoiKeys(self.tool, lambda: self.state, active=lambda: self.layer.interactive)
         self.image_view.graphics.installEventFilter(self.keys)
         self.roi_list.installEventFilter(self.keys.list_keys)
         self._show_state()
@@ -356,10 +357,18 @@ class BackgroundPanel(BackgroundView):
         self.tool.set_kind(kind)
 
     def hideEvent(self, event: QtGui.QHideEvent) -> None:
-        """Another panel comes to the front: the image pans again (its tools are here)."""
+        """Another panel comes to the front: the image pans again (its tools are here), and
+        the regions stay on the image, dimmed and deselected, out of reach of that panel's
+        clicks, drags and keys (its own ROIs, e.g. the Measure panel's, take them)."""
         if not event.spontaneous():  # not when the window is only minimised
             self.pick_tool(None)
+            self.state.select(None)
+            self.layer.set_interactive(False)
         super().hideEvent(event)
+
+    def showEvent(self, event: QtGui.QShowEvent) -> None:
+        super().showEvent(event)
+        self.layer.set_interactive(True)
 
     def _show_tool(self, kind: str | None) -> None:
         button = self.tool_buttons[kind]
@@ -386,7 +395,7 @@ class BackgroundPanel(BackgroundView):
 
     def _on_scene_clicked(self, event) -> None:
         """A click on the image with the select tool that no region took: select nothing."""
-        if self.tool.active or event.isAccepted() or \
+        if not self.layer.interactive or self.tool.active or event.isAccepted() or \
                 event.button() != QtCore.Qt.MouseButton.LeftButton:
             return
         self.state.select(self.layer.index_at(event.scenePos()))

@@ -29,6 +29,10 @@ DELETE_KEYS = (QtCore.Qt.Key.Key_Delete, QtCore.Qt.Key.Key_Backspace)
 ENTER_KEYS = (QtCore.Qt.Key.Key_Return, QtCore.Qt.Key.Key_Enter)
 
 
+#: opacity of the outlines while their panel is not in front
+INERT_OPACITY = 0.45
+
+
 class RoiLayer(QtCore.QObject):
     """The items of the current regions on `view_box` (see the module docstring).
 
@@ -49,6 +53,24 @@ class RoiLayer(QtCore.QObject):
         self.graphics: list[RoiGraphic] = []
         self.shape: tuple[int, int] | None = None
         self.state: BackgroundState | None = None
+        #: False while the layer's panel is not in front: the items are shown dimmed and
+        #: ignore the mouse, so that another panel's clicks and drags never edit them
+        self.interactive = True
+
+    def set_interactive(self, interactive: bool) -> None:
+        """Let the items take the mouse (True) or show them dimmed and inert (False)."""
+        self.interactive = interactive
+        for graphic in self.graphics:
+            self._apply_interactive(graphic)
+
+    def _apply_interactive(self, graphic: RoiGraphic) -> None:
+        item = graphic.item
+        item.setOpacity(1.0 if self.interactive else INERT_OPACITY)
+        # pyqtgraph's scene hands clicks, hovers and drags to enabled items only
+        item.setEnabled(self.interactive)
+        if isinstance(item, pg.ROI):
+            for handle in item.getHandles():
+                handle.setVisible(self.interactive)
 
     # --- keeping the items in step ----------------------------------------------------------
     def sync(self, state: BackgroundState | None, shape: tuple[int, int] | None,
@@ -89,6 +111,7 @@ class RoiLayer(QtCore.QObject):
 
     def _add(self, graphic: RoiGraphic) -> None:
         self.view_box.addItem(graphic.item)
+        self._apply_interactive(graphic)
         item = graphic.item
         if isinstance(item, pg.ROI):
             item.sigRegionChanged.connect(lambda _item: self.regionChanging.emit())
@@ -144,6 +167,8 @@ class RoiLayer(QtCore.QObject):
     def claims_press(self, scene_pos: QtCore.QPointF) -> bool:
         """True when a press at `scene_pos` is for an item: on a handle of any region,
         or inside the selected one (to move it), as in Fiji."""
+        if not self.interactive:
+            return False
         for graphic in self.graphics:
             item = graphic.item
             if isinstance(item, pg.ROI):
@@ -174,10 +199,13 @@ class RoiKeys(QtCore.QObject):
     filter for the list of ROIs (Delete there removes the selected one).
     """
 
-    def __init__(self, tool: DrawingTool, state: Callable[[], BackgroundState]) -> None:
+    def __init__(self, tool: DrawingTool, state: Callable[[], BackgroundState],
+                 active: Callable[[], bool] | None = None) -> None:
         super().__init__()
         self.tool = tool
         self.state = state
+        #: whether the keys act now (e.g. only while their panel is in front)
+        self.active = active
         self.list_keys = _ListKeys(state)
 
     def eventFilter(self, watched: QtCore.QObject, event: QtCore.QEvent) -> bool:
@@ -195,6 +223,8 @@ class RoiKeys(QtCore.QObject):
 
     def handles(self, key: int) -> bool:
         """True when `key` acts now (on the shape being drawn or the selected ROI)."""
+        if self.active is not None and not self.active():
+            return False
         if self.tool.drawing:
             return key in ENTER_KEYS or key == QtCore.Qt.Key.Key_Escape
         roi = self.state().selected_roi()
