@@ -11,11 +11,10 @@ from PyQt6 import QtCore, QtWidgets
 
 from flimage_app.gui.channels import (
     COMPOSITE,
-    DEFAULT_COLOURS,
     ChannelView,
-    channel_colours,
     composite_rgb,
 )
+from flimage_app.model.channel_colours import DEFAULT_COLOURS, channel_colours
 from tests.channel_data import (
     INTERVAL_S,
     NAMES,
@@ -521,14 +520,14 @@ def test_a_channel_that_cannot_be_read_says_so_in_the_composite(qtbot, window, o
     path, _data = ome_tiff
     document = open_and_wait(qtbot, window, path)
     broken = document.leaf_series(1, 0)
-    real = frame_cache.read_frame
+    real = frame_cache.stage_frame  # what the frame cache's readers call
 
     def read(series, index):
         if series is broken and index == 3:
             raise OSError("the disk went away")
         return real(series, index)
 
-    monkeypatch.setattr(frame_cache, "read_frame", read)
+    monkeypatch.setattr(frame_cache, "stage_frame", read)
     document.view.choose(COMPOSITE)
     window.browser.set_index(3)
     qtbot.waitUntil(lambda: window.current_frame() is None, timeout=5000)
@@ -653,3 +652,9 @@ def test_a_narrow_channel_bar_puts_z_on_its_own_row_and_keeps_the_names_whole(qt
     bar.resize(bar.one_row_width() + 20, 60)
     qtbot.waitUntil(lambda: not bar.z_on_own_row, timeout=2000)
     assert [check.text() for check in bar.active_checks] == view.names
+
+
+def test_a_default_colour_taken_by_another_channel_gives_way():
+    # Fiji's default for the second place is green, but GFP (first) is green already
+    assert channel_colours([None, None], ["GFP", "Channel 2"]) == ["#00ff00", "#0000ff"]
+    assert channel_colours([None, "#ff0000"]) == ["#00ff00", "#ff0000"]

@@ -445,3 +445,19 @@ def test_input_type_choice():
         resolve_dtype("input", "int32", "x")
     with pytest.raises(ValueError, match="Unknown TIFF pixel type"):
         resolve_dtype("int8", "uint16", "x")
+
+
+def test_channels_without_a_colour_export_in_the_colours_the_app_shows(tmp_path, data):
+    from flimage_app.gui.channels import ChannelView  # the composite's colours
+
+    stack = plane_stack(data[:4, :, :1], names=["EGFP", "Channel 2"], colours=[None, None])
+    path = import_planes(stack, tmp_path / "plain.h5")
+    with open_hyperstack(path) as hs:
+        assert hs.channel_colours == [None, None]  # the file names none: none is stored
+        export_hyperstack_tiff(hs, tmp_path / "plain.tif")
+        shown = ChannelView(hs.channel_names, hs.channel_colours).colours
+    assert shown == ["#00ff00", "#0000ff"]  # GFP by its name; green is taken: the next default
+    with tifffile.TiffFile(tmp_path / "plain.tif") as tif:
+        luts = tif.imagej_metadata["LUTs"]
+    for lut, colour in zip(luts, shown, strict=True):
+        np.testing.assert_array_equal(lut[:, 255], [int(colour[i:i + 2], 16) for i in (1, 3, 5)])

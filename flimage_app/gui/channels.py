@@ -19,71 +19,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from flimage_app.gui.events import Event
-
-#: Colours of channels whose file names none, in channel order (Fiji's composite defaults).
-DEFAULT_COLOURS = ("#ff0000", "#00ff00", "#0000ff", "#808080", "#00ffff", "#ff00ff",
-                   "#ffff00")
-
-#: Colours of channels whose file names none but whose name says the dye: colour → dyes
-#: (lower case, letters and digits only, "fluor" left out) found in the name.  A
-#: biologist reads "GFP" in red as a mistake; the emission colour is what figures use.
-DYE_COLOURS = {
-    "#00ff00": ("gfp", "egfp", "fitc", "alexa488", "af488", "mneongreen", "fluo4", "calcein",
-                "gcamp", "green"),
-    "#ffff00": ("yfp", "eyfp", "venus", "citrine", "yellow"),
-    "#ff0000": ("mcherry", "rfp", "tdtomato", "dsred", "tritc", "cy3", "alexa555",
-                "alexa568", "alexa594", "af555", "af568", "af594", "mscarlet", "texasred",
-                "red"),
-    "#ff00ff": ("cy5", "alexa647", "af647", "farred", "mkate", "irfp"),
-    "#00ffff": ("cfp", "ecfp", "cerulean", "turquoise", "cyan"),
-    "#0000ff": ("dapi", "hoechst", "bfp", "ebfp", "blue"),
-}
+from flimage_app.model.channel_colours import channel_colours, parse_colour
 
 #: The channel choice that shows every channel at once.
 COMPOSITE = "composite"
 
 Levels = tuple[float, float]
-
-
-def parse_colour(colour: str | None) -> tuple[int, int, int] | None:
-    """(r, g, b) of a ``"#rrggbb"`` text, or None when it is missing or not such a text."""
-    if not isinstance(colour, str):
-        return None
-    text = colour.strip()
-    if len(text) != 7 or not text.startswith("#"):
-        return None
-    try:
-        return tuple(int(text[i:i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
-    except ValueError:
-        return None
-
-
-def dye_colour(name: str) -> str | None:
-    """The emission colour a channel's name says ("EGFP" → green), or None."""
-    # "Alexa Fluor 488", "Alexa-488" and "AF488" name the same dye
-    words = "".join(char for char in name.lower() if char.isalnum()).replace("fluor", "")
-    for colour, dyes in DYE_COLOURS.items():
-        if any(dye in words for dye in dyes):
-            return colour
-    return None
-
-
-def channel_colours(colours: Sequence[str | None],
-                    names: Sequence[str] | None = None) -> list[str]:
-    """One ``"#rrggbb"`` per channel: the file's colour, else the one its dye's name says
-    (:data:`DYE_COLOURS`), else Fiji's default for its place (red, green, blue, …).
-
-    A black channel would be invisible in the composite, so it gets a default too.
-    """
-    chosen = []
-    for number, colour in enumerate(colours):
-        rgb = parse_colour(colour)
-        if rgb is None or rgb == (0, 0, 0):
-            by_dye = dye_colour(names[number]) if names is not None else None
-            chosen.append(by_dye or DEFAULT_COLOURS[number % len(DEFAULT_COLOURS)])
-        else:
-            chosen.append("#{:02x}{:02x}{:02x}".format(*rgb))
-    return chosen
 
 
 def composite_rgb(images: Sequence[np.ndarray], colours: Sequence[str],
@@ -262,5 +203,4 @@ class ChannelView:
         return int(channel)
 
 
-__all__ = ["COMPOSITE", "DEFAULT_COLOURS", "DYE_COLOURS", "ChannelView", "channel_colours",
-           "composite_rgb", "dye_colour", "parse_colour"]
+__all__ = ["COMPOSITE", "ChannelView", "composite_rgb"]

@@ -20,6 +20,7 @@ import numpy as np
 import tifffile
 
 from .. import __version__
+from .channel_colours import channel_colours
 from .errors import Cancelled, FileFormatError
 from .export_report import ExportReport, IntegerConverter, resolve_dtype
 from .h5io import atomic_output
@@ -54,7 +55,9 @@ def hyperstack_metadata(hs: Hyperstack, raw: bool, dtype: str
     times = hs.times()
     names = hs.channel_names
     metadata: dict = {"axes": "TZCYX" if hs.n_planes > 1 else "TCYX", "mode": "composite",
-                      "LUTs": [colour_lut(colour) for colour in hs.channel_colours]}
+                      # the colours the app shows, so that Fiji shows the same composite
+                      "LUTs": [colour_lut(colour) for colour in
+                               channel_colours(hs.channel_colours, names)]}
     step = frame_interval(times)
     if step is not None:
         metadata.update(finterval=step, tunit="sec")
