@@ -658,3 +658,33 @@ def test_a_default_colour_taken_by_another_channel_gives_way():
     # Fiji's default for the second place is green, but GFP (first) is green already
     assert channel_colours([None, None], ["GFP", "Channel 2"]) == ["#00ff00", "#0000ff"]
     assert channel_colours([None, "#ff0000"]) == ["#00ff00", "#ff0000"]
+
+
+def test_a_measurement_says_which_channel_it_was_measured_on(qtbot, window, ome_tiff,
+                                                             discard_without_asking):
+    """The ROIs are shared by the channels, a table is not: shown on another channel, the
+    panel says so instead of passing one channel's numbers off as the other's."""
+    from flimage_app.gui.measure.measure_panel import MeasurePanel
+    from flimage_app.model.rois import RectangleROI
+
+    panel = MeasurePanel(window)
+    window.add_panel("measure", panel, "Measure")
+    window.resize(1300, 850)
+    window.show()
+    qtbot.waitExposed(window)
+    path, data = ome_tiff
+    document = open_and_wait(qtbot, window, path)
+    window.show_panel("measure")
+    qtbot.waitUntil(panel.isVisible, timeout=3000)
+    panel.add_roi(RectangleROI(2, 2, 8, 6))
+    assert panel.measure() is not None
+    qtbot.waitUntil(lambda: not panel.busy and panel.state.table is not None, timeout=20_000)
+    QtWidgets.QApplication.processEvents()
+    first = document.leaf_name((0, 0))
+    assert "Measured on" not in panel.status_label.text()
+    document.view.choose(1)
+    qtbot.waitUntil(lambda: document.leaf == (1, 0), timeout=5000)
+    text = panel.status_label.text()
+    assert f"Measured on {first}, not on {document.leaf_name((1, 0))}" in text
+    document.view.choose(0)
+    qtbot.waitUntil(lambda: "Measured on" not in panel.status_label.text(), timeout=5000)

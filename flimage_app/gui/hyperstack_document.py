@@ -171,6 +171,12 @@ class HyperstackDocument(Document):
         return [(channel, plane) for channel in range(self.n_channels)
                 for plane in range(self.n_planes)]
 
+    def leaf_name(self, leaf: Leaf) -> str:
+        """The channel's name, and the plane where there are several ("GFP, plane 2")."""
+        channel, plane = leaf
+        name = self.view.names[channel]
+        return f"{name}, plane {plane}" if self.n_planes > 1 else name
+
     def leaf_series(self, channel: int, plane: int):
         """The FLSeries of `channel` and `plane` (opened on first use)."""
         key = (int(channel), int(plane))

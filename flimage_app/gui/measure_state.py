@@ -65,6 +65,9 @@ class MeasureState:
         self._colours: dict[str, str] = {}
         self._assign_colours()
         self._table = table
+        #: which channel and plane of a multi-channel document the table was measured on
+        #: (the document's ``leaf``; None: a single series, or not known)
+        self.measured_on: Any = None
         self._saved_rois = self._rois
         self._saved_table = table
         #: why the ROIs or the table stored in the file were not restored ('' if they were)
@@ -197,9 +200,14 @@ class MeasureState:
         self._edit(text, rois, {})
 
     # --- results and saving ---------------------------------------------------------------
-    def set_table(self, measurement: Measurement) -> None:
-        """The result of a measurement (of :attr:`rois` as they were then); not an undo step."""
+    def set_table(self, measurement: Measurement, measured_on: Any = None) -> None:
+        """The result of a measurement (of :attr:`rois` as they were then); not an undo step.
+
+        `measured_on` names the channel and plane it was measured on (the ROIs are
+        shared by every channel of a multi-channel document, a table is not).
+        """
         self._table = measurement
+        self.measured_on = measured_on
         self.changed.emit()
 
     def mark_saved(self) -> None:

@@ -300,6 +300,9 @@ class MeasurePanel(QtWidgets.QWidget):
         frame = self.main_window.current_frame()
         self.session.show_frame(frame.index if frame is not None and document else None)
         self._disconnect = [self.session.changed.connect(self._on_session_changed)]
+        leaf_changed = getattr(document, "leaf_changed", None)
+        if leaf_changed is not None:  # another channel or plane: the table may not be its own
+            self._disconnect.append(leaf_changed.connect(self._show_status))
         self._refresh_sources()
         self._show_all()
 
@@ -465,6 +468,11 @@ class MeasurePanel(QtWidgets.QWidget):
             sets = ", ".join(DATA_LABELS[d].lower() for d in table.data_sets)
             text = (f"Measured {len(table.roi_names)} ROI{'s' if len(table.roi_names) != 1 else ''}"
                     f" on {table.frames} frames: {sets}.")
+            measured_on = self.state.measured_on
+            if measured_on is not None and measured_on != getattr(self.document, "leaf", None):
+                text = (f"Measured on {self.document.leaf_name(measured_on)}, not on "
+                        f"{self.document.leaf_name(self.document.leaf)} shown now: press "
+                        f"Measure to measure it. " + text)
             if table.record.get("stored_background") is False:
                 # else a user compares two identical curves and wonders what went wrong
                 text += " No background is stored in the frames: background-corrected = raw."
@@ -585,6 +593,7 @@ class MeasurePanel(QtWidgets.QWidget):
         # an imported stack is measured in memory: the record names the file it came from
         origin = document.source_path if document.source_kind == "stack" else None
         state = self.state
+        leaf = getattr(document, "leaf", None)
 
         def work(progress, cancel) -> Measurement:
             return measure_series(series, rois, baseline=baseline, meta_changes=edits or None,
@@ -592,7 +601,7 @@ class MeasurePanel(QtWidgets.QWidget):
                                   **source.options)
 
         def done(measurement: Measurement) -> None:
-            state.set_table(measurement)
+            state.set_table(measurement, leaf)
 
         # one pass over the frames (a chosen correction is fitted already): the dialog's
         # title says it all ("Measuring the ROIs: 12 of 60")
