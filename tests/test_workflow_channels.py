@@ -112,7 +112,7 @@ def test_open_browse_correct_all_channels_export_16_bit_and_quit(
     wait_tasks(qtbot, window)
 
     # Bleach correction of every channel, one factor per time point (as Fiji)
-    click_tab(window, "Bleach correction")
+    click_tab(window, "Bleach")
     bleach = window.panel("bleach")
     box = bleach.all_channels
     qtbot.waitUntil(lambda: box.isVisible() and box.correct_button.isEnabled(), timeout=20_000)

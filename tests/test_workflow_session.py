@@ -184,7 +184,7 @@ def test_background_bleach_save_export_quit_reopen(qtbot, settings_file, errors,
     assert "*" not in window.series_list.item(1).text()  # the neighbour is untouched
 
     # the Bleach panel: its settings, then another series and back: nothing changed
-    click_tab(window, "Bleach correction")
+    click_tab(window, "Bleach")
     bleach = window.panel("bleach")
     wait_tasks(qtbot, window)
     settings = bleach.settings()

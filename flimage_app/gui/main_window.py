@@ -50,16 +50,13 @@ from flimage_app.gui.browser.image_view import (
     ImageView,
 )
 from flimage_app.gui.browser.metadata_panel import MetadataPanel
-from flimage_app.gui.browser.series_browser import (
-    SeriesBrowser,
-    format_time,
-    summary_from_meta,
-)
+from flimage_app.gui.browser.series_browser import SeriesBrowser, summary_from_meta
 from flimage_app.gui.document import Document
 from flimage_app.gui.export.exporter import Exporter
 from flimage_app.gui.hyperstack_open import HyperstackOpener
 from flimage_app.gui.menus import assign_mnemonics, build_menus, claim_menu_shortcuts
 from flimage_app.gui.thread_warnings import collect_warnings
+from flimage_app.gui.units import format_time
 from flimage_app.gui.unsaved_prompt import Choice, ask_about_unsaved
 from flimage_app.gui.widgets.dialogs import GettingStartedDialog, show_error
 from flimage_app.gui.widgets.panel_page import PanelPage
@@ -72,7 +69,7 @@ log = logging.getLogger(__name__)
 #: Panels added when their module is present: name → (module, class, tab title).
 OPTIONAL_PANELS: dict[str, tuple[str, str, str]] = {
     "background": ("flimage_app.gui.background.background_panel", "BackgroundPanel", "Background"),
-    "bleach": ("flimage_app.gui.bleach.bleach_panel", "BleachPanel", "Bleach correction"),
+    "bleach": ("flimage_app.gui.bleach.bleach_panel", "BleachPanel", "Bleach"),
     "measure": ("flimage_app.gui.measure.measure_panel", "MeasurePanel", "Measure"),
 }
 

@@ -22,6 +22,7 @@ from typing import Any
 from PyQt6 import QtCore, QtGui, QtWidgets
 
 from flimage_app.gui.browser.frame_cache import H5_LOCK
+from flimage_app.gui.units import format_time
 from flimage_app.model.meta import MetaDataMissingError
 
 #: Frames skipped by PgUp / PgDn.
@@ -110,10 +111,6 @@ def _optional_meta(meta, key: str, default):
         return meta[key]
     except (KeyError, MetaDataMissingError):
         return default
-
-
-def format_time(seconds: float) -> str:
-    return "–" if not math.isfinite(seconds) else f"{seconds:.3f}"
 
 
 class FrameTableModel(QtCore.QAbstractTableModel):

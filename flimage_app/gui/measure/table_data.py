@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from flimage_app.gui.units import format_time
+
 #: the columns before the ROIs'
 LEADING_COLUMNS = ("frame", "time [s]")
 
@@ -66,11 +68,14 @@ class TraceTable:
         return float(self.values[column - len(LEADING_COLUMNS), row])
 
     def text(self, row: int, column: int) -> str:
-        """The cell as shown: 6 significant digits; '' for a missing value."""
+        """The cell as shown: times as in the frame table, values with 6 significant
+        digits; '' for a missing value."""
         value = self.value(row, column)
         if column == 0:
             return str(row)
-        return "" if math.isnan(value) else f"{value:.6g}"
+        if math.isnan(value):
+            return ""
+        return format_time(value) if column == 1 else f"{value:.6g}"
 
     def copy_text(self, row: int, column: int) -> str:
         """The cell as copied: full precision (what a spreadsheet should compute with)."""
