@@ -89,8 +89,9 @@ def test_open_browse_correct_all_channels_export_16_bit_and_quit(
                     and np.array_equal(window.current_frame().channel_frames[0].raw,
                                        data[0, 0, 2]), timeout=5000)
     assert "Composite   z 2 of 3" in window.image_view.caption.text()
-    # back to the first channel alone
-    key_on(bar.channel_combo, KEY.Key_Home)
+    # back to the first channel alone (Up twice: Home is the window's "first frame" key)
+    key_on(bar.channel_combo, KEY.Key_Up)
+    key_on(bar.channel_combo, KEY.Key_Up)
     assert bar.channel_combo.currentIndex() == 0 and document.view.choice == 0
     qtbot.waitUntil(lambda: window.current_frame() is not None
                     and not getattr(window.current_frame(), "is_composite", False),
