@@ -328,3 +328,21 @@ def test_default_method_is_exp_because_flimage_method_is_biased(tmp_path):
     np.testing.assert_allclose(exp_means[[0, 40, 79]], [40.90, 40.81, 40.92], atol=0.01)
     assert np.abs(exp_means / exp_means[0] - 1).max() < 0.03  # flat within the noise
     assert flimage_means[-1] / flimage_means[0] < 0.8  # still bleaching by a quarter
+
+
+@pytest.mark.parametrize("level", [-5.0, 0.0, 99.5, 100.0, 180.0, 1e6])
+def test_positive_sum_is_the_sum_of_the_pixels_above_the_level(level):
+    from flimage_app.model.bleach.measure import positive_sum
+
+    rng = np.random.default_rng(4)
+    image = np.round(rng.normal(100, 20, (64, 48)))
+    image[3, 4], image[10, 11], image[20, 5] = np.nan, np.inf, -np.inf
+    region = rng.random(image.shape) > 0.3
+    for where in (None, region):
+        values = image if where is None else image[where]
+        values = values[np.isfinite(values)] - level
+        assert positive_sum(image, level, where) == pytest.approx(
+            float(np.sum(values[values > 0])), rel=1e-14, abs=0)
+    untouched = image.copy()
+    positive_sum(image, level, None)
+    np.testing.assert_array_equal(image, untouched)  # the frame is not changed

@@ -228,3 +228,73 @@ def test_fletcher32_over_several_blocks_matches_hdf5(tmp_path):
         dset = handle.create_dataset("x", data=payload, chunks=payload.shape, fletcher32=True)
         chunk = stored_chunk(dset)
     assert int.from_bytes(chunk[-4:], "little") == fletcher32(chunk[:-4])
+
+
+def _layout(handle: h5py.File, frame: str) -> dict:
+    """Everything HDF5 records about one frame's objects, attributes and links."""
+    def attributes(obj):
+        found = {}
+        for name in obj.attrs:
+            attr = obj.attrs.get_id(name)
+            value = obj.attrs[name]
+            found[name] = (attr.get_type().dtype, attr.get_type().get_class(),
+                           attr.get_space().get_simple_extent_type(),
+                           value if not isinstance(value, float) else "number",
+                           getattr(attr.get_type(), "get_cset", lambda: None)(),
+                           getattr(attr.get_type(), "get_strpad", lambda: None)(),
+                           attr.get_type().is_variable_str()
+                           if attr.get_type().get_class() == h5py.h5t.STRING else None)
+        return found
+
+    def links(group):
+        return {name: (group.id.links.get_info(name.encode()).cset,
+                       group.id.links.get_info(name.encode()).type) for name in group}
+
+    def group_plist(group):
+        plist = group.id.get_create_plist()
+        return (plist.get_link_creation_order(), plist.get_attr_creation_order(),
+                h5py.h5o.get_info(group.id).ctime == 0)  # no time stamps, as h5py writes
+
+    root, raw = handle[frame], handle[f"{frame}/fluorescence/raw"]
+    dcpl = raw.id.get_create_plist()
+    filters = [dcpl.get_filter(i)[:3] for i in range(dcpl.get_nfilters())]
+    fill = np.zeros(1, raw.dtype)
+    dcpl.get_fill_value(fill)
+    return {
+        "frame attrs": attributes(root), "raw attrs": attributes(raw),
+        "links": (links(handle)[frame], links(root), links(root["fluorescence"])),
+        "groups": [group_plist(g) for g in (root, root["fluorescence"],
+                                              root["fluorescence/bg_data"])],
+        "raw": (raw.dtype, raw.id.get_type().get_order(), raw.chunks, filters,
+                dcpl.get_fill_time(), dcpl.get_alloc_time(), fill.tolist(),
+                h5py.h5o.get_info(raw.id).ctime == 0, dcpl.get_layout()),
+        "bg_data": list(root["fluorescence/bg_data"]),
+    }
+
+
+def test_frames_after_the_first_are_laid_out_as_h5py_lays_out_the_first(tmp_path):
+    # The writer creates the first frame with h5py's high-level calls and the next ones
+    # with HDF5's calls directly (faster); readers must not be able to tell them apart.
+    path = tmp_path / "frames.h5"
+    metas = [{"time": 0.25 * i, "pixel size": 2e-7, "identifier": f"cell {i}"}
+             for i in range(3)]
+    with h5py.File(path, "w") as handle, FrameWriter(handle) as writer:
+        for index, meta in enumerate(metas):
+            writer.submit(np.full((6, 5), index, np.float32), meta)
+        writer.flush()
+        assert writer._layout is not None  # the later frames took the direct path
+    with h5py.File(path, "r") as handle:
+        first = _layout(handle, "fli_0")
+        for frame in ("fli_1", "fli_2"):
+            later = _layout(handle, frame)
+            later["frame attrs"]["identifier"] = first["frame attrs"]["identifier"]
+            assert later == first
+            assert handle[frame].attrs["identifier"] == f"cell {frame[-1]}"
+        np.testing.assert_allclose([handle[f"fli_{i}"].attrs["time"] for i in range(3)],
+                                   [0.0, 0.25, 0.5])
+        np.testing.assert_array_equal(handle["fli_2/fluorescence/raw"][()], 2.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with flimage.FLSeries(h5file=path, h5mode="r") as fls:
+            assert [fls[i]["time"] for i in range(3)] == [0.0, 0.25, 0.5]
+            np.testing.assert_array_equal(fls[1].fl, 1.0)

@@ -39,16 +39,36 @@ class MissingTimeWarning(UserWarning):
     """Frames lack the "time" metadata; frame indices are used instead."""
 
 
-#: Default memory budget of the decoded frames a :class:`FrameReader` keeps between
-#: passes (bytes): a short series is read from the file once, a long one stays bounded.
+#: Memory budget of the decoded frames a :class:`FrameReader` keeps between passes
+#: (bytes) for a series too long to keep whole: its first frames are read once, the
+#: rest once per pass, with memory bounded whatever the length.
 CACHE_BYTES = 16 << 20
+#: A series whose stored frames take at most this many bytes (and at most
+#: :func:`~flimage_app.model.validate.memory_budget`) is kept whole between the passes
+#: when no budget is given, i.e. read and inflated once: for the flimage method (three
+#: passes) that is a third of the inflating, for the others a half.  Longer series fall
+#: back to :data:`CACHE_BYTES`, so that memory stays bounded for any length.
+WHOLE_SERIES_BYTES = 128 << 20
+
+
+def default_cache_bytes(frame_bytes: int, frames: int) -> int:
+    """The frame cache budget when none is given: the whole series if it fits, else a little."""
+    whole = frame_bytes * frames
+    if whole <= min(WHOLE_SERIES_BYTES, validate.memory_budget()):
+        return whole
+    return CACHE_BYTES
 
 
 def _decoded(chunk: bytes, dtype: np.dtype, shape: tuple[int, ...], shuffled: bool,
-             checksummed: bool, where: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """The raw image in `chunk` and its float64 copy (both made on a worker thread)."""
+             checksummed: bool, where: str) -> tuple[np.ndarray, np.ndarray, bool] | None:
+    """The raw image in `chunk`, its float64 copy and True (made on a worker thread)."""
     raw = decode_chunk(chunk, dtype, shape, shuffled, checksummed, where)
-    return None if raw is None else (raw, raw.astype(float))
+    return None if raw is None else (raw, raw.astype(float), True)
+
+
+def _converted(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """A kept raw image, its float64 copy and False (not read from the file; on a thread)."""
+    return raw, raw.astype(float), False
 
 
 class FrameReader:
@@ -68,7 +88,8 @@ class FrameReader:
         :meth:`meta` and :meth:`times` (edits not saved to the file).
     cache_bytes : int or None
         Memory budget for raw frames kept, as decoded, for the next pass
-        (default :data:`CACHE_BYTES`; 0 keeps none).  The first frames read
+        (default :func:`default_cache_bytes`: the whole series up to
+        :data:`WHOLE_SERIES_BYTES`, else :data:`CACHE_BYTES`; 0 keeps none).  The first frames read
         that fit are kept, so a series within the budget is read from the
         file once, and a longer one is read twice past its first frames
         with memory bounded by the budget.
@@ -78,7 +99,6 @@ class FrameReader:
                  meta_changes: Mapping[int, Mapping[str, Any]] | None = None,
                  cache_bytes: int | None = None) -> None:
         self.workers = workers or os.cpu_count() or 1
-        self.cache_bytes = CACHE_BYTES if cache_bytes is None else max(0, int(cache_bytes))
         self._cache: dict[int, np.ndarray] = {}
         self._cached_bytes = 0
         #: frames decoded from the file so far (counts every pass; for tests and benchmarks)
@@ -107,10 +127,15 @@ class FrameReader:
             self.close()
             raise FileFormatError(str(exc)) from None
         self.length = len(self.frames)
+        #: frames known to store no background (flags, one byte per frame)
+        self._without_stored = bytearray(self.length)
         if self.length == 0:
             self.close()
             raise FileFormatError(f"{self.filename or 'The series'} holds no frames (no fli_0)")
-        self.shape: tuple[int, int] = tuple(self._raw(0).shape)
+        first = self._raw(0)
+        self.shape: tuple[int, int] = tuple(first.shape)
+        self.cache_bytes = (default_cache_bytes(first.dtype.itemsize * first.size, self.length)
+                            if cache_bytes is None else max(0, int(cache_bytes)))
 
     def __len__(self) -> int:
         return self.length
@@ -196,8 +221,14 @@ class FrameReader:
         return dset
 
     def _minus_stored(self, index: int, image: np.ndarray) -> np.ndarray:
+        if self._without_stored[index]:
+            return image
+        subtracted = False
         for stored in self.stored_backgrounds(index):
             image -= stored
+            subtracted = True
+        if not subtracted:  # looked up once: the later passes skip the group's checks
+            self._without_stored[index] = True
         return image
 
     def iter_fl(self, indices: Sequence[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
@@ -211,8 +242,7 @@ class FrameReader:
         indices = range(self.length) if indices is None else indices
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="frame-reader")
-        pending: collections.deque[tuple[int, Future | np.ndarray | None]] = \
-            collections.deque()
+        pending: collections.deque[tuple[int, Future | None]] = collections.deque()
         try:
             for index in indices:
                 pending.append((index, self._submit(index)))
@@ -225,9 +255,11 @@ class FrameReader:
                 if isinstance(future, Future):
                     future.cancel()
 
-    def _submit(self, index: int) -> Future | np.ndarray | None:
-        if index in self._cache:
-            return self._cache[index]
+    def _submit(self, index: int) -> Future | None:
+        """Start making ``fl(index)``: from the cache or the chunk, on a thread; None: by HDF5."""
+        cached = self._cache.get(index)
+        if cached is not None:  # kept from an earlier pass: only the conversion is left
+            return self._pool.submit(_converted, cached)
         dset = self._checked_raw(index)
         decoding = direct_decoding(dset)
         if decoding is None:
@@ -241,15 +273,13 @@ class FrameReader:
         return self._pool.submit(_decoded, chunk, dset.dtype, dset.shape, *decoding,
                                  validate.object_name(dset))
 
-    def _collect(self, index: int, future: Future | np.ndarray | None
-                 ) -> tuple[int, np.ndarray]:
-        if isinstance(future, np.ndarray):  # kept from an earlier pass
-            return index, self._minus_stored(index, future.astype(float))
+    def _collect(self, index: int, future: Future | None) -> tuple[int, np.ndarray]:
         decoded = future.result() if future is not None else None
         if decoded is None:
             return index, self.fl(index)
-        raw, image = decoded
-        self._kept(index, raw)
+        raw, image, from_file = decoded
+        if from_file:
+            self._kept(index, raw)
         return index, self._minus_stored(index, image)
 
     def stored_backgrounds(self, index: int) -> Iterator[np.ndarray]:
@@ -349,7 +379,9 @@ def positive_sum(image: np.ndarray, level: float, region: np.ndarray | None) -> 
     shifted = finite_values(image, region) - level
     if shifted.size == 0:
         return float("nan")
-    return float(np.sum(shifted[shifted > 0]))
+    # Zeros in place of the pixels at or below the level add nothing to the sum; unlike
+    # ``shifted[shifted > 0]`` no data-dependent branch per pixel (4-6x faster on counts).
+    return float(np.maximum(shifted, 0.0, out=shifted).sum())
 
 
 def region_mean(image: np.ndarray, region: np.ndarray | None) -> float:
