@@ -54,8 +54,9 @@ CODEC = {"compress": "zlib" if _COMPRESS is None else "isal",
          "inflate": "zlib" if _INFLATE is None else "libdeflate"}
 
 
-def compress(data: bytes, level: int) -> bytes:
-    """A zlib stream of `data` (HDF5's gzip filter reads it), by the fastest library at hand."""
+def compress(data, level: int) -> bytes:
+    """A zlib stream of `data` (bytes or a contiguous array; HDF5's gzip filter reads it),
+    by the fastest library at hand."""
     if _COMPRESS is None:
         return zlib.compress(data, level)
     return _COMPRESS(data, level)
@@ -87,7 +88,9 @@ def fletcher32(data: bytes) -> int:
     every 65535 words: with the words laid out in rows of 65535 (zeros in
     front), ``sum2`` is the column sums times one weight per column — one
     pass over the data, no matrix library (whose threads stall on a busy
-    machine).
+    machine).  The rows are a view of the data after its first
+    ``n mod 65535`` words, which fill the last columns of a first row: no
+    padded copy.
     """
     if len(data) % 2:
         data = bytes(data) + b"\0"
@@ -95,10 +98,16 @@ def fletcher32(data: bytes) -> int:
     count = words.size
     if count == 0:
         return 0
-    rows = -(-count // _FLETCHER_MODULUS)
-    padded = np.zeros(rows * _FLETCHER_MODULUS, dtype=np.uint16)
-    padded[padded.size - count:] = words  # leading zeros add nothing to either sum
-    columns = padded.reshape(rows, _FLETCHER_MODULUS).sum(axis=0, dtype=np.int64)
+    rows, partial = divmod(count, _FLETCHER_MODULUS)
+    if rows:
+        # 32-bit column sums cannot overflow below 65537 rows (8 GB; HDF5 chunks are < 4 GB)
+        accumulator = np.uint32 if rows < _FLETCHER_MODULUS + 2 else np.int64
+        columns = words[partial:].reshape(rows, _FLETCHER_MODULUS).sum(
+            axis=0, dtype=accumulator).astype(np.int64)
+    else:
+        columns = np.zeros(_FLETCHER_MODULUS, dtype=np.int64)
+    if partial:  # the first words: the end of a first row whose front is zeros
+        columns[_FLETCHER_MODULUS - partial:] += words[:partial]
     sum1 = int(columns.sum())
     sum2 = int(np.dot(columns, _COLUMN_WEIGHTS))  # below 2**63 for any chunk HDF5 allows
     return (_reduced(sum2) << 16) | _reduced(sum1)
@@ -113,7 +122,8 @@ def shuffle_bytes(data: np.ndarray) -> bytes:
 def encode_chunk(data: np.ndarray, level: int, shuffle: bool = False,
                  checksum: bool = True) -> bytes:
     """The bytes HDF5 stores for one chunk holding `data` under the app's filters."""
-    payload = shuffle_bytes(data) if shuffle else np.ascontiguousarray(data).tobytes()
+    # deflate reads the array's buffer itself: no copy of the frame as bytes
+    payload = shuffle_bytes(data) if shuffle else np.ascontiguousarray(data).reshape(-1)
     compressed = compress(payload, level)
     if checksum:
         compressed += fletcher32(compressed).to_bytes(4, "little")

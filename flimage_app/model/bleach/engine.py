@@ -337,6 +337,8 @@ def correct_series(series, output, method: str = "exp", *, border_px: int = 20,
         is complete, and closed on failure.
     cache_bytes : int or None
         Memory budget for decoded frames kept between the passes (default
+        :func:`~.measure.default_cache_bytes`: the whole series if its frames
+        take at most :data:`~.measure.WHOLE_SERIES_BYTES`, else
         :data:`~.measure.CACHE_BYTES`): within it each frame is read and
         inflated once, beyond it the rest is read again; 0 keeps none.
 
@@ -432,7 +434,10 @@ def _apply(reader: FrameReader, output: h5py.Group | None, result: BleachResult,
            matcher: HistogramMatcher | None, region: np.ndarray | None, steps: _Steps,
            workers: int | None, sinks: Sequence[FrameSink] = ()) -> None:
     """The write pass: corrected frames go to `output` and `sinks` (none: histogram factors)."""
-    writer = FrameWriter(output, workers=workers) if output is not None else None
+    # the reader's threads compress too: fewer threads hold fewer freed frames in malloc
+    executor = reader.executor if isinstance(reader, FrameReader) else None
+    writer = (FrameWriter(output, workers=workers, executor=executor)
+              if output is not None else None)
     if output is not None:
         reader.keep_identifier(output)
     writing = output is not None or bool(sinks)

@@ -42,7 +42,7 @@ class MissingTimeWarning(UserWarning):
 #: Memory budget of the decoded frames a :class:`FrameReader` keeps between passes
 #: (bytes) for a series too long to keep whole: its first frames are read once, the
 #: rest once per pass, with memory bounded whatever the length.
-CACHE_BYTES = 16 << 20
+CACHE_BYTES = 8 << 20
 #: A series whose stored frames take at most this many bytes (and at most
 #: :func:`~flimage_app.model.validate.memory_budget`) is kept whole between the passes
 #: when no budget is given, i.e. read and inflated once: for the flimage method (three
@@ -89,10 +89,11 @@ class FrameReader:
     cache_bytes : int or None
         Memory budget for raw frames kept, as decoded, for the next pass
         (default :func:`default_cache_bytes`: the whole series up to
-        :data:`WHOLE_SERIES_BYTES`, else :data:`CACHE_BYTES`; 0 keeps none).  The first frames read
-        that fit are kept, so a series within the budget is read from the
-        file once, and a longer one is read twice past its first frames
-        with memory bounded by the budget.
+        :data:`WHOLE_SERIES_BYTES`, else :data:`CACHE_BYTES`; 0 keeps
+        none).  The first frames read that fit are kept, so a series within
+        the budget is read from the file once, and a longer one is read
+        once per pass past its first frames with memory bounded by the
+        budget.
     """
 
     def __init__(self, series, workers: int | None = None,
@@ -240,8 +241,6 @@ class FrameReader:
         the previous frame.  Frames stored in any other way are read by HDF5.
         """
         indices = range(self.length) if indices is None else indices
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="frame-reader")
         pending: collections.deque[tuple[int, Future | None]] = collections.deque()
         try:
             for index in indices:
@@ -255,11 +254,18 @@ class FrameReader:
                 if isinstance(future, Future):
                     future.cancel()
 
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        """The reader's threads (started on first use; a writer may share them)."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="frame-reader")
+        return self._pool
+
     def _submit(self, index: int) -> Future | None:
         """Start making ``fl(index)``: from the cache or the chunk, on a thread; None: by HDF5."""
         cached = self._cache.get(index)
         if cached is not None:  # kept from an earlier pass: only the conversion is left
-            return self._pool.submit(_converted, cached)
+            return self.executor.submit(_converted, cached)
         dset = self._checked_raw(index)
         decoding = direct_decoding(dset)
         if decoding is None:
@@ -270,8 +276,8 @@ class FrameReader:
             return None  # no chunk written, or unreadable: HDF5 decides, in its own words
         if filter_mask != 0:  # an optional filter was skipped for this chunk
             return None
-        return self._pool.submit(_decoded, chunk, dset.dtype, dset.shape, *decoding,
-                                 validate.object_name(dset))
+        return self.executor.submit(_decoded, chunk, dset.dtype, dset.shape, *decoding,
+                                    validate.object_name(dset))
 
     def _collect(self, index: int, future: Future | None) -> tuple[int, np.ndarray]:
         decoded = future.result() if future is not None else None
