@@ -298,3 +298,69 @@ def test_frames_after_the_first_are_laid_out_as_h5py_lays_out_the_first(tmp_path
         with flimage.FLSeries(h5file=path, h5mode="r") as fls:
             assert [fls[i]["time"] for i in range(3)] == [0.0, 0.25, 0.5]
             np.testing.assert_array_equal(fls[1].fl, 1.0)
+
+
+@pytest.mark.parametrize("dtype", ["u1", "<u2", "<f4", ">f4", "<f8", "<i8"])
+def test_unshuffle_inverts_hdf5_shuffle(dtype):
+    rng = np.random.default_rng(5)
+    data = rng.integers(0, 250, 257).astype(dtype)
+    restored = chunks.unshuffle_bytes(shuffle_bytes(data), data.dtype)
+    assert restored.dtype == data.dtype
+    np.testing.assert_array_equal(restored, data)
+
+
+def noise_floats(shape, seed=6):
+    """float32 values whose every bit is random (finite): nothing for deflate to find."""
+    rng = np.random.default_rng(seed)
+    values = rng.integers(0, 2**32, shape, dtype=np.uint32).view(np.float32)
+    return np.where(np.isfinite(values), values, np.float32(1.0))
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_incompressible_chunks_are_stored_as_they_are_and_read_everywhere(tmp_path, shuffle,
+                                                                         monkeypatch):
+    monkeypatch.setitem(COMPRESSION, "shuffle", shuffle)
+    path = tmp_path / "noise.h5"
+    images = [noise_floats((300, 280), seed) for seed in range(2)]  # above the sample size
+    smooth = np.tile(np.arange(280, dtype=np.float32), (300, 1))
+    with h5py.File(path, "w") as handle, FrameWriter(handle) as writer:
+        for image in (*images, smooth):  # frame 0 by h5py's calls, the others directly
+            writer.submit(image, {"time": 1.0})
+    deflate_bit = 1 << (1 if shuffle else 0)
+    with h5py.File(path, "r") as handle:
+        for index, image in enumerate((*images, smooth)):
+            dset = handle[f"fli_{index}/fluorescence/raw"]
+            mask, chunk = dset.id.read_direct_chunk((0, 0))
+            if index < 2:
+                assert mask == deflate_bit  # deflate skipped: the bytes as they are (+ checksum)
+                assert len(chunk) == image.nbytes + 4
+            else:
+                assert mask == 0 and len(chunk) < image.nbytes / 4
+            np.testing.assert_array_equal(dset[()], image)  # HDF5 checks fletcher32
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with flimage.FLSeries(h5file=path, h5mode="r") as fls:
+            np.testing.assert_array_equal(fls[1].raw_fl, images[1])
+    from flimage_app.model.bleach import measure
+
+    with measure.FrameReader(path) as reader:
+        def by_hdf5(*args):
+            raise AssertionError("the frame reader left a stored chunk to HDF5")
+
+        monkeypatch.setattr(measure.validate, "read_array", by_hdf5)
+        for index, image in reader.iter_fl():  # decoded on the reader's threads
+            np.testing.assert_array_equal(image, (*images, smooth)[index])
+
+
+def test_a_small_incompressible_chunk_is_judged_whole():
+    image = noise_floats((40, 30))
+    chunk, mask = chunks.encode_frame_chunk(image, 1)
+    assert mask == 1 and chunk[:-4] == image.tobytes()
+    assert chunks.decode_chunk(chunk, image.dtype, image.shape, False, True,
+                               filter_mask=mask).tobytes() == image.tobytes()
+    # a mask of other skipped filters is left to HDF5
+    assert chunks.decode_chunk(chunk, image.dtype, image.shape, False, True,
+                               filter_mask=2) is None
+    compressible = np.zeros((40, 30), np.float32)
+    chunk, mask = chunks.encode_frame_chunk(compressible, 1)
+    assert mask == 0 and chunk == encode_chunk(compressible, 1)

@@ -33,7 +33,7 @@ import h5py
 import numpy as np
 from h5py import h5a, h5d, h5g, h5p, h5s, h5t
 
-from .chunks import encode_chunk
+from .chunks import encode_frame_chunk
 from .h5io import COMPRESSION, IMAGE_ATTRS, is_in_memory, write_image_dataset
 from .meta import check_value
 from .names import (
@@ -191,7 +191,7 @@ class FrameWriter:
         if data.ndim != 2:
             raise ValueError(f"Frames must be 2-D images, got shape {data.shape}")
         if self.direct:
-            future = self._pool.submit(encode_chunk, data, self._level, self._shuffle)
+            future = self._pool.submit(encode_frame_chunk, data, self._level, self._shuffle)
             self._pending.append((data.shape, future, dict(meta)))
         else:
             self._pending.append((data, None, dict(meta)))
@@ -216,7 +216,7 @@ class FrameWriter:
         data_or_shape, future, meta = self._pending.popleft()
         name = frame_name(self.index)
         if future is not None and self._layout is not None and name.isascii():
-            self._write_direct(name, data_or_shape, future.result(), meta)
+            self._write_direct(name, data_or_shape, *future.result(), meta)
         else:
             self._write_with_h5py(name, data_or_shape, future, meta)
         self.index += 1
@@ -236,13 +236,14 @@ class FrameWriter:
             dset = write_image_dataset(fluorescence, RAW, data_or_shape, self.dtype)
         else:
             dset = create_image_dataset(fluorescence, RAW, data_or_shape, self.dtype)
-            dset.id.write_direct_chunk((0,) * len(data_or_shape), future.result())
+            chunk, filter_mask = future.result()
+            dset.id.write_direct_chunk((0,) * len(data_or_shape), chunk, filter_mask)
         for key, value in self._frame_attributes(meta).items():
             frame.attrs[key] = value
         if future is not None and self._layout is None:
             self._layout = _FrameLayout(frame, dset)
 
-    def _write_direct(self, name: str, shape: tuple[int, ...], chunk: bytes,
+    def _write_direct(self, name: str, shape: tuple[int, ...], chunk: bytes, filter_mask: int,
                       meta: Mapping[str, Any]) -> None:
         """One frame through HDF5's calls, laid out as :meth:`_write_with_h5py` lays it out."""
         layout = self._layout
@@ -250,7 +251,7 @@ class FrameWriter:
         fluorescence = layout.group(frame, FLUORESCENCE)
         layout.group(fluorescence, BG_DATA)
         dset = layout.dataset(fluorescence, RAW, shape)
-        dset.write_direct_chunk((0,) * len(shape), chunk)
+        dset.write_direct_chunk((0,) * len(shape), chunk, filter_mask)
         for key, value in IMAGE_ATTRS.items():
             layout.attribute(dset, key, value)
         for key, value in self._frame_attributes(meta).items():

@@ -60,9 +60,10 @@ def default_cache_bytes(frame_bytes: int, frames: int) -> int:
 
 
 def _decoded(chunk: bytes, dtype: np.dtype, shape: tuple[int, ...], shuffled: bool,
-             checksummed: bool, where: str) -> tuple[np.ndarray, np.ndarray, bool] | None:
+             checksummed: bool, where: str, filter_mask: int = 0
+             ) -> tuple[np.ndarray, np.ndarray, bool] | None:
     """The raw image in `chunk`, its float64 copy and True (made on a worker thread)."""
-    raw = decode_chunk(chunk, dtype, shape, shuffled, checksummed, where)
+    raw = decode_chunk(chunk, dtype, shape, shuffled, checksummed, where, filter_mask)
     return None if raw is None else (raw, raw.astype(float), True)
 
 
@@ -274,10 +275,10 @@ class FrameReader:
             filter_mask, chunk = dset.id.read_direct_chunk((0,) * dset.ndim)
         except (OSError, RuntimeError, ValueError):
             return None  # no chunk written, or unreadable: HDF5 decides, in its own words
-        if filter_mask != 0:  # an optional filter was skipped for this chunk
-            return None
+        # an optional filter skipped for this chunk: deflate (stored as it is) is decoded
+        # here, anything else left to HDF5
         return self.executor.submit(_decoded, chunk, dset.dtype, dset.shape, *decoding,
-                                    validate.object_name(dset))
+                                    validate.object_name(dset), filter_mask)
 
     def _collect(self, index: int, future: Future | None) -> tuple[int, np.ndarray]:
         decoded = future.result() if future is not None else None
