@@ -386,9 +386,9 @@ def positive_sum(image: np.ndarray, level: float, region: np.ndarray | None) -> 
     shifted = finite_values(image, region) - level
     if shifted.size == 0:
         return float("nan")
-    # Zeros in place of the pixels at or below the level add nothing to the sum; unlike
-    # ``shifted[shifted > 0]`` no data-dependent branch per pixel (4-6x faster on counts).
-    return float(np.maximum(shifted, 0.0, out=shifted).sum())
+    # the positive values themselves, in order: summed as flimage sums them, to the last
+    # bit (zeros in their place would change numpy's pairwise grouping and the rounding)
+    return float(np.sum(shifted[shifted > 0]))
 
 
 def region_mean(image: np.ndarray, region: np.ndarray | None) -> float:
