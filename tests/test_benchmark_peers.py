@@ -45,8 +45,8 @@ def test_goals_table_names_each_goal_with_wall_and_cpu_figures(bench_fiji, capsy
                       "flimage": ratio, "flimage_cpu": ratio - 1.1, "identical": 100,
                       "frames": 100, "difference": 0.0}
                for kind, ratio in (("camera counts", 16.0), ("float noise", 4.0))}
-    fiji = [bench_fiji.FijiRow("ratio", 1.6, 1.9, 1.0, 1.2, 0.5, 0.2, "equal"),
-            bench_fiji.FijiRow("histogram", 9.0, 9.5, 1.0, 1.0, 8.0, 0.1, "differs")]
+    fiji = [bench_fiji.FijiRow("ratio", 1.6, 1.9, 1.0, 1.2, 0.5, 0.2, "equal", 1.6, 1.6),
+            bench_fiji.FijiRow("histogram", 9.0, 9.5, 1.0, 1.0, 8.0, 0.1, "differs", 9.0, 9.5)]
     memory = {"peaks": {"exp": 185.0}, "budget_mb": 8}
     bench_bleach.print_goals(flimage, memory, fiji, 800, 512)
     table = capsys.readouterr().out
