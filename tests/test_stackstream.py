@@ -286,35 +286,3 @@ def test_stack_reader_reads_mapped_and_page_by_page_alike(tmp_path, layout):
         assert len(reader) == FRAMES
         for index in (0, 7, FRAMES - 1):
             np.testing.assert_array_equal(reader.fl(index), data[index].astype(float))
-
-
-def test_measuring_on_the_reader_threads_equals_measuring_the_frames(tmp_path):
-    # frames without a stored background are measured on the reader's threads, the one
-    # with a background after its subtraction on the calling thread: the same numbers
-    path = tmp_path / "bg.h5"
-    images = camera_stack()[:5].astype(np.float32)
-    with h5py.File(path, "w") as handle, FrameWriter(handle) as writer:
-        for index, image in enumerate(images):
-            writer.submit(image, {"time": index * INTERVAL})
-    with h5py.File(path, "a") as handle:
-        handle["fli_3/fluorescence/bg_data"].create_dataset(
-            "level", data=np.full(SHAPE, 12.5, np.float32))
-    main = threading.get_ident()
-    where = {}
-
-    def measure(image):
-        where.setdefault(threading.get_ident() == main, []).append(float(image[0, 0]))
-        return float(np.sum(image * image)), image.copy()
-
-    for cache_bytes in (0, 1 << 30):
-        with FrameReader(path, cache_bytes=cache_bytes) as reader:
-            for _ in range(2):  # from the file, then from the cache
-                where.clear()
-                measured = dict(reader.iter_measured(measure))
-                expected = dict(reader.iter_fl())
-                assert sorted(measured) == list(range(5))
-                for index, image in expected.items():
-                    assert measured[index][0] == float(np.sum(image * image))
-                    np.testing.assert_array_equal(measured[index][1], image)
-                assert where[True] == [float(images[3][0, 0]) - 12.5]  # the stored one
-                assert len(where[False]) == 4

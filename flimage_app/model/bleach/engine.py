@@ -205,13 +205,6 @@ def _background_region(background: str, shape, border_px: int, background_mask):
     return None
 
 
-def _measured(reader, measure):
-    """``(index, measure(fl))`` per frame: on the reader's threads where it has them."""
-    if isinstance(reader, FrameReader):
-        return reader.iter_measured(measure)
-    return ((index, measure(image)) for index, image in reader.iter_fl())
-
-
 def _measure(reader: FrameReader, method: str, background: str, background_value,
              background_region, region, steps: _Steps) -> tuple[np.ndarray, np.ndarray]:
     """Background level and intensity per frame, in as few passes as the method allows."""
@@ -223,29 +216,24 @@ def _measure(reader: FrameReader, method: str, background: str, background_value
         if background_region is not None:
             level_per_frame = np.empty(count)
             steps.start("measuring the background")
-            for index, mean in _measured(reader,
-                                         lambda image: region_mean(image, background_region)):
-                level_per_frame[index] = mean
+            for index, image in reader.iter_fl():
+                level_per_frame[index] = region_mean(image, background_region)
                 steps.step()
             level = _mean_level(level_per_frame)
         intensity = np.empty(count)
         steps.start("measuring")
-        for index, total in _measured(reader, lambda image: positive_sum(image, level, region)):
-            intensity[index] = total
+        for index, image in reader.iter_fl():
+            intensity[index] = positive_sum(image, level, region)
             steps.step()
         check_finite_trace(intensity, "measured region")
         return np.full(count, level), intensity
-
     # Mean intensity is linear in the level: one pass gives both.
-    def means_of(image: np.ndarray) -> tuple[float, float]:
-        return (region_mean(image, region),
-                region_mean(image, background_region) if background_region is not None
-                else fixed_level)
-
     means, levels = np.empty(count), np.full(count, fixed_level)
     steps.start("measuring")
-    for index, (mean, background_mean) in _measured(reader, means_of):
-        means[index], levels[index] = mean, background_mean
+    for index, image in reader.iter_fl():
+        means[index] = region_mean(image, region)
+        if background_region is not None:
+            levels[index] = region_mean(image, background_region)
         steps.step()
     if background_region is not None:
         levels[:] = _mean_level(levels)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import collections
 import os
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -59,29 +59,17 @@ def default_cache_bytes(frame_bytes: int, frames: int) -> int:
     return CACHE_BYTES
 
 
-#: What a worker thread makes of one frame: the raw image, its float64 copy (None if
-#: measured), whether it was read from the file, and the measurement (or None).
-_Decoded = tuple[np.ndarray, "np.ndarray | None", bool, Any]
-
-
-def _finished(raw: np.ndarray, from_file: bool, measure: Callable | None) -> _Decoded:
-    image = raw.astype(float)
-    if measure is None:
-        return raw, image, from_file, None
-    return raw, None, from_file, measure(image)  # the float64 copy is dropped right here
-
-
 def _decoded(chunk: bytes, dtype: np.dtype, shape: tuple[int, ...], shuffled: bool,
-             checksummed: bool, where: str, filter_mask: int = 0,
-             measure: Callable | None = None) -> _Decoded | None:
-    """The raw image in `chunk` and its float64 copy or measurement (on a worker thread)."""
+             checksummed: bool, where: str, filter_mask: int = 0
+             ) -> tuple[np.ndarray, np.ndarray, bool] | None:
+    """The raw image in `chunk`, its float64 copy and True (made on a worker thread)."""
     raw = decode_chunk(chunk, dtype, shape, shuffled, checksummed, where, filter_mask)
-    return None if raw is None else _finished(raw, True, measure)
+    return None if raw is None else (raw, raw.astype(float), True)
 
 
-def _converted(raw: np.ndarray, measure: Callable | None = None) -> _Decoded:
-    """A kept raw image's float64 copy or measurement (not read from the file; on a thread)."""
-    return _finished(raw, False, measure)
+def _converted(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """A kept raw image, its float64 copy and False (not read from the file; on a thread)."""
+    return raw, raw.astype(float), False
 
 
 class FrameReader:
@@ -253,31 +241,15 @@ class FrameReader:
         inflated and converted on a thread pool while the caller works on
         the previous frame.  Frames stored in any other way are read by HDF5.
         """
-        return self._iterate(indices, None)
-
-    def iter_measured(self, measure: Callable[[np.ndarray], Any],
-                      indices: Sequence[int] | None = None) -> Iterator[tuple[int, Any]]:
-        """``(index, measure(fl(index)))`` for every frame, in order.
-
-        `measure` (a pure function of the float64 image, e.g. a region's
-        mean) runs on the reader's threads beside the inflating, for frames
-        that store no background; for the others on the calling thread,
-        after the stored background is subtracted.  Same values as
-        measuring what :meth:`iter_fl` yields.
-        """
-        return self._iterate(indices, measure)
-
-    def _iterate(self, indices: Sequence[int] | None, measure: Callable | None
-                 ) -> Iterator[tuple[int, Any]]:
         indices = range(self.length) if indices is None else indices
         pending: collections.deque[tuple[int, Future | None]] = collections.deque()
         try:
             for index in indices:
-                pending.append((index, self._submit(index, measure)))
+                pending.append((index, self._submit(index)))
                 if len(pending) > self.workers:
-                    yield self._collect(*pending.popleft(), measure)
+                    yield self._collect(*pending.popleft())
             while pending:
-                yield self._collect(*pending.popleft(), measure)
+                yield self._collect(*pending.popleft())
         finally:
             for _, future in pending:
                 if isinstance(future, Future):
@@ -290,23 +262,11 @@ class FrameReader:
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="frame-reader")
         return self._pool
 
-    def _stores_no_background(self, index: int) -> bool:
-        """True if frame `index` has no stored background to subtract (looked up once)."""
-        if not self._without_stored[index]:
-            bg_group = validate.member_path(self.group(index), BG_DATA_PATH)
-            if bg_group is not None and not (isinstance(bg_group, h5py.Group)
-                                             and len(bg_group) == 0):
-                return False  # backgrounds (or something to refuse): the calling thread
-            self._without_stored[index] = True
-        return True
-
-    def _submit(self, index: int, measure: Callable | None = None) -> Future | None:
+    def _submit(self, index: int) -> Future | None:
         """Start making ``fl(index)``: from the cache or the chunk, on a thread; None: by HDF5."""
-        if measure is not None and not self._stores_no_background(index):
-            measure = None  # measured after the subtraction, in _collect
         cached = self._cache.get(index)
         if cached is not None:  # kept from an earlier pass: only the conversion is left
-            return self.executor.submit(_converted, cached, measure)
+            return self.executor.submit(_converted, cached)
         dset = self._checked_raw(index)
         decoding = direct_decoding(dset)
         if decoding is None:
@@ -318,21 +278,16 @@ class FrameReader:
         # an optional filter skipped for this chunk: deflate (stored as it is) is decoded
         # here, anything else left to HDF5
         return self.executor.submit(_decoded, chunk, dset.dtype, dset.shape, *decoding,
-                                    validate.object_name(dset), filter_mask, measure)
+                                    validate.object_name(dset), filter_mask)
 
-    def _collect(self, index: int, future: Future | None, measure: Callable | None = None
-                 ) -> tuple[int, Any]:
+    def _collect(self, index: int, future: Future | None) -> tuple[int, np.ndarray]:
         decoded = future.result() if future is not None else None
         if decoded is None:
-            image = self.fl(index)
-            return index, (image if measure is None else measure(image))
-        raw, image, from_file, value = decoded
+            return index, self.fl(index)
+        raw, image, from_file = decoded
         if from_file:
             self._kept(index, raw)
-        if image is None:  # measured on the thread
-            return index, value
-        image = self._minus_stored(index, image)
-        return index, (image if measure is None else measure(image))
+        return index, self._minus_stored(index, image)
 
     def stored_backgrounds(self, index: int) -> Iterator[np.ndarray]:
         """The background images stored with frame `index` (flimage sums them all)."""
