@@ -286,3 +286,37 @@ def test_stack_reader_reads_mapped_and_page_by_page_alike(tmp_path, layout):
         assert len(reader) == FRAMES
         for index in (0, 7, FRAMES - 1):
             np.testing.assert_array_equal(reader.fl(index), data[index].astype(float))
+
+
+def test_raw_frames_for_measuring_give_the_numbers_of_the_float64_frames(tmp_path):
+    # flimage's passes measure the stored float32 frames where they are fl exactly
+    # (no stored background): border means and positive sums equal to the last bit
+    from flimage_app.model.bleach.measure import border_mask, positive_sum, region_mean
+
+    path = tmp_path / "bg.h5"
+    rng = np.random.default_rng(8)
+    images = (camera_stack()[:5] + rng.normal(0, 0.7, (5, *SHAPE))).astype(np.float32)
+    with h5py.File(path, "w") as handle, FrameWriter(handle) as writer:
+        for index, image in enumerate(images):
+            writer.submit(image, {"time": index * INTERVAL})
+    with h5py.File(path, "a") as handle:
+        handle["fli_3/fluorescence/bg_data"].create_dataset(
+            "level", data=np.full(SHAPE, 12.5, np.float32))
+    border = border_mask(SHAPE, 4)
+    with FrameReader(path) as reader:
+        expected = dict(reader.iter_fl())
+        for _ in range(2):  # from the file, then from the cache
+            for index, raw, image in reader.iter_raw():
+                assert raw.dtype == np.float32
+                np.testing.assert_array_equal(raw, images[index])
+                if index == 3:
+                    np.testing.assert_array_equal(image, expected[3])
+                    continue
+                assert image is None
+                assert region_mean(raw, border) == region_mean(expected[index], border)
+                assert positive_sum(raw, 101.7, None) == positive_sum(expected[index], 101.7,
+                                                                      None)
+        result = correct_series(reader, None, "flimage", border_px=4, strict=False)
+    level = np.mean([region_mean(expected[index], border) for index in range(5)])
+    np.testing.assert_array_equal(
+        result.intensity, [positive_sum(expected[index], level, None) for index in range(5)])

@@ -60,11 +60,11 @@ def default_cache_bytes(frame_bytes: int, frames: int) -> int:
 
 
 def _decoded(chunk: bytes, dtype: np.dtype, shape: tuple[int, ...], shuffled: bool,
-             checksummed: bool, where: str, filter_mask: int = 0
-             ) -> tuple[np.ndarray, np.ndarray, bool] | None:
-    """The raw image in `chunk`, its float64 copy and True (made on a worker thread)."""
+             checksummed: bool, where: str, filter_mask: int = 0, convert: bool = True
+             ) -> tuple[np.ndarray, np.ndarray | None, bool] | None:
+    """The raw image in `chunk`, its float64 copy (if `convert`) and True (on a thread)."""
     raw = decode_chunk(chunk, dtype, shape, shuffled, checksummed, where, filter_mask)
-    return None if raw is None else (raw, raw.astype(float), True)
+    return None if raw is None else (raw, raw.astype(float) if convert else None, True)
 
 
 def _converted(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -241,19 +241,46 @@ class FrameReader:
         inflated and converted on a thread pool while the caller works on
         the previous frame.  Frames stored in any other way are read by HDF5.
         """
+        return self._iterate(indices, convert=True)
+
+    def iter_raw(self, indices: Sequence[int] | None = None
+                 ) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+        """``(index, raw, fl)`` for every frame, in order, as :meth:`iter_fl` reads them.
+
+        `raw` is the image as stored (e.g. float32; read-only); `fl` is None
+        when the frame stores no background, i.e. when ``fl(index)`` is
+        `raw` in float64 — a measurement that needs only some pixels, or
+        that converts as it computes, is spared a float64 copy of the frame.
+        """
+        for index, (raw, image) in self._iterate(indices, convert=False):
+            if image is None and not self._stores_no_background(index):
+                image = self._minus_stored(index, raw.astype(float))
+            yield index, raw, image
+
+    def _iterate(self, indices: Sequence[int] | None, convert: bool) -> Iterator:
         indices = range(self.length) if indices is None else indices
-        pending: collections.deque[tuple[int, Future | None]] = collections.deque()
+        pending: collections.deque[tuple[int, Future | tuple | None]] = collections.deque()
         try:
             for index in indices:
-                pending.append((index, self._submit(index)))
+                pending.append((index, self._submit(index, convert)))
                 if len(pending) > self.workers:
-                    yield self._collect(*pending.popleft())
+                    yield self._collect(*pending.popleft(), convert)
             while pending:
-                yield self._collect(*pending.popleft())
+                yield self._collect(*pending.popleft(), convert)
         finally:
             for _, future in pending:
                 if isinstance(future, Future):
                     future.cancel()
+
+    def _stores_no_background(self, index: int) -> bool:
+        """True if frame `index` has no stored background to subtract (looked up once)."""
+        if not self._without_stored[index]:
+            bg_group = validate.member_path(self.group(index), BG_DATA_PATH)
+            if bg_group is not None and not (isinstance(bg_group, h5py.Group)
+                                             and len(bg_group) == 0):
+                return False  # backgrounds, or something stored_backgrounds() refuses
+            self._without_stored[index] = True
+        return True
 
     @property
     def executor(self) -> ThreadPoolExecutor:
@@ -262,9 +289,11 @@ class FrameReader:
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="frame-reader")
         return self._pool
 
-    def _submit(self, index: int) -> Future | None:
+    def _submit(self, index: int, convert: bool = True) -> Future | tuple | None:
         """Start making ``fl(index)``: from the cache or the chunk, on a thread; None: by HDF5."""
         cached = self._cache.get(index)
+        if cached is not None and not convert:
+            return cached, None, False
         if cached is not None:  # kept from an earlier pass: only the conversion is left
             return self.executor.submit(_converted, cached)
         dset = self._checked_raw(index)
@@ -278,15 +307,21 @@ class FrameReader:
         # an optional filter skipped for this chunk: deflate (stored as it is) is decoded
         # here, anything else left to HDF5
         return self.executor.submit(_decoded, chunk, dset.dtype, dset.shape, *decoding,
-                                    validate.object_name(dset), filter_mask)
+                                    validate.object_name(dset), filter_mask, convert)
 
-    def _collect(self, index: int, future: Future | None) -> tuple[int, np.ndarray]:
-        decoded = future.result() if future is not None else None
+    def _collect(self, index: int, future: Future | tuple | None, convert: bool = True):
+        """``(index, fl)``, or with `convert` False ``(index, (raw, fl or None))``."""
+        decoded = future.result() if isinstance(future, Future) else future
         if decoded is None:
-            return index, self.fl(index)
+            if convert:
+                return index, self.fl(index)
+            raw = self._raw_array(index)
+            return index, (raw, None)
         raw, image, from_file = decoded
         if from_file:
             self._kept(index, raw)
+        if not convert:
+            return index, (raw, None)
         return index, self._minus_stored(index, image)
 
     def stored_backgrounds(self, index: int) -> Iterator[np.ndarray]:
@@ -383,9 +418,12 @@ def positive_sum(image: np.ndarray, level: float, region: np.ndarray | None) -> 
 
     NaN if the region holds no finite pixel.
     """
-    shifted = finite_values(image, region) - level
-    if shifted.size == 0:
+    values = finite_values(image, region)
+    if values.size == 0:
         return float("nan")
+    # a stored image (float32) is converted as it is subtracted: the same float64 values
+    shifted = (values - level if values.dtype == np.float64
+               else np.subtract(values, level, dtype=np.float64))
     # the positive values themselves, in order: summed as flimage sums them, to the last
     # bit (zeros in their place would change numpy's pairwise grouping and the rounding)
     return float(np.sum(shifted[shifted > 0]))
@@ -394,6 +432,8 @@ def positive_sum(image: np.ndarray, level: float, region: np.ndarray | None) -> 
 def region_mean(image: np.ndarray, region: np.ndarray | None) -> float:
     """Mean of the finite pixels of `image` over `region` (the whole image if None); NaN if none."""
     values = finite_values(image, region)
+    if values.dtype != np.float64:  # a stored image: its region's pixels in float64
+        values = values.astype(np.float64)  # (np.mean(dtype=) would round differently)
     return float(np.mean(values)) if values.size else float("nan")
 
 
