@@ -228,3 +228,139 @@ def test_fletcher32_over_several_blocks_matches_hdf5(tmp_path):
         dset = handle.create_dataset("x", data=payload, chunks=payload.shape, fletcher32=True)
         chunk = stored_chunk(dset)
     assert int.from_bytes(chunk[-4:], "little") == fletcher32(chunk[:-4])
+
+
+def _layout(handle: h5py.File, frame: str) -> dict:
+    """Everything HDF5 records about one frame's objects, attributes and links."""
+    def attributes(obj):
+        found = {}
+        for name in obj.attrs:
+            attr = obj.attrs.get_id(name)
+            value = obj.attrs[name]
+            found[name] = (attr.get_type().dtype, attr.get_type().get_class(),
+                           attr.get_space().get_simple_extent_type(),
+                           value if not isinstance(value, float) else "number",
+                           getattr(attr.get_type(), "get_cset", lambda: None)(),
+                           getattr(attr.get_type(), "get_strpad", lambda: None)(),
+                           attr.get_type().is_variable_str()
+                           if attr.get_type().get_class() == h5py.h5t.STRING else None)
+        return found
+
+    def links(group):
+        return {name: (group.id.links.get_info(name.encode()).cset,
+                       group.id.links.get_info(name.encode()).type) for name in group}
+
+    def group_plist(group):
+        plist = group.id.get_create_plist()
+        return (plist.get_link_creation_order(), plist.get_attr_creation_order(),
+                h5py.h5o.get_info(group.id).ctime == 0)  # no time stamps, as h5py writes
+
+    root, raw = handle[frame], handle[f"{frame}/fluorescence/raw"]
+    dcpl = raw.id.get_create_plist()
+    filters = [dcpl.get_filter(i)[:3] for i in range(dcpl.get_nfilters())]
+    fill = np.zeros(1, raw.dtype)
+    dcpl.get_fill_value(fill)
+    return {
+        "frame attrs": attributes(root), "raw attrs": attributes(raw),
+        "links": (links(handle)[frame], links(root), links(root["fluorescence"])),
+        "groups": [group_plist(g) for g in (root, root["fluorescence"],
+                                              root["fluorescence/bg_data"])],
+        "raw": (raw.dtype, raw.id.get_type().get_order(), raw.chunks, filters,
+                dcpl.get_fill_time(), dcpl.get_alloc_time(), fill.tolist(),
+                h5py.h5o.get_info(raw.id).ctime == 0, dcpl.get_layout()),
+        "bg_data": list(root["fluorescence/bg_data"]),
+    }
+
+
+def test_frames_after_the_first_are_laid_out_as_h5py_lays_out_the_first(tmp_path):
+    # The writer creates the first frame with h5py's high-level calls and the next ones
+    # with HDF5's calls directly (faster); readers must not be able to tell them apart.
+    path = tmp_path / "frames.h5"
+    metas = [{"time": 0.25 * i, "pixel size": 2e-7, "identifier": f"cell {i}"}
+             for i in range(3)]
+    with h5py.File(path, "w") as handle, FrameWriter(handle) as writer:
+        for index, meta in enumerate(metas):
+            writer.submit(np.full((6, 5), index, np.float32), meta)
+        writer.flush()
+        assert writer._layout is not None  # the later frames took the direct path
+    with h5py.File(path, "r") as handle:
+        first = _layout(handle, "fli_0")
+        for frame in ("fli_1", "fli_2"):
+            later = _layout(handle, frame)
+            later["frame attrs"]["identifier"] = first["frame attrs"]["identifier"]
+            assert later == first
+            assert handle[frame].attrs["identifier"] == f"cell {frame[-1]}"
+        np.testing.assert_allclose([handle[f"fli_{i}"].attrs["time"] for i in range(3)],
+                                   [0.0, 0.25, 0.5])
+        np.testing.assert_array_equal(handle["fli_2/fluorescence/raw"][()], 2.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with flimage.FLSeries(h5file=path, h5mode="r") as fls:
+            assert [fls[i]["time"] for i in range(3)] == [0.0, 0.25, 0.5]
+            np.testing.assert_array_equal(fls[1].fl, 1.0)
+
+
+@pytest.mark.parametrize("dtype", ["u1", "<u2", "<f4", ">f4", "<f8", "<i8"])
+def test_unshuffle_inverts_hdf5_shuffle(dtype):
+    rng = np.random.default_rng(5)
+    data = rng.integers(0, 250, 257).astype(dtype)
+    restored = chunks.unshuffle_bytes(shuffle_bytes(data), data.dtype)
+    assert restored.dtype == data.dtype
+    np.testing.assert_array_equal(restored, data)
+
+
+def noise_floats(shape, seed=6):
+    """float32 values whose every bit is random (finite): nothing for deflate to find."""
+    rng = np.random.default_rng(seed)
+    values = rng.integers(0, 2**32, shape, dtype=np.uint32).view(np.float32)
+    return np.where(np.isfinite(values), values, np.float32(1.0))
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_incompressible_chunks_are_stored_as_they_are_and_read_everywhere(tmp_path, shuffle,
+                                                                         monkeypatch):
+    monkeypatch.setitem(COMPRESSION, "shuffle", shuffle)
+    path = tmp_path / "noise.h5"
+    images = [noise_floats((300, 280), seed) for seed in range(2)]  # above the sample size
+    smooth = np.tile(np.arange(280, dtype=np.float32), (300, 1))
+    with h5py.File(path, "w") as handle, FrameWriter(handle) as writer:
+        for image in (*images, smooth):  # frame 0 by h5py's calls, the others directly
+            writer.submit(image, {"time": 1.0})
+    deflate_bit = 1 << (1 if shuffle else 0)
+    with h5py.File(path, "r") as handle:
+        for index, image in enumerate((*images, smooth)):
+            dset = handle[f"fli_{index}/fluorescence/raw"]
+            mask, chunk = dset.id.read_direct_chunk((0, 0))
+            if index < 2:
+                assert mask == deflate_bit  # deflate skipped: the bytes as they are (+ checksum)
+                assert len(chunk) == image.nbytes + 4
+            else:
+                assert mask == 0 and len(chunk) < image.nbytes / 4
+            np.testing.assert_array_equal(dset[()], image)  # HDF5 checks fletcher32
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with flimage.FLSeries(h5file=path, h5mode="r") as fls:
+            np.testing.assert_array_equal(fls[1].raw_fl, images[1])
+    from flimage_app.model.bleach import measure
+
+    with measure.FrameReader(path) as reader:
+        def by_hdf5(*args):
+            raise AssertionError("the frame reader left a stored chunk to HDF5")
+
+        monkeypatch.setattr(measure.validate, "read_array", by_hdf5)
+        for index, image in reader.iter_fl():  # decoded on the reader's threads
+            np.testing.assert_array_equal(image, (*images, smooth)[index])
+
+
+def test_a_small_incompressible_chunk_is_judged_whole():
+    image = noise_floats((40, 30))
+    chunk, mask = chunks.encode_frame_chunk(image, 1)
+    assert mask == 1 and chunk[:-4] == image.tobytes()
+    assert chunks.decode_chunk(chunk, image.dtype, image.shape, False, True,
+                               filter_mask=mask).tobytes() == image.tobytes()
+    # a mask of other skipped filters is left to HDF5
+    assert chunks.decode_chunk(chunk, image.dtype, image.shape, False, True,
+                               filter_mask=2) is None
+    compressible = np.zeros((40, 30), np.float32)
+    chunk, mask = chunks.encode_frame_chunk(compressible, 1)
+    assert mask == 0 and chunk == encode_chunk(compressible, 1)

@@ -89,6 +89,62 @@ def test_the_cache_stays_within_its_budget(series, tmp_path):
         assert reader.decoded == FRAMES + (FRAMES - 3)
 
 
+@pytest.mark.parametrize("method", ["flimage", "exp"])
+def test_a_series_that_fits_the_default_budget_is_read_once(series, tmp_path, method):
+    # no budget given: a short series is kept whole, so flimage's three passes inflate
+    # every frame once (they inflated most frames three times with a fixed 16 MB)
+    with FrameReader(series) as reader:
+        assert reader.cache_bytes == FRAMES * SHAPE[0] * SHAPE[1] * 4
+        correct_series(reader, tmp_path / "o.h5", method, **OPTIONS)
+        assert reader.decoded == FRAMES
+
+
+def test_a_series_longer_than_the_whole_series_budget_keeps_the_small_one(
+        series, tmp_path, monkeypatch):
+    from flimage_app.model.bleach import measure
+
+    frame_bytes = SHAPE[0] * SHAPE[1] * 4
+    monkeypatch.setattr(measure, "WHOLE_SERIES_BYTES", FRAMES * frame_bytes - 1)
+    monkeypatch.setattr(measure, "CACHE_BYTES", 2 * frame_bytes)
+    with FrameReader(series) as reader:
+        assert reader.cache_bytes == 2 * frame_bytes  # memory bounded whatever the length
+        correct_series(reader, tmp_path / "o.h5", "flimage", **OPTIONS)
+        assert reader.decoded == 2 + 3 * (FRAMES - 2)
+    # the memory budget of the machine bounds the whole-series cache too
+    monkeypatch.setattr(measure, "WHOLE_SERIES_BYTES", 1 << 40)
+    monkeypatch.setattr(measure.validate, "memory_budget", lambda: FRAMES * frame_bytes - 1)
+    with FrameReader(series) as reader:
+        assert reader.cache_bytes == 2 * frame_bytes
+
+
+def test_stored_backgrounds_are_subtracted_in_every_pass_once_looked_up(tmp_path):
+    # frames without a stored background are remembered after the first pass (no
+    # group checks again); frames with one get it subtracted in every pass
+    path = tmp_path / "bg.h5"
+    images = camera_stack()[:4].astype(np.float32)
+    with h5py.File(path, "w") as handle, FrameWriter(handle) as writer:
+        for index, image in enumerate(images):
+            writer.submit(image, {"time": index * INTERVAL})
+    with h5py.File(path, "a") as handle:
+        handle["fli_2/fluorescence/bg_data"].create_dataset(
+            "level", data=np.full(SHAPE, 30.0, np.float32))
+    with FrameReader(path, cache_bytes=1 << 30) as reader:
+        looked_up = []
+        original = reader.stored_backgrounds
+
+        def counted(index):
+            looked_up.append(index)
+            return original(index)
+
+        reader.stored_backgrounds = counted
+        for _ in range(3):
+            passes = dict(reader.iter_fl())
+            for index, image in enumerate(images):
+                expected = image.astype(float) - (30.0 if index == 2 else 0.0)
+                np.testing.assert_array_equal(passes[index], expected)
+        assert sorted(looked_up) == [0, 1, 2, 2, 2, 3]
+
+
 # ------------------------------------------------------------------ TIFF → TIFF
 @pytest.mark.parametrize("method", ["exp", "ratio", "histogram", "flimage"])
 def test_tiff_to_tiff_equals_the_route_through_hdf5(stack, tmp_path, method):
@@ -230,3 +286,37 @@ def test_stack_reader_reads_mapped_and_page_by_page_alike(tmp_path, layout):
         assert len(reader) == FRAMES
         for index in (0, 7, FRAMES - 1):
             np.testing.assert_array_equal(reader.fl(index), data[index].astype(float))
+
+
+def test_raw_frames_for_measuring_give_the_numbers_of_the_float64_frames(tmp_path):
+    # flimage's passes measure the stored float32 frames where they are fl exactly
+    # (no stored background): border means and positive sums equal to the last bit
+    from flimage_app.model.bleach.measure import border_mask, positive_sum, region_mean
+
+    path = tmp_path / "bg.h5"
+    rng = np.random.default_rng(8)
+    images = (camera_stack()[:5] + rng.normal(0, 0.7, (5, *SHAPE))).astype(np.float32)
+    with h5py.File(path, "w") as handle, FrameWriter(handle) as writer:
+        for index, image in enumerate(images):
+            writer.submit(image, {"time": index * INTERVAL})
+    with h5py.File(path, "a") as handle:
+        handle["fli_3/fluorescence/bg_data"].create_dataset(
+            "level", data=np.full(SHAPE, 12.5, np.float32))
+    border = border_mask(SHAPE, 4)
+    with FrameReader(path) as reader:
+        expected = dict(reader.iter_fl())
+        for _ in range(2):  # from the file, then from the cache
+            for index, raw, image in reader.iter_raw():
+                assert raw.dtype == np.float32
+                np.testing.assert_array_equal(raw, images[index])
+                if index == 3:
+                    np.testing.assert_array_equal(image, expected[3])
+                    continue
+                assert image is None
+                assert region_mean(raw, border) == region_mean(expected[index], border)
+                assert positive_sum(raw, 101.7, None) == positive_sum(expected[index], 101.7,
+                                                                      None)
+        result = correct_series(reader, None, "flimage", border_px=4, strict=False)
+    level = np.mean([region_mean(expected[index], border) for index in range(5)])
+    np.testing.assert_array_equal(
+        result.intensity, [positive_sum(expected[index], level, None) for index in range(5)])

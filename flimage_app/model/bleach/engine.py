@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -205,6 +205,21 @@ def _background_region(background: str, shape, border_px: int, background_mask):
     return None
 
 
+def _measurable(reader) -> Iterator[tuple[int, np.ndarray]]:
+    """``(index, image)`` to measure: a frame as stored where that is its ``fl`` exactly.
+
+    :func:`region_mean` and :func:`positive_sum` convert a stored float32
+    image to the same float64 values as ``fl``, but only the pixels they
+    need (the border), or as they subtract: two float64 copies of every
+    frame fewer in flimage's two measuring passes.
+    """
+    if not isinstance(reader, FrameReader):
+        yield from reader.iter_fl()
+        return
+    for index, raw, image in reader.iter_raw():
+        yield index, (raw if image is None else image)
+
+
 def _measure(reader: FrameReader, method: str, background: str, background_value,
              background_region, region, steps: _Steps) -> tuple[np.ndarray, np.ndarray]:
     """Background level and intensity per frame, in as few passes as the method allows."""
@@ -216,13 +231,13 @@ def _measure(reader: FrameReader, method: str, background: str, background_value
         if background_region is not None:
             level_per_frame = np.empty(count)
             steps.start("measuring the background")
-            for index, image in reader.iter_fl():
+            for index, image in _measurable(reader):
                 level_per_frame[index] = region_mean(image, background_region)
                 steps.step()
             level = _mean_level(level_per_frame)
         intensity = np.empty(count)
         steps.start("measuring")
-        for index, image in reader.iter_fl():
+        for index, image in _measurable(reader):
             intensity[index] = positive_sum(image, level, region)
             steps.step()
         check_finite_trace(intensity, "measured region")
@@ -337,6 +352,8 @@ def correct_series(series, output, method: str = "exp", *, border_px: int = 20,
         is complete, and closed on failure.
     cache_bytes : int or None
         Memory budget for decoded frames kept between the passes (default
+        :func:`~.measure.default_cache_bytes`: the whole series if its frames
+        take at most :data:`~.measure.WHOLE_SERIES_BYTES`, else
         :data:`~.measure.CACHE_BYTES`): within it each frame is read and
         inflated once, beyond it the rest is read again; 0 keeps none.
 
@@ -432,7 +449,10 @@ def _apply(reader: FrameReader, output: h5py.Group | None, result: BleachResult,
            matcher: HistogramMatcher | None, region: np.ndarray | None, steps: _Steps,
            workers: int | None, sinks: Sequence[FrameSink] = ()) -> None:
     """The write pass: corrected frames go to `output` and `sinks` (none: histogram factors)."""
-    writer = FrameWriter(output, workers=workers) if output is not None else None
+    # the reader's threads compress too: fewer threads hold fewer freed frames in malloc
+    executor = reader.executor if isinstance(reader, FrameReader) else None
+    writer = (FrameWriter(output, workers=workers, executor=executor)
+              if output is not None else None)
     if output is not None:
         reader.keep_identifier(output)
     writing = output is not None or bool(sinks)

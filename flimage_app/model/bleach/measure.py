@@ -39,16 +39,37 @@ class MissingTimeWarning(UserWarning):
     """Frames lack the "time" metadata; frame indices are used instead."""
 
 
-#: Default memory budget of the decoded frames a :class:`FrameReader` keeps between
-#: passes (bytes): a short series is read from the file once, a long one stays bounded.
-CACHE_BYTES = 16 << 20
+#: Memory budget of the decoded frames a :class:`FrameReader` keeps between passes
+#: (bytes) for a series too long to keep whole: its first frames are read once, the
+#: rest once per pass, with memory bounded whatever the length.
+CACHE_BYTES = 8 << 20
+#: A series whose stored frames take at most this many bytes (and at most
+#: :func:`~flimage_app.model.validate.memory_budget`) is kept whole between the passes
+#: when no budget is given, i.e. read and inflated once: for the flimage method (three
+#: passes) that is a third of the inflating, for the others a half.  Longer series fall
+#: back to :data:`CACHE_BYTES`, so that memory stays bounded for any length.
+WHOLE_SERIES_BYTES = 128 << 20
+
+
+def default_cache_bytes(frame_bytes: int, frames: int) -> int:
+    """The frame cache budget when none is given: the whole series if it fits, else a little."""
+    whole = frame_bytes * frames
+    if whole <= min(WHOLE_SERIES_BYTES, validate.memory_budget()):
+        return whole
+    return CACHE_BYTES
 
 
 def _decoded(chunk: bytes, dtype: np.dtype, shape: tuple[int, ...], shuffled: bool,
-             checksummed: bool, where: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """The raw image in `chunk` and its float64 copy (both made on a worker thread)."""
-    raw = decode_chunk(chunk, dtype, shape, shuffled, checksummed, where)
-    return None if raw is None else (raw, raw.astype(float))
+             checksummed: bool, where: str, filter_mask: int = 0, convert: bool = True
+             ) -> tuple[np.ndarray, np.ndarray | None, bool] | None:
+    """The raw image in `chunk`, its float64 copy (if `convert`) and True (on a thread)."""
+    raw = decode_chunk(chunk, dtype, shape, shuffled, checksummed, where, filter_mask)
+    return None if raw is None else (raw, raw.astype(float) if convert else None, True)
+
+
+def _converted(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """A kept raw image, its float64 copy and False (not read from the file; on a thread)."""
+    return raw, raw.astype(float), False
 
 
 class FrameReader:
@@ -68,17 +89,18 @@ class FrameReader:
         :meth:`meta` and :meth:`times` (edits not saved to the file).
     cache_bytes : int or None
         Memory budget for raw frames kept, as decoded, for the next pass
-        (default :data:`CACHE_BYTES`; 0 keeps none).  The first frames read
-        that fit are kept, so a series within the budget is read from the
-        file once, and a longer one is read twice past its first frames
-        with memory bounded by the budget.
+        (default :func:`default_cache_bytes`: the whole series up to
+        :data:`WHOLE_SERIES_BYTES`, else :data:`CACHE_BYTES`; 0 keeps
+        none).  The first frames read that fit are kept, so a series within
+        the budget is read from the file once, and a longer one is read
+        once per pass past its first frames with memory bounded by the
+        budget.
     """
 
     def __init__(self, series, workers: int | None = None,
                  meta_changes: Mapping[int, Mapping[str, Any]] | None = None,
                  cache_bytes: int | None = None) -> None:
         self.workers = workers or os.cpu_count() or 1
-        self.cache_bytes = CACHE_BYTES if cache_bytes is None else max(0, int(cache_bytes))
         self._cache: dict[int, np.ndarray] = {}
         self._cached_bytes = 0
         #: frames decoded from the file so far (counts every pass; for tests and benchmarks)
@@ -107,10 +129,15 @@ class FrameReader:
             self.close()
             raise FileFormatError(str(exc)) from None
         self.length = len(self.frames)
+        #: frames known to store no background (flags, one byte per frame)
+        self._without_stored = bytearray(self.length)
         if self.length == 0:
             self.close()
             raise FileFormatError(f"{self.filename or 'The series'} holds no frames (no fli_0)")
-        self.shape: tuple[int, int] = tuple(self._raw(0).shape)
+        first = self._raw(0)
+        self.shape: tuple[int, int] = tuple(first.shape)
+        self.cache_bytes = (default_cache_bytes(first.dtype.itemsize * first.size, self.length)
+                            if cache_bytes is None else max(0, int(cache_bytes)))
 
     def __len__(self) -> int:
         return self.length
@@ -196,8 +223,14 @@ class FrameReader:
         return dset
 
     def _minus_stored(self, index: int, image: np.ndarray) -> np.ndarray:
+        if self._without_stored[index]:
+            return image
+        subtracted = False
         for stored in self.stored_backgrounds(index):
             image -= stored
+            subtracted = True
+        if not subtracted:  # looked up once: the later passes skip the group's checks
+            self._without_stored[index] = True
         return image
 
     def iter_fl(self, indices: Sequence[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
@@ -208,26 +241,61 @@ class FrameReader:
         inflated and converted on a thread pool while the caller works on
         the previous frame.  Frames stored in any other way are read by HDF5.
         """
+        return self._iterate(indices, convert=True)
+
+    def iter_raw(self, indices: Sequence[int] | None = None
+                 ) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+        """``(index, raw, fl)`` for every frame, in order, as :meth:`iter_fl` reads them.
+
+        `raw` is the image as stored (e.g. float32; read-only); `fl` is None
+        when the frame stores no background, i.e. when ``fl(index)`` is
+        `raw` in float64 — a measurement that needs only some pixels, or
+        that converts as it computes, is spared a float64 copy of the frame.
+        """
+        for index, (raw, image) in self._iterate(indices, convert=False):
+            if image is None and not self._stores_no_background(index):
+                image = self._minus_stored(index, raw.astype(float))
+            yield index, raw, image
+
+    def _iterate(self, indices: Sequence[int] | None, convert: bool) -> Iterator:
         indices = range(self.length) if indices is None else indices
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="frame-reader")
-        pending: collections.deque[tuple[int, Future | np.ndarray | None]] = \
-            collections.deque()
+        pending: collections.deque[tuple[int, Future | tuple | None]] = collections.deque()
         try:
             for index in indices:
-                pending.append((index, self._submit(index)))
+                pending.append((index, self._submit(index, convert)))
                 if len(pending) > self.workers:
-                    yield self._collect(*pending.popleft())
+                    yield self._collect(*pending.popleft(), convert)
             while pending:
-                yield self._collect(*pending.popleft())
+                yield self._collect(*pending.popleft(), convert)
         finally:
             for _, future in pending:
                 if isinstance(future, Future):
                     future.cancel()
 
-    def _submit(self, index: int) -> Future | np.ndarray | None:
-        if index in self._cache:
-            return self._cache[index]
+    def _stores_no_background(self, index: int) -> bool:
+        """True if frame `index` has no stored background to subtract (looked up once)."""
+        if not self._without_stored[index]:
+            bg_group = validate.member_path(self.group(index), BG_DATA_PATH)
+            if bg_group is not None and not (isinstance(bg_group, h5py.Group)
+                                             and len(bg_group) == 0):
+                return False  # backgrounds, or something stored_backgrounds() refuses
+            self._without_stored[index] = True
+        return True
+
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        """The reader's threads (started on first use; a writer may share them)."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="frame-reader")
+        return self._pool
+
+    def _submit(self, index: int, convert: bool = True) -> Future | tuple | None:
+        """Start making ``fl(index)``: from the cache or the chunk, on a thread; None: by HDF5."""
+        cached = self._cache.get(index)
+        if cached is not None and not convert:
+            return cached, None, False
+        if cached is not None:  # kept from an earlier pass: only the conversion is left
+            return self.executor.submit(_converted, cached)
         dset = self._checked_raw(index)
         decoding = direct_decoding(dset)
         if decoding is None:
@@ -236,20 +304,24 @@ class FrameReader:
             filter_mask, chunk = dset.id.read_direct_chunk((0,) * dset.ndim)
         except (OSError, RuntimeError, ValueError):
             return None  # no chunk written, or unreadable: HDF5 decides, in its own words
-        if filter_mask != 0:  # an optional filter was skipped for this chunk
-            return None
-        return self._pool.submit(_decoded, chunk, dset.dtype, dset.shape, *decoding,
-                                 validate.object_name(dset))
+        # an optional filter skipped for this chunk: deflate (stored as it is) is decoded
+        # here, anything else left to HDF5
+        return self.executor.submit(_decoded, chunk, dset.dtype, dset.shape, *decoding,
+                                    validate.object_name(dset), filter_mask, convert)
 
-    def _collect(self, index: int, future: Future | np.ndarray | None
-                 ) -> tuple[int, np.ndarray]:
-        if isinstance(future, np.ndarray):  # kept from an earlier pass
-            return index, self._minus_stored(index, future.astype(float))
-        decoded = future.result() if future is not None else None
+    def _collect(self, index: int, future: Future | tuple | None, convert: bool = True):
+        """``(index, fl)``, or with `convert` False ``(index, (raw, fl or None))``."""
+        decoded = future.result() if isinstance(future, Future) else future
         if decoded is None:
-            return index, self.fl(index)
-        raw, image = decoded
-        self._kept(index, raw)
+            if convert:
+                return index, self.fl(index)
+            raw = self._raw_array(index)
+            return index, (raw, None)
+        raw, image, from_file = decoded
+        if from_file:
+            self._kept(index, raw)
+        if not convert:
+            return index, (raw, None)
         return index, self._minus_stored(index, image)
 
     def stored_backgrounds(self, index: int) -> Iterator[np.ndarray]:
@@ -346,15 +418,22 @@ def positive_sum(image: np.ndarray, level: float, region: np.ndarray | None) -> 
 
     NaN if the region holds no finite pixel.
     """
-    shifted = finite_values(image, region) - level
-    if shifted.size == 0:
+    values = finite_values(image, region)
+    if values.size == 0:
         return float("nan")
+    # a stored image (float32) is converted as it is subtracted: the same float64 values
+    shifted = (values - level if values.dtype == np.float64
+               else np.subtract(values, level, dtype=np.float64))
+    # the positive values themselves, in order: summed as flimage sums them, to the last
+    # bit (zeros in their place would change numpy's pairwise grouping and the rounding)
     return float(np.sum(shifted[shifted > 0]))
 
 
 def region_mean(image: np.ndarray, region: np.ndarray | None) -> float:
     """Mean of the finite pixels of `image` over `region` (the whole image if None); NaN if none."""
     values = finite_values(image, region)
+    if values.dtype != np.float64:  # a stored image: its region's pixels in float64
+        values = values.astype(np.float64)  # (np.mean(dtype=) would round differently)
     return float(np.mean(values)) if values.size else float("nan")
 
 
