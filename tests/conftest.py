@@ -15,6 +15,21 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("FLIMAGE_APP_MEMORY_LIMIT", str(2 * 2**30))
 
 
+#: the environment variable that points the app at its settings file
+#: (flimage_app.gui.app.SETTINGS_ENV, not imported here: that would load Qt for every test)
+SETTINGS_ENV = "FLIMAGE_APP_SETTINGS"
+
+
+@pytest.fixture(autouse=True)
+def own_settings(tmp_path, monkeypatch):
+    """Every test (and every process it starts) keeps its settings in its own file.
+
+    Without this, a test that opened a window without asking for `settings_file`
+    wrote its window geometry and recent files into the user's own settings.
+    """
+    monkeypatch.setenv(SETTINGS_ENV, str(tmp_path / "settings.ini"))
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_teardown(item):
     """Delete the widgets a test closed before the next test runs.

@@ -608,3 +608,12 @@ def test_a_result_is_never_saved_over_the_file_it_is_read_from(qtbot, corrected_
         result.save_copy(corrected_path, overwrite=True)
     result.close()
     assert digest(corrected_path) == before
+
+
+
+def test_the_tests_never_touch_the_users_settings(tmp_path):
+    """A test that forgets the settings_file fixture still gets a file of its own."""
+    from flimage_app.gui.app import SETTINGS_ENV, make_settings
+
+    assert SETTINGS_ENV == "FLIMAGE_APP_SETTINGS"  # the name tests/conftest.py sets
+    assert make_settings().fileName() == str(tmp_path / "settings.ini")
