@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import pathlib
 
 import h5py
 import numpy as np
@@ -617,3 +618,25 @@ def test_the_tests_never_touch_the_users_settings(tmp_path):
 
     assert SETTINGS_ENV == "FLIMAGE_APP_SETTINGS"  # the name tests/conftest.py sets
     assert make_settings().fileName() == str(tmp_path / "settings.ini")
+
+
+def test_a_first_start_on_a_small_screen_is_maximised_so_the_status_bar_stays_on_screen(
+        qtbot, monkeypatch):
+    from PyQt6 import QtCore
+
+    from flimage_app.gui import main_window as module
+
+    available = QtCore.QRect(0, 0, 1024, 700)
+    monkeypatch.setattr(module.QtGui.QScreen, "availableGeometry", lambda self: available)
+    window = module.MainWindow(load_optional_panels=False)
+    qtbot.addWidget(window)
+    assert window.start_maximised  # 1400 × 900 does not fit: the frame would not either
+    window.close()  # the geometry is remembered: the next start restores it as it was
+    again = module.MainWindow(load_optional_panels=False)
+    qtbot.addWidget(again)
+    assert not again.start_maximised
+    pathlib.Path(os.environ["FLIMAGE_APP_SETTINGS"]).unlink()  # a first start again
+    available.setRect(0, 0, 1920, 1080)  # on a screen where 1400 × 900 fits
+    third = module.MainWindow(load_optional_panels=False)
+    qtbot.addWidget(third)
+    assert not third.start_maximised

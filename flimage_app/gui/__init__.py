@@ -74,7 +74,10 @@ def main(files: list[str], demo: bool = False, screenshot: str | os.PathLike | N
         receiver = FileOpenReceiver()
         receiver.files_requested.connect(lambda paths: _open_from_desktop(window, paths))
         app.installEventFilter(receiver)
-        window.show()
+        if window.start_maximised:
+            window.showMaximized()
+        else:
+            window.show()
         try:
             code = app.exec()
         finally:

@@ -156,6 +156,8 @@ class MainWindow(QtWidgets.QMainWindow):
         build_menus(self)
         self.add_panel("metadata", self.metadata_panel, "Metadata")
         self._connect()
+        #: whether the app should show the window maximised (a first start on a small screen)
+        self.start_maximised = False
         self._restore_settings()
         if load_optional_panels:
             self._load_optional_panels()
@@ -865,7 +867,12 @@ class MainWindow(QtWidgets.QMainWindow):
         if isinstance(geometry, QtCore.QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         else:
-            self.resize(*first_start_size(self.screen() or QtGui.QGuiApplication.primaryScreen()))
+            screen = self.screen() or QtGui.QGuiApplication.primaryScreen()
+            self.resize(*first_start_size(screen))
+            # a screen no larger than the first-start size: the window's frame would push
+            # the status bar below the screen's edge; maximised, the frame fits too
+            self.start_maximised = screen is not None and first_start_size(screen) != \
+                FIRST_START_SIZE
         splitter = self.settings.value("splitter")
         restored = (isinstance(splitter, QtCore.QByteArray) and not splitter.isEmpty()
                     and self.splitter.restoreState(splitter))
