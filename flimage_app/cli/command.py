@@ -235,7 +235,8 @@ def build_launcher_parser() -> argparse.ArgumentParser:
                     "opens the app, or runs a batch verb.",
         epilog=_verb_list(), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("files", nargs="*", type=Path, metavar="FILE",
-                        help="FLSeries / FLImage HDF5, TIFF or .npy files to open")
+                        help="files to open: FLSeries / FLImage HDF5, TIFF, .npy, CZI, ND2, LIF, "
+                             "or OME-Zarr folders")
     parser.add_argument("--demo", action="store_true", help="open the bundled demo series")
     parser.add_argument("--panel", choices=PANELS, help="panel to show first")
     parser.add_argument("--screenshot", type=Path, metavar="PNG",
