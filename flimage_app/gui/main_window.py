@@ -375,6 +375,18 @@ class MainWindow(QtWidgets.QMainWindow):
         """The frame on display (None while nothing is shown)."""
         return self.image_view.frame
 
+    def current_frame_shape(self) -> tuple[int, int] | None:
+        """(rows, columns) of the frame on display, else of the current series' frames
+        (read from the file), None without either: where the panels' ROIs are drawn."""
+        frame = self.current_frame()
+        if frame is not None:
+            return tuple(frame.raw.shape[:2])
+        series = self.current_series()
+        if series is not None and len(series):
+            with H5_LOCK:
+                return tuple(series.frame_shape)
+        return None
+
     def run_task(self, title: str, function: TaskFunction,
                  on_success: Callable[[Any], None] | None = None) -> Task:
         """Run `function(progress, cancel)` in a worker thread behind a progress dialog."""

@@ -242,14 +242,7 @@ class BackgroundPanel(BackgroundView):
         return frame.index if frame is not None else None
 
     def frame_shape(self) -> tuple[int, int] | None:
-        frame = self.main_window.current_frame()
-        if frame is not None:
-            return tuple(frame.raw.shape[:2])
-        series = self.main_window.current_series()
-        if series is not None and len(series):
-            with H5_LOCK:
-                return tuple(series.frame_shape)
-        return None
+        return self.main_window.current_frame_shape()
 
     # ------------------------------------------------------------------ showing the state
     def _on_state_changed(self, what: str) -> None:

@@ -11,20 +11,12 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtGui, QtWidgets
 
+from flimage_app.gui.widgets.roi_tools import tool_buttons
+
 PROFILE_LABELS = {"tilt": "tilt (plane)", "offset": "offset (constant)",
                   "poly2o": "poly2o (2nd order)"}
 OFFSET_LABELS = {"mean": "mean", "mode": "mode", "gauss": "gauss (histogram peak)",
                  "fit": "fit (profile constant)"}
-#: the drawing tools, their button text and tooltip; None is select/pan
-TOOLS = {
-    None: ("Select", "Select and move regions; drag the image to pan"),
-    "rectangle": ("Rectangle", "Drag on the image to draw a rectangle"),
-    "ellipse": ("Ellipse", "Drag on the image to draw an ellipse"),
-    "polygon": ("Polygon", "Click the corners on the image; double-click, click the first "
-                           "corner or press Enter to close; Esc cancels"),
-    "freehand": ("Free-hand", "Press and drag along the outline on the image; release "
-                              "closes it"),
-}
 
 class _PreviewImages(pg.GraphicsLayoutWidget):
     """The fitted background and the corrected frame, side by side."""
@@ -46,19 +38,7 @@ class BackgroundView(QtWidgets.QWidget):
         self._build_widgets()
 
     def _build_widgets(self) -> None:
-        self.tool_group = QtWidgets.QButtonGroup(self)
-        self.tool_group.setExclusive(True)
-        self.tool_buttons: dict[str | None, QtWidgets.QToolButton] = {}
-        for kind, (text, tip) in TOOLS.items():
-            button = QtWidgets.QToolButton()
-            button.setText(text)
-            button.setToolTip(tip)
-            button.setCheckable(True)
-            button.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding,
-                                 QtWidgets.QSizePolicy.Policy.Fixed)
-            self.tool_group.addButton(button)
-            self.tool_buttons[kind] = button
-        self.tool_buttons[None].setChecked(True)
+        self.tool_group, self.tool_buttons = tool_buttons(self)
         self.select_button = self.tool_buttons[None]
         self.rect_button = self.tool_buttons["rectangle"]
         self.ellipse_button = self.tool_buttons["ellipse"]

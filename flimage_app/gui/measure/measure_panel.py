@@ -30,7 +30,6 @@ from pathlib import Path
 import numpy as np
 from PyQt6 import QtCore, QtGui, QtWidgets
 
-from flimage_app.gui.background.background_view import TOOLS
 from flimage_app.gui.background.roi_layer import RoiKeys, RoiLayer
 from flimage_app.gui.browser.frame_cache import H5_LOCK
 from flimage_app.gui.history import History
@@ -48,7 +47,7 @@ from flimage_app.gui.measure.measure_table import MeasureTableView, swatch
 from flimage_app.gui.measure.table_data import TraceTable
 from flimage_app.gui.measure.trace_plot import TracePlot
 from flimage_app.gui.measure_state import MeasureState
-from flimage_app.gui.widgets.roi_tools import DrawingTool
+from flimage_app.gui.widgets.roi_tools import DrawingTool, tool_buttons
 from flimage_app.gui.workers import Task, error_message
 from flimage_app.model.errors import FLImageAppError
 from flimage_app.model.h5io import atomic_output
@@ -109,18 +108,7 @@ class MeasurePanel(QtWidgets.QWidget):
 
     # ------------------------------------------------------------------ construction
     def _build_widgets(self) -> None:
-        self.tool_group = QtWidgets.QButtonGroup(self)
-        self.tool_buttons: dict[str | None, QtWidgets.QToolButton] = {}
-        for kind, (text, tip) in TOOLS.items():
-            button = QtWidgets.QToolButton()
-            button.setText(text)
-            button.setToolTip(tip)
-            button.setCheckable(True)
-            button.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding,
-                                 QtWidgets.QSizePolicy.Policy.Fixed)
-            self.tool_group.addButton(button)
-            self.tool_buttons[kind] = button
-        self.tool_buttons[None].setChecked(True)
+        self.tool_group, self.tool_buttons = tool_buttons(self)
         self.rect_button = self.tool_buttons["rectangle"]
         self.ellipse_button = self.tool_buttons["ellipse"]
 
@@ -316,14 +304,7 @@ class MeasurePanel(QtWidgets.QWidget):
         self._show_frame_marks()
 
     def frame_shape(self) -> tuple[int, int] | None:
-        frame = self.main_window.current_frame()
-        if frame is not None:
-            return tuple(frame.raw.shape[:2])
-        series = self.main_window.current_series()
-        if series is not None and len(series):
-            with H5_LOCK:
-                return tuple(series.frame_shape)
-        return None
+        return self.main_window.current_frame_shape()
 
     def go_to_frame(self, frame: int) -> None:
         """Show frame `frame` in the browser (a click on a trace point or a table row)."""

@@ -36,6 +36,38 @@ DRAWING_KINDS = ("rectangle", "ellipse", "polygon", "freehand")
 CLOSE_DISTANCE_PX = 6
 
 
+#: the drawing tools, their button text and tooltip; None is select/pan
+TOOLS = {
+    None: ("Select", "Select and move regions; drag the image to pan"),
+    "rectangle": ("Rectangle", "Drag on the image to draw a rectangle"),
+    "ellipse": ("Ellipse", "Drag on the image to draw an ellipse"),
+    "polygon": ("Polygon", "Click the corners on the image; double-click, click the first "
+                           "corner or press Enter to close; Esc cancels"),
+    "freehand": ("Free-hand", "Press and drag along the outline on the image; release "
+                              "closes it"),
+}
+
+
+def tool_buttons(parent: QtWidgets.QWidget
+                 ) -> tuple[QtWidgets.QButtonGroup, dict[str | None, QtWidgets.QToolButton]]:
+    """The exclusive, checkable buttons of :data:`TOOLS` (Select pressed), as in Fiji's
+    toolbar: the panels that draw ROIs lay them out."""
+    group = QtWidgets.QButtonGroup(parent)
+    group.setExclusive(True)
+    buttons: dict[str | None, QtWidgets.QToolButton] = {}
+    for kind, (text, tip) in TOOLS.items():
+        button = QtWidgets.QToolButton()
+        button.setText(text)
+        button.setToolTip(tip)
+        button.setCheckable(True)
+        button.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding,
+                             QtWidgets.QSizePolicy.Policy.Fixed)
+        group.addButton(button)
+        buttons[kind] = button
+    buttons[None].setChecked(True)
+    return group, buttons
+
+
 def role_pen(role: str, selected: bool = False) -> QtGui.QPen:
     """Outline pen: green for include, dashed red for exclude, thicker when selected."""
     colour = SELECTED_COLOUR if selected else ROLE_COLOURS[role]
