@@ -593,13 +593,18 @@ def _local_name(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _read_ome_calibration(info: StackInfo, xml: str) -> None:
+def _ome_pixels(xml: str, notes: list[str]) -> ElementTree.Element | None:
+    """The first Pixels element of an OME-XML text; None (with a note if unreadable)."""
     try:
         root = ElementTree.fromstring(xml)
     except ElementTree.ParseError as exc:
-        info.notes.append(f"unreadable OME-XML ({exc}); no calibration read")
-        return
-    pixels = next((e for e in root.iter() if _local_name(e.tag) == "Pixels"), None)
+        notes.append(f"unreadable OME-XML ({exc}); no calibration read")
+        return None
+    return next((e for e in root.iter() if _local_name(e.tag) == "Pixels"), None)
+
+
+def _read_ome_calibration(info: StackInfo, xml: str) -> None:
+    pixels = _ome_pixels(xml, info.notes)
     if pixels is None:
         return
     attrs = pixels.attrib
@@ -827,12 +832,7 @@ def _ome_colour(value: str | None) -> str | None:
 
 def _ome_planes_metadata(planes: PlaneStack, xml: str, page) -> None:
     """Times per time point, channel names and colours, Z step of an OME-TIFF."""
-    try:
-        root = ElementTree.fromstring(xml)
-    except ElementTree.ParseError as exc:
-        planes.notes.append(f"unreadable OME-XML ({exc}); no calibration read")
-        return
-    pixels = next((e for e in root.iter() if _local_name(e.tag) == "Pixels"), None)
+    pixels = _ome_pixels(xml, planes.notes)
     if pixels is None:
         return
     attrs, sizes = pixels.attrib, planes.sizes

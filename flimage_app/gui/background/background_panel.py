@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import logging
 import os
-import struct
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +52,12 @@ from flimage_app.gui.background.background_view import BackgroundView
 from flimage_app.gui.background.roi_layer import RoiKeys, RoiLayer
 from flimage_app.gui.browser.frame_cache import H5_LOCK
 from flimage_app.gui.history import History
-from flimage_app.gui.widgets.roi_tools import ROLE_COLOURS, DrawingTool
+from flimage_app.gui.widgets.roi_tools import (
+    ROI_FILE_ERRORS,
+    ROLE_COLOURS,
+    DrawingTool,
+    roi_file_problem,
+)
 from flimage_app.gui.workers import error_message
 from flimage_app.model.background_apply import (
     ApplyResult,
@@ -85,9 +88,6 @@ ROI_FILTER = "ROI sets (*.json *.roi *.zip);;flimage-app ROI sets (*.json);;" \
              "ImageJ / Fiji ROIs (*.roi *.zip);;All files (*)"
 EXPORT_FILTERS = {"Fiji RoiSet (*.zip)": ".zip", "Fiji ROI, the selected one (*.roi)": ".roi",
                   "flimage-app ROI set (*.json)": ".json"}
-#: errors of reading an untrusted ROI file, reported in a one-line dialog
-ROI_FILE_ERRORS = (FLImageAppError, OSError, ValueError, EOFError, zipfile.BadZipFile,
-                   struct.error, KeyError, IndexError, UnicodeDecodeError)
 
 
 class BackgroundPanel(BackgroundView):
@@ -671,12 +671,7 @@ class BackgroundPanel(BackgroundView):
             else:
                 self.state.add_rois(import_imagej(path), f"Import {path.name}")
         except ROI_FILE_ERRORS as error:
-            message = (error_message(error)
-                       if isinstance(error, FLImageAppError | OSError | ValueError)
-                       else f"not a readable ROI file ({error})")
-            if path.name not in message:
-                message = f"{path.name}: {message}"
-            self.main_window.report_error("Import ROIs", message)
+            self.main_window.report_error("Import ROIs", roi_file_problem(path, error))
             return False
         return True
 

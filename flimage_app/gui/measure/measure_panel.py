@@ -22,8 +22,6 @@ as CSV (long or wide, UTF-8 with BOM) and saved with the series (File ▸ Save).
 from __future__ import annotations
 
 import os
-import struct
-import zipfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -47,7 +45,12 @@ from flimage_app.gui.measure.measure_table import MeasureTableView, swatch
 from flimage_app.gui.measure.table_data import TraceTable
 from flimage_app.gui.measure.trace_plot import TracePlot
 from flimage_app.gui.measure_state import MeasureState
-from flimage_app.gui.widgets.roi_tools import DrawingTool, tool_buttons
+from flimage_app.gui.widgets.roi_tools import (
+    ROI_FILE_ERRORS,
+    DrawingTool,
+    roi_file_problem,
+    tool_buttons,
+)
 from flimage_app.gui.workers import Task, error_message
 from flimage_app.model.errors import FLImageAppError
 from flimage_app.model.h5io import atomic_output
@@ -67,9 +70,6 @@ ROI_FILTER = ("ROIs (*.zip *.roi *.json *.h5);;Fiji RoiSet / ROI (*.zip *.roi);;
               "flimage-app measurement ROIs (*.json);;Saved series (*.h5);;All files (*)")
 EXPORT_FILTERS = {"Fiji RoiSet (*.zip)": ".zip", "Fiji ROI, the selected one (*.roi)": ".roi",
                   "flimage-app measurement ROIs (*.json)": ".json"}
-#: errors of reading an untrusted ROI file, reported in a one-line dialog
-ROI_FILE_ERRORS = (FLImageAppError, OSError, ValueError, EOFError, zipfile.BadZipFile,
-                   struct.error, KeyError, IndexError, UnicodeDecodeError)
 CSV_FILTER = "CSV table, UTF-8 (*.csv)"
 KIND_LABELS = {"rectangle": "rectangle", "ellipse": "ellipse", "polygon": "polygon",
                "freehand": "free-hand outline"}
@@ -615,12 +615,7 @@ class MeasurePanel(QtWidgets.QWidget):
         try:
             imported = load_measure_rois(path)
         except ROI_FILE_ERRORS as error:
-            message = (error_message(error)
-                       if isinstance(error, FLImageAppError | OSError | ValueError)
-                       else f"not a readable ROI file ({error})")
-            if path.name not in message:
-                message = f"{path.name}: {message}"
-            self.main_window.report_error("Import ROIs", message)
+            self.main_window.report_error("Import ROIs", roi_file_problem(path, error))
             return False
         self.state.replace_rois(merged(self.state.rois, imported), f"Import {path.name}")
         return True

@@ -9,13 +9,18 @@ positions and sizes of pyqtgraph ROIs are model coordinates unchanged.
 from __future__ import annotations
 
 import math
+import struct
+import zipfile
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtGui, QtWidgets
 
+from flimage_app.gui.workers import error_message
+from flimage_app.model.errors import FLImageAppError
 from flimage_app.model.rois import (
     ROI,
     BorderROI,
@@ -34,6 +39,19 @@ FREEHAND_MIN_STEP = 0.5
 DRAWING_KINDS = ("rectangle", "ellipse", "polygon", "freehand")
 #: a click this close (screen pixels) to a polygon's first vertex closes it
 CLOSE_DISTANCE_PX = 6
+
+
+#: errors of reading an untrusted ROI file, reported in a one-line dialog
+ROI_FILE_ERRORS = (FLImageAppError, OSError, ValueError, EOFError, zipfile.BadZipFile,
+                   struct.error, KeyError, IndexError, UnicodeDecodeError)
+
+
+def roi_file_problem(path: Path, error: BaseException) -> str:
+    """One line naming the ROI file `path` and why `error` (one of :data:`ROI_FILE_ERRORS`)
+    keeps it from being read."""
+    message = (error_message(error) if isinstance(error, FLImageAppError | OSError | ValueError)
+               else f"not a readable ROI file ({error})")
+    return message if path.name in message else f"{path.name}: {message}"
 
 
 #: the drawing tools, their button text and tooltip; None is select/pan
