@@ -5,7 +5,7 @@
 #
 # Environment: APP (default .venv/bin/flimage-app), PYTHON (default .venv/bin/python),
 # OUT (folder for the screenshot and logs, default build/real-window), SCREEN (default 1400x900),
-# DISPLAY_NUMBER (default 77).
+# DISPLAY_NUMBER (default 77, or the next one no other X server holds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +30,10 @@ if [ "$missing" = 1 ]; then
 fi
 
 mkdir -p "$OUT"
+# a display another X server holds would be shared with it (its screen size, its windows)
+while [ -e "/tmp/.X${DISPLAY_NUMBER}-lock" ] || [ -e "/tmp/.X11-unix/X${DISPLAY_NUMBER}" ]; do
+  DISPLAY_NUMBER=$((DISPLAY_NUMBER + 1))
+done
 export DISPLAY=":$DISPLAY_NUMBER"
 pids=()
 cleanup() {
