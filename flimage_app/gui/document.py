@@ -347,10 +347,7 @@ class Document:
         target = Path(target)
         with H5_LOCK:
             reading = self.series.filename  # the file the series is read from (None: memory)
-        for own in (self.source_path, self.temporary_path, reading):
-            if own and target.resolve() == Path(own).resolve():
-                raise ValueError("Saving over the opened input file is not allowed; "
-                                 "choose another name")
+        refuse_own_file(target, self.source_path, self.temporary_path, reading)
         # the edits as they are now: a worker's copy is not changed by later edits
         edits, series_edits = self._meta_snapshot()
         byte_copy = (self.source_kind in ("FLSeries", "FLImage")
@@ -364,17 +361,8 @@ class Document:
                         copy_group(self.series.h5, output)
                 frame_paths = {index: self._frame_path(index, byte_copy) for index in edits}
             with h5py.File(temporary, "r+") as output:
-                for index, changes in edits.items():
-                    attrs = output[frame_paths[index]].attrs
-                    for key, value in changes.items():
-                        attrs[key] = value
                 root = output[self._root_path(byte_copy)]
-                for key, value in series_edits.items():
-                    if value is None:
-                        if key in root.attrs:
-                            del root.attrs[key]
-                    else:
-                        root.attrs[key] = value
+                write_meta_edits(output, frame_paths, edits, root, series_edits)
                 for write in self.app_data_writers:
                     write(root)
         if remember:
@@ -436,6 +424,31 @@ class Document:
                 close()
         if self.temporary_path is not None:
             remove_scratch_file(self.temporary_path)
+
+
+def refuse_own_file(target: Path, *own: str | os.PathLike | None) -> None:
+    """ValueError if `target` is one of the files the document reads (`own`)."""
+    for path in own:
+        if path and target.resolve() == Path(path).resolve():
+            raise ValueError("Saving over the opened input file is not allowed; "
+                             "choose another name")
+
+
+def write_meta_edits(output: h5py.File, frame_paths: dict[int, str],
+                     edits: dict[int, dict[str, Any]], root: h5py.Group,
+                     series_edits: dict[str, Any]) -> None:
+    """Write frame `edits` into the frames at `frame_paths` of a saved copy, and the
+    `series_edits` into its series `root` (None removes the attribute)."""
+    for index, changes in edits.items():
+        attrs = output[frame_paths[index]].attrs
+        for key, value in changes.items():
+            attrs[key] = value
+    for key, value in series_edits.items():
+        if value is None:
+            if key in root.attrs:
+                del root.attrs[key]
+        else:
+            root.attrs[key] = value
 
 
 def _changed_keys(before: MetaSnapshot, after: MetaSnapshot) -> set[str]:

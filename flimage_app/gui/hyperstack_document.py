@@ -33,7 +33,7 @@ import h5py
 
 from flimage_app.gui.browser.frame_cache import H5_LOCK, FrameCache
 from flimage_app.gui.channels import ChannelView
-from flimage_app.gui.document import Document
+from flimage_app.gui.document import Document, refuse_own_file, write_meta_edits
 from flimage_app.gui.events import Event
 from flimage_app.gui.scratch import remove_scratch_file
 from flimage_app.model.h5io import atomic_output
@@ -252,10 +252,7 @@ class HyperstackDocument(Document):
         target = Path(target)
         with H5_LOCK:
             reading = self.hyperstack.filename
-        for own in (self.source_path, self.temporary_path, reading):
-            if own and target.resolve() == Path(own).resolve():
-                raise ValueError("Saving over the opened input file is not allowed; "
-                                 "choose another name")
+        refuse_own_file(target, self.source_path, self.temporary_path, reading)
         edits, series_edits = self._meta_snapshot()
         leaf_groups = {}
         with H5_LOCK:
@@ -268,17 +265,8 @@ class HyperstackDocument(Document):
                 shutil.copyfile(reading, temporary)
             with h5py.File(temporary, "r+") as output:
                 for leaf, (root_name, frames) in leaf_groups.items():
-                    for index, changes in edits.items():
-                        attrs = output[frames[index]].attrs
-                        for key, value in changes.items():
-                            attrs[key] = value
                     root = output[root_name]
-                    for key, value in series_edits.items():
-                        if value is None:
-                            if key in root.attrs:
-                                del root.attrs[key]
-                        else:
-                            root.attrs[key] = value
+                    write_meta_edits(output, frames, edits, root, series_edits)
                     for write in self.app_data_writers.writers_for(leaf):
                         write(root)
         if remember:

@@ -23,11 +23,7 @@ from .hyperstack import leaf_path, make_layout, write_layout
 from .planes import PlaneStack
 from .progress import Cancel, Progress, start_pass
 from .provenance import file_sha256, import_record, write_provenance
-from .tiffio import MissingCalibrationWarning
-
-#: largest integer magnitude float32 and float64 hold exactly (as tiffio's import)
-FLOAT32_EXACT_INT = 2**24
-FLOAT64_EXACT_INT = 2**53
+from .tiffio import MissingCalibrationWarning, calibration_notes, lossless_float_type
 
 
 def storage_dtype(stack: PlaneStack, progress: Progress | None = None,
@@ -36,23 +32,15 @@ def storage_dtype(stack: PlaneStack, progress: Progress | None = None,
 
     Only 32- and 64-bit integer stacks are scanned (a pass "scanning").
     """
-    if stack.dtype.kind in "bf" or stack.dtype.itemsize <= 2:
-        return "float32"
-    largest = 0
-    start_pass(progress, "scanning")
-    for done, (t, c, z) in enumerate(_plane_order(stack), start=1):
-        _check_cancel(cancel)
-        plane = stack.read(t, c, z)
-        if plane.size:
-            largest = max(largest, abs(int(plane.max())), abs(int(plane.min())))
-        if progress is not None:
-            progress(done, stack.n_planes)
-    if largest <= FLOAT32_EXACT_INT:
-        return "float32"
-    if largest > FLOAT64_EXACT_INT:
-        warnings.warn(f"{stack.path.name}: values up to {largest} exceed 2**53 and are "
-                      "rounded to the nearest float64", MissingCalibrationWarning, stacklevel=3)
-    return "float64"
+    def planes():
+        start_pass(progress, "scanning")
+        for done, (t, c, z) in enumerate(_plane_order(stack), start=1):
+            _check_cancel(cancel)
+            yield stack.read(t, c, z)
+            if progress is not None:
+                progress(done, stack.n_planes)
+
+    return lossless_float_type(stack.dtype, planes, stack.path.name)
 
 
 def _plane_order(stack: PlaneStack):
@@ -104,12 +92,11 @@ def import_planes(stack: PlaneStack, h5file: str | os.PathLike, *, overwrite: bo
         :func:`~flimage_app.model.h5io.output_group` its held-back temporary.
         A plain FLSeries for one channel and one plane, else a hyperstack file.
     """
-    for note in stack.notes:
+    # a reader that has not said so already: the times are missing (a TIFF's reader has)
+    missing = calibration_notes(times_missing=stack.times is None and stack.sizes["T"] > 1,
+                                pixel_size_missing=False)
+    for note in [*stack.notes, *(note for note in missing if note not in stack.notes)]:
         warnings.warn(f"{stack.path.name}: {note}", MissingCalibrationWarning, stacklevel=2)
-    if stack.times is None and stack.sizes["T"] > 1:
-        warnings.warn(f"{stack.path.name}: the file holds no frame times; they are left unset "
-                      "(give the frame interval with interval=S / --interval S)",
-                      MissingCalibrationWarning, stacklevel=2)
     recorded = {"pixel_size": None, "interval": None, "channel": None, "plane": None,
                 **(parameters or {}), "scene": int(stack.scene)}
     source = describe_source(stack)

@@ -263,12 +263,7 @@ class FLImage(H5Backed):
 
     def _background(self, bg_group: h5py.Group, key: str) -> np.ndarray:
         """One stored background, checked: a number or an image of the raw image's shape."""
-        where = validate.object_name(bg_group, key)
-        dset = validate.check_dataset(validate.member(bg_group, key), where, ndims=(0, 2),
-                                      what="a background")
-        if dset.ndim == 2 and dset.shape != self.shape:
-            raise validate.refuse(where, f"has shape {dset.shape}, the image {self.shape}")
-        return validate.read_array(dset, where)
+        return validate.read_background(bg_group, key, self.shape)
 
     @property
     def raw_fl(self) -> np.ndarray:

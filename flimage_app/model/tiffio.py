@@ -40,7 +40,7 @@ import os
 import re
 import warnings
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -292,13 +292,22 @@ def inspect_stack(path: str | os.PathLike, *, pixel_size: float | None = None,
                                   f"{info.n_frames} frames makes the times overflow")
     if pixel_size is not None:
         info.pixel_size = float(pixel_size)
-    if info.times is None and info.n_frames > 1 and info.problem is None:
-        info.notes.append("the file holds no frame times; they are left unset "
-                          "(give the frame interval with interval=S / --interval S)")
-    if info.pixel_size is None:
-        info.notes.append("the file holds no pixel size; it is left unset "
-                          "(give it with pixel_size=M / --pixel-size M, in metres)")
+    info.notes += calibration_notes(
+        times_missing=info.times is None and info.n_frames > 1 and info.problem is None,
+        pixel_size_missing=info.pixel_size is None)
     return info
+
+
+def calibration_notes(times_missing: bool, pixel_size_missing: bool) -> list[str]:
+    """What to tell the user of a stack without frame times or pixel size, and how to give them."""
+    notes = []
+    if times_missing:
+        notes.append("the file holds no frame times; they are left unset "
+                     "(give the frame interval with interval=S / --interval S)")
+    if pixel_size_missing:
+        notes.append("the file holds no pixel size; it is left unset "
+                     "(give it with pixel_size=M / --pixel-size M, in metres)")
+    return notes
 
 
 def _check_options(pixel_size: float | None, interval: float | None) -> None:
@@ -748,12 +757,8 @@ def inspect_planes(path: str | os.PathLike) -> PlaneStack:
 
     planes.read_plane = read
     planes.close = files.close
-    if planes.times is None and sizes["T"] > 1:
-        planes.notes.append("the file holds no frame times; they are left unset "
-                            "(give the frame interval with interval=S / --interval S)")
-    if planes.pixel_size is None:
-        planes.notes.append("the file holds no pixel size; it is left unset "
-                            "(give it with pixel_size=M / --pixel-size M, in metres)")
+    planes.notes += calibration_notes(times_missing=planes.times is None and sizes["T"] > 1,
+                                      pixel_size_missing=planes.pixel_size is None)
     return planes
 
 
@@ -992,18 +997,27 @@ def storage_dtype(info: StackInfo, frames: Callable[[], Iterator[np.ndarray]]) -
     `frames` is called only for 32- and 64-bit integer stacks, whose values are
     scanned to see whether they fit float32.
     """
-    dtype = info.dtype
+    return lossless_float_type(info.dtype, frames, info.path.name)
+
+
+def lossless_float_type(dtype: np.dtype, images: Callable[[], Iterable[np.ndarray]],
+                        name: str) -> str:
+    """"float32" if it holds every value of `images` (pixels of type `dtype`) exactly,
+    else "float64" (with a warning naming the file `name` beyond 2**53).
+
+    `images` is called only for 32- and 64-bit integer types, whose values are scanned.
+    """
     if dtype.kind in "bf" or dtype.itemsize <= 2:
         return "float32"
     largest = 0
-    for image in frames():
+    for image in images():
         if image.size:
             largest = max(largest, abs(int(image.max())), abs(int(image.min())))
     if largest <= FLOAT32_EXACT_INT:
         return "float32"
     if largest > FLOAT64_EXACT_INT:
-        warnings.warn(f"{info.path.name}: values up to {largest} exceed 2**53 and are rounded "
-                      "to the nearest float64", MissingCalibrationWarning, stacklevel=3)
+        warnings.warn(f"{name}: values up to {largest} exceed 2**53 and are rounded "
+                      "to the nearest float64", MissingCalibrationWarning, stacklevel=4)
     return "float64"
 
 

@@ -514,6 +514,15 @@ def stored_chunk(dset: h5py.Dataset, where: str) -> StoredChunk | None:
     return StoredChunk(chunk, dset.dtype, tuple(dset.shape), *decoding, where)
 
 
+def read_background(group: h5py.Group, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """The stored background `name` of `group`, checked: a number, or an image of `shape`."""
+    where = object_name(group, name)
+    dset = check_dataset(member(group, name), where, ndims=(0, 2), what="a background")
+    if dset.ndim == 2 and dset.shape != tuple(shape):
+        raise refuse(where, f"has shape {dset.shape}, the image {tuple(shape)}")
+    return read_array(dset, where)
+
+
 def read_image(obj: Any, where: str) -> np.ndarray:
     """Check (:func:`check_image`) and read a 2-D image dataset."""
     return read_array(check_image(obj, where), where)

@@ -333,12 +333,7 @@ class FrameReader:
             raise validate.refuse(validate.object_name(bg_group), "is not a group of at most "
                                   f"{validate.MAX_BACKGROUNDS} backgrounds")
         for name in bg_group:
-            where = validate.object_name(bg_group, name)
-            dset = validate.check_dataset(validate.member(bg_group, name), where, ndims=(0, 2),
-                                          what="a background")
-            if dset.ndim == 2 and dset.shape != self.shape:
-                raise validate.refuse(where, f"has shape {dset.shape}, the frames {self.shape}")
-            yield validate.read_array(dset, where)
+            yield validate.read_background(bg_group, name, self.shape)
 
     def times(self) -> np.ndarray:
         """Every frame's "time" [s], NaN where missing (attributes only, no pixels)."""
