@@ -133,3 +133,25 @@ def test_a_known_parameter_of_the_wrong_type_is_refused_naming_it(series_path, t
                                               r"provenance record's parameter 'border_px' is "
                                               r"str '6'; expected a whole number"):
         read_provenance(first)
+
+
+def test_a_file_is_hashed_once_until_it_changes(tmp_path, monkeypatch):
+    import hashlib
+    import os
+
+    from flimage_app.model import provenance
+
+    path = tmp_path / "input.h5"
+    path.write_bytes(b"a" * 1000)
+    opened = []
+    real_open = open
+    monkeypatch.setattr(provenance, "open", lambda *a, **k: opened.append(a[0]) or
+                        real_open(*a, **k), raising=False)
+    first = provenance.file_sha256(path)
+    assert provenance.file_sha256(str(path)) == first == hashlib.sha256(b"a" * 1000).hexdigest()
+    assert len(opened) == 1  # the second call used the first one's digest
+    path.write_bytes(b"b" * 1000)  # same size, new content: a new modification time
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
+    assert provenance.file_sha256(path) == hashlib.sha256(b"b" * 1000).hexdigest()
+    assert len(opened) == 2
